@@ -1,0 +1,262 @@
+"""Generates the interpreter kernel `_kernel.py` from the IR op table:
+`python -m dbt.backends.interp.gen_kernel` (a test regenerates it and fails on any difference).
+
+Each op becomes one case of the dispatch in a nopython loop; the case is the op's shape
+template (operand reads, memory checks, exits) around a call of its semantics function from
+`dbt.ir.semantics`, so the arithmetic is written once. The generated source embeds a hash of
+the IR modules it depends on, so a change there also changes the kernel file and with it
+Numba's on-disk cache key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+from pathlib import Path
+
+from dbt.ir import ops as ir_ops
+from dbt.ir.ops import OPS, OpDef, Shape
+
+OUTPUT = Path(__file__).with_name("_kernel.py")
+IR_DIR = Path(ir_ops.__file__).parent
+#: IR modules whose code ends up inside the kernel.
+DEPENDENCIES = ("ops.py", "semantics.py", "softfloat.py", "hostops.py", "state.py")
+
+# Exit sequence for an op that leaves the kernel at its own pc (the instruction did not retire).
+_EXIT_AT_OP = """state[PC] = code[i, 2] & PC_MASK
+state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+state[EXIT_OP] = i
+return {reason}"""
+
+
+def _exit(reason: str, kind: str | None = None) -> str:
+    text = _EXIT_AT_OP.format(reason=reason)
+    if kind:
+        text = f"state[FAULT_KIND] = {kind}\n" + text
+    return text
+
+
+def _fault(kind: str) -> str:
+    return "state[FAULT_ADDR] = addr\n" + _exit("EXIT_FAULT", kind)
+
+
+def _checked(need: str, size: int, kind: str, aligned: bool = False) -> str:
+    lines = []
+    if aligned:
+        lines.append(f"if addr & {size - 1}:")
+        lines.append(_indent(_fault("FAULT_MISALIGNED"), 1))
+    lines.append(f"if not sem.mem_ok(perm, addr, {size}, {need}):")
+    lines.append(_indent(_fault(kind), 1))
+    return "\n".join(lines)
+
+
+def _rm() -> str:
+    return "rm = (w >> 48) & 0xFFFF\nif rm == RM_DYN:\n    rm = state[FRM]\nif rm > 4:\n" + _indent(
+        _exit("EXIT_TRAP", "TRAP_ILLEGAL"), 1
+    )
+
+
+def _fp_result(call: str) -> str:
+    return f"r, fl = {call}\nregs[rd] = r\nif fl:\n    state[FFLAGS] |= fl"
+
+
+def case_body(op: OpDef) -> str:
+    """The Python statements of one op's case (no indentation)."""
+    s = f"sem.{op.sem}"
+    shape = op.shape
+    if shape is Shape.ALU_RR:
+        return f"regs[rd] = {s}(regs[rs1], regs[rs2])"
+    if shape is Shape.ALU_RI:
+        return f"regs[rd] = {s}(regs[rs1], code[i, 1])"
+    if shape is Shape.ALU_R:
+        return f"regs[rd] = {s}(regs[rs1])"
+    if shape is Shape.LI:
+        return "regs[rd] = code[i, 1]"
+    if shape is Shape.LOAD:
+        return (
+            "addr = regs[rs1] + code[i, 1]\n"
+            + _checked("PERM_R", op.size, "FAULT_LOAD")
+            + (f"\nregs[rd] = {s}(mem, addr)")
+        )
+    if shape is Shape.STORE:
+        return (
+            "addr = regs[rs1] + code[i, 1]\n"
+            + _checked("PERM_W", op.size, "FAULT_STORE")
+            + (f"\n{s}(mem, addr, regs[rs2])")
+        )
+    if shape is Shape.BRANCH:
+        return f"pc = code[i, 1] if {s}(regs[rs1], regs[rs2]) else code[i, 3]\nbreak"
+    if shape is Shape.JAL:
+        return "regs[rd] = code[i, 3]\npc = code[i, 1]\nbreak"
+    if shape is Shape.JALR:
+        return "pc = (regs[rs1] + code[i, 1]) & -2\nregs[rd] = code[i, 3]\nbreak"
+    if shape is Shape.SYSCALL:
+        return _exit("EXIT_SYSCALL")
+    if shape is Shape.TRAP:
+        return _exit("EXIT_TRAP", "(w >> 48) & 0xFFFF")
+    if shape is Shape.FENCE_I:
+        return _exit("EXIT_FENCE_I")
+    if shape is Shape.CSR_EXIT:
+        return _exit("EXIT_CSR")
+    if shape is Shape.CSR_R:
+        return f"regs[rd] = {s}(state, (w >> 48) & 0xFFFF, regs[rs1], code[i, 1], FFLAGS, FRM)"
+    if shape is Shape.CSR_I:
+        return f"regs[rd] = {s}(state, (w >> 48) & 0xFFFF, code[i, 3], code[i, 1], FFLAGS, FRM)"
+    if shape is Shape.AMO:
+        return (
+            "addr = regs[rs1]\n"
+            + _checked("PERM_RW", op.size, "FAULT_STORE", aligned=True)
+            + f"\nold = sem.load_sized(mem, addr, {op.size})"
+            + f"\nsem.store_sized(mem, addr, {s}(old, regs[rs2], {op.size}), {op.size})"
+            + "\nregs[rd] = old"
+        )
+    if shape is Shape.LR:
+        return (
+            "addr = regs[rs1]\n"
+            + _checked("PERM_R", op.size, "FAULT_LOAD", aligned=True)
+            + f"\nold = sem.load_sized(mem, addr, {op.size})"
+            + "\nstate[RESERVATION] = addr\nstate[RESERVED_VALUE] = old\nregs[rd] = old"
+        )
+    if shape is Shape.SC:
+        return (
+            "addr = regs[rs1]\n"
+            + _checked("PERM_W", op.size, "FAULT_STORE", aligned=True)
+            + "\nif state[RESERVATION] == addr and "
+            + f"sem.load_sized(mem, addr, {op.size}) == state[RESERVED_VALUE]:"
+            + f"\n    sem.store_sized(mem, addr, regs[rs2], {op.size})"
+            + "\n    regs[rd] = 0\nelse:\n    regs[rd] = 1\nstate[RESERVATION] = -1"
+        )
+    if shape is Shape.FP_RR_RM:
+        return _rm() + "\n" + _fp_result(f"{s}(regs[rs1], regs[rs2], rm)")
+    if shape is Shape.FP_R_RM:
+        return _rm() + "\n" + _fp_result(f"{s}(regs[rs1], rm)")
+    if shape is Shape.FP_RRR_RM:
+        return _rm() + "\n" + _fp_result(f"{s}(regs[rs1], regs[rs2], regs[(w >> 40) & 0xFF], rm)")
+    if shape is Shape.FP_RR:
+        return _fp_result(f"{s}(regs[rs1], regs[rs2])")
+    if shape is Shape.FP_R:
+        return _fp_result(f"{s}(regs[rs1])")
+    raise AssertionError(f"no template for {shape}")
+
+
+def _indent(text: str, levels: int) -> str:
+    pad = "    " * levels
+    return "\n".join(pad + line if line else line for line in text.splitlines())
+
+
+def dependency_hash() -> str:
+    digest = hashlib.sha256()
+    for name in DEPENDENCIES:
+        digest.update((IR_DIR / name).read_bytes())
+    digest.update(Path(__file__).read_bytes())
+    return digest.hexdigest()[:16]
+
+
+HEADER = '''"""The interpreter kernel. GENERATED by dbt.backends.interp.gen_kernel from the IR op table
+(dbt.ir.ops) and the op semantics (dbt.ir.semantics): do not edit, regenerate.
+"""
+
+# ruff: noqa: E501
+import numpy as np
+from numba import njit, types
+
+from dbt.ir import semantics as sem
+from dbt.ir.state import (
+    BLK_INSNS,
+    BLK_START,
+    EXIT_CSR,
+    EXIT_FAULT,
+    EXIT_FENCE_I,
+    EXIT_MISS,
+    EXIT_OP,
+    EXIT_SLICE,
+    EXIT_SYSCALL,
+    EXIT_TRAP,
+    FAULT_ADDR,
+    FAULT_KIND,
+    FAULT_LOAD,
+    FAULT_MISALIGNED,
+    FAULT_STORE,
+    FFLAGS,
+    FRM,
+    INSTRET,
+    PC,
+    PC_BITS,
+    PC_MASK,
+    PERM_R,
+    PERM_W,
+    RESERVATION,
+    RESERVED_VALUE,
+    RM_DYN,
+    SLICE_END,
+    TRAP_ILLEGAL,
+)
+
+#: Hash of the IR modules this kernel was generated from (see gen_kernel.dependency_hash).
+SOURCE_HASH = "{hash}"
+PERM_RW = PERM_R | PERM_W
+
+_i64_1d = types.Array(types.int64, 1, "C")
+_i64_2d = types.Array(types.int64, 2, "C")
+_u8_1d = types.Array(types.uint8, 1, "C")
+SIGNATURE = types.int64(_i64_1d, _i64_1d, _u8_1d, _u8_1d, _i64_2d, _i64_2d, _i64_1d, _i64_1d)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
+    """Run decoded blocks from state[PC] until an exit; returns the EXIT_* reason."""
+    pc = state[PC]
+    instret = state[INSTRET]
+    limit = state[SLICE_END]
+    hmask = ht_keys.shape[0] - 1
+    while True:
+        if instret >= limit:
+            state[PC] = pc
+            state[INSTRET] = instret
+            return EXIT_SLICE
+        slot = (pc >> 1) & hmask
+        while True:
+            key = ht_keys[slot]
+            if key == pc:
+                break
+            if key == -1:
+                state[PC] = pc
+                state[INSTRET] = instret
+                return EXIT_MISS
+            slot = (slot + 1) & hmask
+        b = ht_vals[slot]
+        i = blocks[b, BLK_START]
+        while True:
+            w = code[i, 0]
+            op = w & 0xFFFF
+            rd = (w >> 16) & 0xFF
+            rs1 = (w >> 24) & 0xFF
+            rs2 = (w >> 32) & 0xFF
+'''
+
+FOOTER = """            i += 1
+        instret += blocks[b, BLK_INSNS]
+"""
+
+
+def generate() -> str:
+    out = [HEADER.replace("{hash}", dependency_hash())]
+    for number, op in enumerate(OPS):
+        keyword = "if" if number == 0 else "elif"
+        out.append(f"            {keyword} op == {number}:  # {op.name}\n")
+        out.append(_indent(case_body(op), 4) + "\n")
+    out.append(FOOTER)
+    return "".join(out)
+
+
+def main() -> int:
+    text = generate()
+    if "--check" in sys.argv:
+        return 0 if OUTPUT.exists() and OUTPUT.read_text() == text else 1
+    OUTPUT.write_text(text)
+    print(f"wrote {OUTPUT}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

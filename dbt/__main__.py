@@ -1,0 +1,3 @@
+from dbt.cli import main
+
+main()

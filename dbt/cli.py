@@ -1,0 +1,226 @@
+"""The `dbt` command (typer + rich): a thin layer over the public API in `dbt.api`.
+
+    dbt run --arch riscv64 [OPTIONS] GUEST [GUEST_ARGS]...
+
+Exit status: the guest's; 128 + signal number when a signal ends it; 127 when the guest file
+does not exist; 126 when it is not a loadable RISC-V 64 ELF; 2 for usage errors.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import resource
+import signal as host_signal
+import sys
+from typing import Annotated
+
+import typer
+
+from dbt._version import __version__
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="dbt: run RISC-V 64 Linux programs on this machine (a dynamic binary translator).",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+log = logging.getLogger("dbt")
+
+ARCHES = ("riscv64",)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"dbt {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    pass
+
+
+@app.command(
+    context_settings={"allow_interspersed_args": False, "ignore_unknown_options": True},
+    no_args_is_help=True,
+)
+def run(
+    guest: Annotated[
+        str, typer.Argument(help="The guest program (a RISC-V 64 Linux ELF).", show_default=False)
+    ],
+    guest_args: Annotated[
+        list[str] | None, typer.Argument(help="Arguments for the guest (everything after GUEST).")
+    ] = None,
+    arch: Annotated[str, typer.Option("--arch", help="Guest architecture.")] = "riscv64",
+    no_jit: Annotated[
+        bool, typer.Option("--no-jit", help="Interpreter only (the only tier until the JIT lands).")
+    ] = False,
+    sysroot: Annotated[
+        str | None,
+        typer.Option(
+            "--sysroot", "-L", help="Guest root for absolute paths and the dynamic loader (qemu's -L)."
+        ),
+    ] = None,
+    env: Annotated[
+        list[str] | None,
+        typer.Option("--env", "-E", help="Set VAR=VALUE in the guest environment (repeatable)."),
+    ] = None,
+    unset_env: Annotated[
+        list[str] | None, typer.Option("--unset-env", "-U", help="Remove VAR from the guest environment.")
+    ] = None,
+    argv0: Annotated[
+        str | None, typer.Option("--argv0", "-0", help="argv[0] for the guest (default: GUEST).")
+    ] = None,
+    strace: Annotated[bool, typer.Option("--strace", help="Print each system call and its result.")] = False,
+    trace: Annotated[
+        list[str] | None, typer.Option("--trace", "-d", help="Trace: in_asm (each newly decoded block).")
+    ] = None,
+    trace_file: Annotated[
+        str | None, typer.Option("--trace-file", "-D", help="Write --trace output here instead of stderr.")
+    ] = None,
+    stats: Annotated[
+        bool, typer.Option("--stats", help="At exit: instructions retired, blocks decoded, wall time, MIPS.")
+    ] = False,
+    log_level: Annotated[
+        str | None, typer.Option("--log-level", help="debug, info, warning (default) or error; env DBT_LOG.")
+    ] = None,
+) -> None:
+    """Run a RISC-V 64 Linux program, as qemu-riscv64 does."""
+    from dbt.log import setup_logging
+
+    try:
+        level = setup_logging(log_level)
+    except Exception as exc:
+        _fail(str(exc), 2)
+    if arch not in ARCHES:
+        _fail(f"unsupported --arch {arch!r} (supported: {', '.join(ARCHES)})", 2)
+    status = _run_guest(
+        guest, guest_args or [], sysroot, env or [], unset_env or [], argv0, strace, trace or [], trace_file,
+        stats, log_level, no_jit, debug=level <= logging.DEBUG,
+    )  # fmt: skip
+    raise typer.Exit(status)
+
+
+def _run_guest(guest, guest_args, sysroot, env, unset_env, argv0, strace, trace, trace_file, stats, log_level,
+               no_jit, debug) -> int:  # fmt: skip
+    from dbt.config import Config
+    from dbt.errors import DbtError
+
+    trace_kinds = tuple(k for item in trace for k in item.split(",") if k)
+    try:
+        config = Config.from_env(
+            sysroot=sysroot,
+            strace=strace or None,
+            trace=trace_kinds or None,
+            trace_file=trace_file,
+            stats=stats or None,
+            log_level=log_level,
+        )
+        return _execute(config, guest, guest_args, env, unset_env, argv0)
+    except DbtError as exc:
+        if debug:
+            log.exception("dbt failed")
+        _fail(str(exc), exc.exit_status)
+    except KeyboardInterrupt:
+        return 128 + 2
+    return 1
+
+
+def _execute(config, guest: str, guest_args: list[str], env: list[str], unset_env: list[str], argv0) -> int:
+    from dbt.api import Machine, guest_environment
+    from dbt.backends.interp import load_kernel
+    from dbt.log import stderr_console
+
+    _default_host_signals()
+    envp = guest_environment(None, env, unset_env)
+    argv = [os.fsencode(argv0 if argv0 is not None else guest), *(os.fsencode(a) for a in guest_args)]
+    machine = Machine(guest, argv, envp, config)
+    process = machine.process
+    trace_stream = None
+    if config.trace:
+        if config.trace_file:
+            trace_stream = open(config.trace_file, "w")  # noqa: SIM115 - lives as long as the run
+            process.own_fds.add(trace_stream.fileno())
+        process.trace_out = trace_stream or sys.stderr
+
+    def announce(message: str):
+        status = stderr_console.status(f"dbt: {message}")
+        status.start()
+        return status
+
+    process.set_kernel(load_kernel(announce))
+    process.stats.started = __import__("time").perf_counter()
+    result = machine.run()
+    if trace_stream:
+        trace_stream.close()
+    if config.stats:
+        _print_stats(machine)
+    if result.signal is None:
+        return result.status
+    from dbt.runtime import signals as sig
+
+    core = sig.default_action(result.signal) == "core"
+    if not process.is_child or core:
+        sys.stderr.write(f"dbt: {result.describe()}\n")
+        sys.stderr.flush()
+    if process.is_child:
+        _die_by_signal(result.signal)
+    return result.status
+
+
+def _print_stats(machine) -> None:
+    process = machine.process
+    seconds = process.wall_time()
+    insns = machine.instructions
+    mips = insns / seconds / 1e6 if seconds > 0 else 0.0
+    sys.stderr.write(
+        f"dbt: {insns:,} instructions retired, {machine.blocks_decoded:,} blocks decoded, "
+        f"{process.stats.syscalls:,} system calls, {seconds:.3f} s wall, {mips:.1f} MIPS\n"
+    )
+
+
+def _default_host_signals() -> None:
+    """Keyboard and termination signals end dbt as they would end the guest (unless inherited ignored)."""
+    for name in ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGALRM"):
+        number = getattr(host_signal, name, None)
+        if number is not None and host_signal.getsignal(number) is not host_signal.SIG_IGN:
+            host_signal.signal(number, host_signal.SIG_DFL)
+
+
+def _die_by_signal(guest_signo: int) -> None:
+    """End this (guest-created) process by the real signal, so the guest parent's wait sees it."""
+    from dbt.runtime import signals as sig
+
+    host = sig.to_host(guest_signo)
+    sys.stdout.flush()
+    if host is not None:
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        host_signal.signal(host, host_signal.SIG_DFL)
+        host_signal.pthread_sigmask(host_signal.SIG_UNBLOCK, [host])
+        os.kill(os.getpid(), host)
+    os._exit(128 + guest_signo)
+
+
+def _fail(message: str, status: int) -> None:
+    sys.stderr.write(f"dbt: error: {message}\n")
+    raise typer.Exit(status)
+
+
+def main() -> None:
+    try:
+        app(prog_name="dbt")
+    except SystemExit as done:
+        code = done.code
+        _exit(code if isinstance(code, int) else (0 if code is None else 1))
+
+
+def _exit(status: int) -> None:
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Forked guest children must not run the parent's atexit handlers twice.
+    os._exit(status)

@@ -1,0 +1,88 @@
+"""Run configuration: one frozen dataclass, each field with a DBT_* environment variable.
+
+The CLI builds a Config from its options; the Python API takes one directly. Precedence:
+explicit argument > DBT_* variable > default.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+
+from dbt.errors import ConfigError
+
+TRACE_KINDS = ("in_asm",)
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    #: Guest root for absolute paths (the program interpreter, libraries, files), like qemu's -L.
+    #: DBT_SYSROOT.
+    sysroot: str | None = None
+    #: Print each system call with its arguments and result to stderr. DBT_STRACE=1.
+    strace: bool = False
+    #: Trace kinds to print: "in_asm" lists each newly decoded block (capstone). DBT_TRACE=in_asm.
+    trace: tuple[str, ...] = ()
+    #: File for --trace output instead of stderr. DBT_TRACE_FILE.
+    trace_file: str | None = None
+    #: Print instructions retired, blocks decoded, wall time and MIPS at exit. DBT_STATS=1.
+    stats: bool = False
+    #: Run with the interpreter only. The JIT tier is not built yet, so this is the only mode. DBT_NO_JIT=1.
+    no_jit: bool = True
+    #: Largest number of guest instructions in one decoded block. DBT_MAX_BLOCK_INSNS.
+    max_block_insns: int = 64
+    #: Guest instructions the dispatcher runs before it returns to Python to look for events.
+    #: DBT_SLICE_INSNS.
+    slice_insns: int = 1 << 30
+    #: Log level name (debug, info, warning, error). DBT_LOG.
+    log_level: str | None = None
+    #: Extra options passed to programs the guest starts with execve (they run under dbt too).
+    exec_args: tuple[str, ...] = field(default=(), compare=False)
+
+    def __post_init__(self) -> None:
+        for kind in self.trace:
+            if kind not in TRACE_KINDS:
+                raise ConfigError(f"unknown trace kind {kind!r} (choose from {', '.join(TRACE_KINDS)})")
+        if not 1 <= self.max_block_insns <= 4096:
+            raise ConfigError("max_block_insns must be between 1 and 4096")
+        if self.slice_insns < 1:
+            raise ConfigError("slice_insns must be positive")
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> Config:
+        """A Config from DBT_* variables, with explicit overrides (None means 'not given')."""
+        env = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            if f.name == "exec_args":
+                continue
+            raw = env.get("DBT_" + f.name.upper())
+            if raw is None or raw == "":
+                continue
+            values[f.name] = _parse(f.name, raw, f.type)
+        if env.get("DBT_LOG"):
+            values["log_level"] = env["DBT_LOG"]
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)  # type: ignore[arg-type]
+
+    def with_(self, **changes: object) -> Config:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+
+def _parse(name: str, raw: str, annotation: object) -> object:
+    text = str(annotation)
+    if text.startswith("bool"):
+        low = raw.strip().lower()
+        if low in ("1", "true", "yes", "on"):
+            return True
+        if low in ("0", "false", "no", "off"):
+            return False
+        raise ConfigError(f"DBT_{name.upper()}={raw!r}: expected a boolean (1/0, true/false)")
+    if text.startswith("int"):
+        try:
+            return int(raw, 0)
+        except ValueError:
+            raise ConfigError(f"DBT_{name.upper()}={raw!r}: expected an integer") from None
+    if text.startswith("tuple"):
+        return tuple(part for part in raw.split(",") if part)
+    return raw

@@ -1,0 +1,72 @@
+"""The translator loop: decode guest instructions from a pc and lift them into one IR block.
+
+A block ends after a control-transfer or trapping instruction, before an instruction that
+cannot be fetched, or at the size cap. An undecodable instruction becomes an illegal-instruction
+trap op at its position, so it faults only if execution reaches it. Stage: frontend; guest
+memory is reached only through the `fetch` callback the runtime passes in.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from dbt.frontends.riscv64.decoder import Insn, decode, insn_size
+from dbt.frontends.riscv64.lift import LIFTERS
+from dbt.ir.builder import Block, BlockBuilder
+from dbt.ir.state import SINK, TRAP_ILLEGAL
+
+log = logging.getLogger("dbt.decode")
+
+#: fetch(pc, size) -> the little-endian instruction bits at pc, or None if pc is not executable.
+Fetch = Callable[[int, int], "int | None"]
+
+
+class FetchFault(Exception):
+    """The first instruction of a block cannot be fetched (the runtime raises SIGSEGV)."""
+
+    def __init__(self, pc: int) -> None:
+        super().__init__(f"instruction fetch fault at {pc:#x}")
+        self.pc = pc
+
+
+def translate_block(fetch: Fetch, pc: int, max_insns: int) -> Block:
+    """Decode and lift the block starting at pc."""
+    b = BlockBuilder(pc)
+    cur = pc
+    while b.insn_index + 1 < max_insns:
+        low = fetch(cur, 2)
+        if low is None:
+            break
+        size = insn_size(low)
+        if size == 4:
+            word = fetch(cur, 4)
+            if word is None:
+                break
+        else:
+            word = low
+        insn = decode(word) if size else None
+        b.begin_insn(cur, size or 2)
+        if insn is None or not LIFTERS[insn.name](b, insn):
+            log.debug("illegal instruction %#x at %#x", word, cur)
+            b.emit("trap", aux=TRAP_ILLEGAL)
+            break
+        cur += insn.size
+        if b.ended:
+            break
+    if b.insn_index < 0:
+        raise FetchFault(pc)
+    if not b.ended:
+        # Cut at the size cap or before an unfetchable instruction: continue at the next pc.
+        b.emit("jal", rd=SINK, imm=cur)
+    return b.finish(cur)
+
+
+def decode_at(fetch: Fetch, pc: int) -> Insn | None:
+    """Decode the single instruction at pc (for tools and tests)."""
+    low = fetch(pc, 2)
+    if low is None:
+        return None
+    size = insn_size(low)
+    word = fetch(pc, 4) if size == 4 else low
+    return decode(word) if word is not None and size else None

@@ -1,0 +1,133 @@
+"""Numba intrinsics for the few host operations Python arithmetic cannot express directly.
+
+Unaligned loads and stores into the guest RAM array, truncating division, 128-bit multiply
+high parts and float/int bit casts, each a single LLVM instruction. Stage: IR (no ISA, no backend).
+Callers must guard what LLVM leaves undefined (division by zero, INT_MIN / -1, out-of-range
+addresses): the semantics in `dbt.ir.semantics` and the kernel's memory checks do.
+"""
+
+from __future__ import annotations
+
+from llvmlite import ir as llir
+from numba import types
+from numba.extending import intrinsic
+
+_I64 = llir.IntType(64)
+_I128 = llir.IntType(128)
+
+
+def _element_ptr(context, builder, arr_type, arr, index, width: int):
+    ary = context.make_array(arr_type)(context, builder, arr)
+    ptr = builder.gep(ary.data, [index])
+    return builder.bitcast(ptr, llir.IntType(width).as_pointer())
+
+
+def _make_load(width: int, signed: bool):
+    @intrinsic
+    def load(typingctx, arr, index):
+        sig = types.int64(arr, index)
+
+        def codegen(context, builder, signature, args):
+            ptr = _element_ptr(context, builder, signature.args[0], args[0], args[1], width)
+            value = builder.load(ptr, align=1)
+            if width == 64:
+                return value
+            return builder.sext(value, _I64) if signed else builder.zext(value, _I64)
+
+        return sig, codegen
+
+    return load
+
+
+def _make_store(width: int):
+    @intrinsic
+    def store(typingctx, arr, index, value):
+        sig = types.void(arr, index, value)
+
+        def codegen(context, builder, signature, args):
+            ptr = _element_ptr(context, builder, signature.args[0], args[0], args[1], width)
+            val = args[2]
+            if val.type.width != width:
+                val = builder.trunc(val, llir.IntType(width))
+            builder.store(val, ptr, align=1)
+            return context.get_dummy_value()
+
+        return sig, codegen
+
+    return store
+
+
+load_u8 = _make_load(8, False)
+load_s8 = _make_load(8, True)
+load_u16 = _make_load(16, False)
+load_s16 = _make_load(16, True)
+load_u32 = _make_load(32, False)
+load_s32 = _make_load(32, True)
+load_64 = _make_load(64, True)
+store_8 = _make_store(8)
+store_16 = _make_store(16)
+store_32 = _make_store(32)
+store_64 = _make_store(64)
+
+
+def _make_binop(name: str):
+    @intrinsic
+    def binop(typingctx, a, b):
+        sig = types.int64(types.int64, types.int64)
+
+        def codegen(context, builder, signature, args):
+            return getattr(builder, name)(args[0], args[1])
+
+        return sig, codegen
+
+    return binop
+
+
+#: Truncating division and remainder (LLVM sdiv/udiv/srem/urem); undefined for b == 0 and,
+#: signed, for INT64_MIN / -1: callers guard both.
+sdiv = _make_binop("sdiv")
+udiv = _make_binop("udiv")
+srem = _make_binop("srem")
+urem = _make_binop("urem")
+
+
+def _make_mulh(sign_a: bool, sign_b: bool):
+    @intrinsic
+    def mulh(typingctx, a, b):
+        sig = types.int64(types.int64, types.int64)
+
+        def codegen(context, builder, signature, args):
+            wa = builder.sext(args[0], _I128) if sign_a else builder.zext(args[0], _I128)
+            wb = builder.sext(args[1], _I128) if sign_b else builder.zext(args[1], _I128)
+            product = builder.mul(wa, wb)
+            return builder.trunc(builder.lshr(product, llir.Constant(_I128, 64)), _I64)
+
+        return sig, codegen
+
+    return mulh
+
+
+#: High 64 bits of the 128-bit product: signed x signed, unsigned x unsigned, signed x unsigned.
+mulh_ss = _make_mulh(True, True)
+mulh_uu = _make_mulh(False, False)
+mulh_su = _make_mulh(True, False)
+
+
+@intrinsic
+def bits_to_f64(typingctx, x):
+    sig = types.float64(types.int64)
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], llir.DoubleType())
+
+    return sig, codegen
+
+
+@intrinsic
+def f64_to_bits(typingctx, x):
+    sig = types.int64(types.float64)
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], _I64)
+
+    return sig, codegen

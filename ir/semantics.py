@@ -1,0 +1,747 @@
+"""Op semantics, written once: every tier runs these functions (Numba nopython).
+
+Values are int64 (guest registers and raw floating-point bit patterns); unsigned views are
+taken explicitly. Floating-point values are IEEE bit patterns handled by `dbt.ir.softfloat`
+(exact flags and all five rounding modes); single-precision values are NaN-boxed in 64-bit
+registers (RISC-V unprivileged spec, "NaN Boxing of Narrower Values"). Stage: IR.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from dbt.ir import hostops as h
+from dbt.ir import softfloat as sf
+from dbt.ir.ops import CSR_MODE_CLEAR, CSR_MODE_SET, CSR_MODE_WRITE
+from numba import njit
+
+INT64_MIN = np.int64(-(1 << 63))
+MASK32 = np.int64(0xFFFFFFFF)
+BOX_HI = np.int64(-(1 << 32))  # upper 32 bits all ones
+CANONICAL_NAN_S = np.int64(0x7FC00000)
+FSIGN_S = np.int64(0x80000000)
+FSIGN_D = INT64_MIN
+
+_inline = njit(inline="always", cache=False)
+
+
+@_inline
+def sext_w(a):
+    return np.int64(np.int32(a))
+
+
+@_inline
+def u64(a):
+    return np.uint64(a)
+
+
+# ---- integer ALU (RV64I, RV64M) ----
+@_inline
+def add(a, b):
+    return a + b
+
+
+@_inline
+def sub(a, b):
+    return a - b
+
+
+@_inline
+def slt(a, b):
+    return np.int64(a < b)
+
+
+@_inline
+def sltu(a, b):
+    return np.int64(u64(a) < u64(b))
+
+
+@_inline
+def xor(a, b):
+    return a ^ b
+
+
+@_inline
+def or_(a, b):
+    return a | b
+
+
+@_inline
+def and_(a, b):
+    return a & b
+
+
+@_inline
+def sll(a, b):
+    return a << (b & 63)
+
+
+@_inline
+def srl(a, b):
+    return np.int64(u64(a) >> u64(b & 63))
+
+
+@_inline
+def sra(a, b):
+    return a >> (b & 63)
+
+
+@_inline
+def addw(a, b):
+    return sext_w(a + b)
+
+
+@_inline
+def subw(a, b):
+    return sext_w(a - b)
+
+
+@_inline
+def sllw(a, b):
+    return sext_w(a << (b & 31))
+
+
+@_inline
+def srlw(a, b):
+    return sext_w(np.int64(u64(a & MASK32) >> u64(b & 31)))
+
+
+@_inline
+def sraw(a, b):
+    return sext_w(a) >> (b & 31)
+
+
+@_inline
+def mul(a, b):
+    return a * b
+
+
+@_inline
+def mulh(a, b):
+    return h.mulh_ss(a, b)
+
+
+@_inline
+def mulhsu(a, b):
+    return h.mulh_su(a, b)
+
+
+@_inline
+def mulhu(a, b):
+    return h.mulh_uu(a, b)
+
+
+# Division never traps on RISC-V: x/0 is all ones, x%0 is x, and INT_MIN/-1 overflows to INT_MIN
+# with remainder 0 (unprivileged spec, "Division Operations").
+@_inline
+def div(a, b):
+    if b == 0:
+        return np.int64(-1)
+    if a == INT64_MIN and b == -1:
+        return a
+    return h.sdiv(a, b)
+
+
+@_inline
+def divu(a, b):
+    if b == 0:
+        return np.int64(-1)
+    return h.udiv(a, b)
+
+
+@_inline
+def rem(a, b):
+    if b == 0:
+        return a
+    if a == INT64_MIN and b == -1:
+        return np.int64(0)
+    return h.srem(a, b)
+
+
+@_inline
+def remu(a, b):
+    if b == 0:
+        return a
+    return h.urem(a, b)
+
+
+@_inline
+def mulw(a, b):
+    return sext_w(a * b)
+
+
+@_inline
+def divw(a, b):
+    x = sext_w(a)
+    y = sext_w(b)
+    if y == 0:
+        return np.int64(-1)
+    if x == -(1 << 31) and y == -1:
+        return x
+    return sext_w(h.sdiv(x, y))
+
+
+@_inline
+def divuw(a, b):
+    x = a & MASK32
+    y = b & MASK32
+    if y == 0:
+        return np.int64(-1)
+    return sext_w(h.udiv(x, y))
+
+
+@_inline
+def remw(a, b):
+    x = sext_w(a)
+    y = sext_w(b)
+    if y == 0:
+        return x
+    if x == -(1 << 31) and y == -1:
+        return np.int64(0)
+    return sext_w(h.srem(x, y))
+
+
+@_inline
+def remuw(a, b):
+    x = a & MASK32
+    y = b & MASK32
+    if y == 0:
+        return sext_w(x)
+    return sext_w(h.urem(x, y))
+
+
+@_inline
+def box_s(a):
+    return a | BOX_HI
+
+
+# ---- branch conditions ----
+@_inline
+def cond_eq(a, b):
+    return a == b
+
+
+@_inline
+def cond_ne(a, b):
+    return a != b
+
+
+@_inline
+def cond_lt(a, b):
+    return a < b
+
+
+@_inline
+def cond_ge(a, b):
+    return a >= b
+
+
+@_inline
+def cond_ltu(a, b):
+    return u64(a) < u64(b)
+
+
+@_inline
+def cond_geu(a, b):
+    return u64(a) >= u64(b)
+
+
+# ---- loads and stores (the caller has checked the address) ----
+@_inline
+def load_lb(mem, addr):
+    return h.load_s8(mem, addr)
+
+
+@_inline
+def load_lbu(mem, addr):
+    return h.load_u8(mem, addr)
+
+
+@_inline
+def load_lh(mem, addr):
+    return h.load_s16(mem, addr)
+
+
+@_inline
+def load_lhu(mem, addr):
+    return h.load_u16(mem, addr)
+
+
+@_inline
+def load_lw(mem, addr):
+    return h.load_s32(mem, addr)
+
+
+@_inline
+def load_lwu(mem, addr):
+    return h.load_u32(mem, addr)
+
+
+@_inline
+def load_ld(mem, addr):
+    return h.load_64(mem, addr)
+
+
+@_inline
+def load_flw(mem, addr):
+    return h.load_u32(mem, addr) | BOX_HI
+
+
+@_inline
+def store_sb(mem, addr, value):
+    h.store_8(mem, addr, value)
+
+
+@_inline
+def store_sh(mem, addr, value):
+    h.store_16(mem, addr, value)
+
+
+@_inline
+def store_sw(mem, addr, value):
+    h.store_32(mem, addr, value)
+
+
+@_inline
+def store_sd(mem, addr, value):
+    h.store_64(mem, addr, value)
+
+
+@_inline
+def load_sized(mem, addr, size):
+    """Sign-extended load of 4 or 8 bytes (AMO and LR results)."""
+    if size == 4:
+        return h.load_s32(mem, addr)
+    return h.load_64(mem, addr)
+
+
+@_inline
+def store_sized(mem, addr, value, size):
+    if size == 4:
+        h.store_32(mem, addr, value)
+    else:
+        h.store_64(mem, addr, value)
+
+
+# ---- atomic memory operations: new memory value from the old one (sign-extended) and rs2 ----
+@_inline
+def amo_swap(old, src, size):
+    return src
+
+
+@_inline
+def amo_add(old, src, size):
+    return old + src
+
+
+@_inline
+def amo_xor(old, src, size):
+    return old ^ src
+
+
+@_inline
+def amo_and(old, src, size):
+    return old & src
+
+
+@_inline
+def amo_or(old, src, size):
+    return old | src
+
+
+@_inline
+def amo_min(old, src, size):
+    b = sext_w(src) if size == 4 else src
+    return old if old < b else b
+
+
+@_inline
+def amo_max(old, src, size):
+    b = sext_w(src) if size == 4 else src
+    return old if old > b else b
+
+
+@_inline
+def amo_minu(old, src, size):
+    a = old & MASK32 if size == 4 else old
+    b = src & MASK32 if size == 4 else src
+    return a if u64(a) < u64(b) else b
+
+
+@_inline
+def amo_maxu(old, src, size):
+    a = old & MASK32 if size == 4 else old
+    b = src & MASK32 if size == 4 else src
+    return a if u64(a) > u64(b) else b
+
+
+# ---- floating-point CSRs (fflags 0x001, frm 0x002, fcsr 0x003) ----
+
+
+@_inline
+def csr_fp(state, csr, src, mode, fflags_index, frm_index):
+    fflags = state[fflags_index]
+    frm = state[frm_index]
+    if csr == 1:
+        old = fflags
+    elif csr == 2:
+        old = frm
+    else:
+        old = (frm << 5) | fflags
+    if mode == CSR_MODE_WRITE:
+        new = src
+    elif mode == CSR_MODE_SET:
+        new = old | src
+    elif mode == CSR_MODE_CLEAR:
+        new = old & ~src
+    else:
+        return old
+    if csr == 1:
+        state[fflags_index] = new & 0x1F
+    elif csr == 2:
+        state[frm_index] = new & 7
+    else:
+        state[fflags_index] = new & 0x1F
+        state[frm_index] = (new >> 5) & 7
+    return old
+
+
+# ---- floating point: single precision values are NaN-boxed in 64-bit registers ----
+@_inline
+def unbox_s(a):
+    """The binary32 operand of a register: a value not properly NaN-boxed reads as the canonical NaN."""
+    if (a & BOX_HI) == BOX_HI:
+        return np.uint64(a & MASK32)
+    return np.uint64(CANONICAL_NAN_S)
+
+
+@_inline
+def box_bits_s(bits):
+    return np.int64(bits) | BOX_HI
+
+
+@_inline
+def fadd_s(a, b, rm):
+    r, f = sf.f32_add(unbox_s(a), unbox_s(b), rm)
+    return box_bits_s(r), f
+
+
+@_inline
+def fsub_s(a, b, rm):
+    r, f = sf.f32_sub(unbox_s(a), unbox_s(b), rm)
+    return box_bits_s(r), f
+
+
+@_inline
+def fmul_s(a, b, rm):
+    r, f = sf.f32_mul(unbox_s(a), unbox_s(b), rm)
+    return box_bits_s(r), f
+
+
+@_inline
+def fdiv_s(a, b, rm):
+    r, f = sf.f32_div(unbox_s(a), unbox_s(b), rm)
+    return box_bits_s(r), f
+
+
+@_inline
+def fsqrt_s(a, rm):
+    r, f = sf.f32_sqrt(unbox_s(a), rm)
+    return box_bits_s(r), f
+
+
+_SIGN32 = np.uint64(0x80000000)
+_SIGN64 = np.uint64(0x8000000000000000)
+
+
+@_inline
+def fmadd_s(a, b, c, rm):
+    r, f = sf.f32_fma(unbox_s(a), unbox_s(b), unbox_s(c), rm)
+    return box_bits_s(r), f
+
+
+@_inline
+def fmsub_s(a, b, c, rm):
+    r, f = sf.f32_fma(unbox_s(a), unbox_s(b), unbox_s(c) ^ _SIGN32, rm)
+    return box_bits_s(r), f
+
+
+@_inline
+def fnmsub_s(a, b, c, rm):
+    r, f = sf.f32_fma(unbox_s(a) ^ _SIGN32, unbox_s(b), unbox_s(c), rm)
+    return box_bits_s(r), f
+
+
+@_inline
+def fnmadd_s(a, b, c, rm):
+    r, f = sf.f32_fma(unbox_s(a) ^ _SIGN32, unbox_s(b), unbox_s(c) ^ _SIGN32, rm)
+    return box_bits_s(r), f
+
+
+@_inline
+def fmin_s(a, b):
+    r, f = sf.f32_min(unbox_s(a), unbox_s(b))
+    return box_bits_s(r), f
+
+
+@_inline
+def fmax_s(a, b):
+    r, f = sf.f32_max(unbox_s(a), unbox_s(b))
+    return box_bits_s(r), f
+
+
+@_inline
+def feq_s(a, b):
+    return sf.f32_eq(unbox_s(a), unbox_s(b))
+
+
+@_inline
+def flt_s(a, b):
+    return sf.f32_lt(unbox_s(a), unbox_s(b))
+
+
+@_inline
+def fle_s(a, b):
+    return sf.f32_le(unbox_s(a), unbox_s(b))
+
+
+# Sign injection is a bit operation: no flags, NaNs pass through unchanged (but unboxed inputs
+# still read as the canonical NaN).
+@_inline
+def fsgnj_s(a, b):
+    return box_bits_s((unbox_s(a) & ~_SIGN32) | (unbox_s(b) & _SIGN32))
+
+
+@_inline
+def fsgnjn_s(a, b):
+    return box_bits_s((unbox_s(a) & ~_SIGN32) | (~unbox_s(b) & _SIGN32))
+
+
+@_inline
+def fsgnjx_s(a, b):
+    return box_bits_s(unbox_s(a) ^ (unbox_s(b) & _SIGN32))
+
+
+@_inline
+def fclass_s(a):
+    return sf.f32_class(unbox_s(a))
+
+
+@_inline
+def fcvt_w_s(a, rm):
+    return sf.f32_to_i32(unbox_s(a), rm)
+
+
+@_inline
+def fcvt_wu_s(a, rm):
+    return sf.f32_to_u32(unbox_s(a), rm)
+
+
+@_inline
+def fcvt_l_s(a, rm):
+    return sf.f32_to_i64(unbox_s(a), rm)
+
+
+@_inline
+def fcvt_lu_s(a, rm):
+    return sf.f32_to_u64(unbox_s(a), rm)
+
+
+@_inline
+def fcvt_s_w(a, rm):
+    r, f = sf.i32_to_f32(a, rm)
+    return box_bits_s(r), f
+
+
+@_inline
+def fcvt_s_wu(a, rm):
+    r, f = sf.u32_to_f32(a, rm)
+    return box_bits_s(r), f
+
+
+@_inline
+def fcvt_s_l(a, rm):
+    r, f = sf.i64_to_f32(a, rm)
+    return box_bits_s(r), f
+
+
+@_inline
+def fcvt_s_lu(a, rm):
+    r, f = sf.u64_to_f32(a, rm)
+    return box_bits_s(r), f
+
+
+@_inline
+def fcvt_s_d(a, rm):
+    r, f = sf.f64_to_f32(np.uint64(a), rm)
+    return box_bits_s(r), f
+
+
+@_inline
+def fcvt_d_s(a, rm):
+    r, f = sf.f32_to_f64(unbox_s(a))
+    return np.int64(r), f
+
+
+# ---- double precision ----
+@_inline
+def fadd_d(a, b, rm):
+    r, f = sf.f64_add(u64(a), u64(b), rm)
+    return np.int64(r), f
+
+
+@_inline
+def fsub_d(a, b, rm):
+    r, f = sf.f64_sub(u64(a), u64(b), rm)
+    return np.int64(r), f
+
+
+@_inline
+def fmul_d(a, b, rm):
+    r, f = sf.f64_mul(u64(a), u64(b), rm)
+    return np.int64(r), f
+
+
+@_inline
+def fdiv_d(a, b, rm):
+    r, f = sf.f64_div(u64(a), u64(b), rm)
+    return np.int64(r), f
+
+
+@_inline
+def fsqrt_d(a, rm):
+    r, f = sf.f64_sqrt(u64(a), rm)
+    return np.int64(r), f
+
+
+@_inline
+def fmadd_d(a, b, c, rm):
+    r, f = sf.f64_fma(u64(a), u64(b), u64(c), rm)
+    return np.int64(r), f
+
+
+@_inline
+def fmsub_d(a, b, c, rm):
+    r, f = sf.f64_fma(u64(a), u64(b), u64(c) ^ _SIGN64, rm)
+    return np.int64(r), f
+
+
+@_inline
+def fnmsub_d(a, b, c, rm):
+    r, f = sf.f64_fma(u64(a) ^ _SIGN64, u64(b), u64(c), rm)
+    return np.int64(r), f
+
+
+@_inline
+def fnmadd_d(a, b, c, rm):
+    r, f = sf.f64_fma(u64(a) ^ _SIGN64, u64(b), u64(c) ^ _SIGN64, rm)
+    return np.int64(r), f
+
+
+@_inline
+def fmin_d(a, b):
+    r, f = sf.f64_min(u64(a), u64(b))
+    return np.int64(r), f
+
+
+@_inline
+def fmax_d(a, b):
+    r, f = sf.f64_max(u64(a), u64(b))
+    return np.int64(r), f
+
+
+@_inline
+def feq_d(a, b):
+    return sf.f64_eq(u64(a), u64(b))
+
+
+@_inline
+def flt_d(a, b):
+    return sf.f64_lt(u64(a), u64(b))
+
+
+@_inline
+def fle_d(a, b):
+    return sf.f64_le(u64(a), u64(b))
+
+
+@_inline
+def fsgnj_d(a, b):
+    return (a & ~FSIGN_D) | (b & FSIGN_D)
+
+
+@_inline
+def fsgnjn_d(a, b):
+    return (a & ~FSIGN_D) | (~b & FSIGN_D)
+
+
+@_inline
+def fsgnjx_d(a, b):
+    return a ^ (b & FSIGN_D)
+
+
+@_inline
+def fclass_d(a):
+    return sf.f64_class(u64(a))
+
+
+@_inline
+def fcvt_w_d(a, rm):
+    return sf.f64_to_i32(u64(a), rm)
+
+
+@_inline
+def fcvt_wu_d(a, rm):
+    return sf.f64_to_u32(u64(a), rm)
+
+
+@_inline
+def fcvt_l_d(a, rm):
+    return sf.f64_to_i64(u64(a), rm)
+
+
+@_inline
+def fcvt_lu_d(a, rm):
+    return sf.f64_to_u64(u64(a), rm)
+
+
+@_inline
+def fcvt_d_w(a, rm):
+    r, f = sf.i32_to_f64(a, rm)
+    return np.int64(r), f
+
+
+@_inline
+def fcvt_d_wu(a, rm):
+    r, f = sf.u32_to_f64(a, rm)
+    return np.int64(r), f
+
+
+@_inline
+def fcvt_d_l(a, rm):
+    r, f = sf.i64_to_f64(a, rm)
+    return np.int64(r), f
+
+
+@_inline
+def fcvt_d_lu(a, rm):
+    r, f = sf.u64_to_f64(a, rm)
+    return np.int64(r), f
+
+
+# ---- guest memory checks: every access of every tier goes through this ----
+@_inline
+def mem_ok(perm, addr, size, need):
+    """True if the `size` bytes at guest `addr` are mapped with all the `need` permission bits.
+
+    The permission table has one byte per 4 KiB page and covers the whole guest address space,
+    so an address outside it (including 'negative' ones) fails here and never reaches host memory.
+    """
+    page = np.uint64(addr) >> np.uint64(12)
+    npages = np.uint64(perm.shape[0])
+    if page >= npages or (perm[page] & need) != need:
+        return False
+    if size > 1 and (addr & 4095) > 4096 - size:
+        nxt = page + np.uint64(1)
+        if nxt >= npages or (perm[nxt] & need) != need:
+            return False
+    return True

@@ -1,0 +1,83 @@
+"""The guest state layout shared by every tier: register slots, state words and exit reasons.
+
+Registers live in one int64 array: x0..x31 in slots 0..31, f0..f31 (as raw 64-bit patterns)
+in slots 32..63, and SINK, a slot that absorbs writes to x0 so no op has to test rd == 0.
+Everything else the kernels need lives in one int64 `state` array at the indices below.
+"""
+
+from __future__ import annotations
+
+#: First slot of the floating-point registers in the register array.
+F_BASE = 32
+#: Writes to x0 land here; slot 0 is never written, so x0 always reads 0.
+SINK = 64
+#: Size of the register array.
+NUM_SLOTS = 72
+
+# Indices into the int64 state array.
+PC = 0  # guest pc: where execution resumes (or, at an exit, the pc of the exiting instruction)
+FFLAGS = 1  # accrued floating-point exception flags (fcsr bits 4..0)
+FRM = 2  # dynamic rounding mode (fcsr bits 7..5)
+INSTRET = 3  # guest instructions retired
+RESERVATION = 4  # address reserved by LR, or -1
+RESERVED_VALUE = 9  # the value LR read: SC succeeds only if memory still holds it (as QEMU does)
+FAULT_ADDR = 5  # faulting guest address at EXIT_FAULT
+FAULT_KIND = 6  # FAULT_* at EXIT_FAULT, TRAP_* at EXIT_TRAP
+SLICE_END = 7  # the dispatcher returns EXIT_SLICE once INSTRET reaches this
+EXIT_OP = 8  # index of the IR op that exited (for EXIT_CSR: the op to finish in Python)
+NUM_STATE = 16
+
+# Exit reasons the dispatcher returns to Python.
+EXIT_MISS = 1  # no decoded block at state[PC]
+EXIT_SYSCALL = 2  # ecall at state[PC]
+EXIT_FAULT = 3  # memory access fault: state[FAULT_ADDR], state[FAULT_KIND]
+EXIT_TRAP = 4  # ebreak or illegal instruction at state[PC]: state[FAULT_KIND]
+EXIT_FENCE_I = 5  # fence.i at state[PC]: Python drops stale translations
+EXIT_CSR = 6  # a counter CSR (cycle, time, instret) Python reads: op state[EXIT_OP]
+EXIT_SLICE = 7  # instruction budget spent; resume at state[PC]
+
+EXIT_NAMES = {
+    EXIT_MISS: "miss",
+    EXIT_SYSCALL: "syscall",
+    EXIT_FAULT: "fault",
+    EXIT_TRAP: "trap",
+    EXIT_FENCE_I: "fence.i",
+    EXIT_CSR: "csr",
+    EXIT_SLICE: "slice",
+}
+
+# Fault kinds (state[FAULT_KIND] at EXIT_FAULT).
+FAULT_LOAD = 1
+FAULT_STORE = 2
+FAULT_MISALIGNED = 3  # an atomic access not aligned to its size (SIGBUS)
+
+# Trap kinds (state[FAULT_KIND] at EXIT_TRAP).
+TRAP_ILLEGAL = 1
+TRAP_BREAKPOINT = 2
+
+# Page permission bits in the permission table (one byte per 4 KiB guest page).
+PERM_R = 1
+PERM_W = 2
+PERM_X = 4
+PERM_MAPPED = 8  # mapped, even with no access rights (PROT_NONE): faults are SEGV_ACCERR, not MAPERR
+PAGE_SHIFT = 12
+PAGE_SIZE = 1 << PAGE_SHIFT
+
+# Layout of one encoded IR op: a row of four int64 words in the code array.
+#   word 0: op | rd << 16 | rs1 << 24 | rs2 << 32 | rs3 << 40 | aux << 48
+#   word 1: imm
+#   word 2: guest pc | index of the guest instruction within its block << 48
+#   word 3: extra (fall-through pc of a branch, link value of a jump)
+OP_WORDS = 4
+PC_BITS = 48
+PC_MASK = (1 << PC_BITS) - 1
+
+# Layout of one row of the block table (int64).
+BLK_START = 0  # index of the block's first op in the code array
+BLK_OPS = 1  # number of ops
+BLK_PC = 2  # guest pc of the block
+BLK_INSNS = 3  # guest instructions in the block
+BLK_WORDS = 4
+
+#: rm field value meaning "use the dynamic rounding mode in frm".
+RM_DYN = 7

@@ -1,0 +1,106 @@
+"""The decoded-block cache: encoded IR of every block decoded so far, and the pc lookup table.
+
+Held in numpy arrays the dispatcher kernel reads directly: `code` (the ops of all blocks, one
+row each), `blocks` (one row per block: first op, op count, guest pc, instruction count) and an
+open-addressing hash table from guest pc to block number (`keys` -1 = empty slot). Python only
+appends on a miss and clears everything when guest code changes.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+from dbt.ir.builder import Block
+from dbt.ir.state import BLK_INSNS, BLK_OPS, BLK_PC, BLK_START, BLK_WORDS, OP_WORDS, PAGE_SHIFT
+
+log = logging.getLogger("dbt.cache")
+
+
+class BlockCache:
+    def __init__(self, op_capacity: int = 1 << 16, block_capacity: int = 1 << 13, table_size: int = 1 << 15):
+        self.code = np.zeros((op_capacity, OP_WORDS), dtype=np.int64)
+        self.blocks = np.zeros((block_capacity, BLK_WORDS), dtype=np.int64)
+        self.keys = np.full(table_size, -1, dtype=np.int64)
+        self.values = np.zeros(table_size, dtype=np.int64)
+        self.n_ops = 0
+        self.n_blocks = 0
+        #: Guest pages holding decoded instructions (to know when a change needs a flush).
+        self.code_pages: set[int] = set()
+        #: Blocks decoded over the whole run (survives flushes), for --stats.
+        self.total_decoded = 0
+        self.flushes = 0
+
+    def insert(self, block: Block) -> int:
+        """Add a decoded block; returns its number."""
+        n = len(block.code)
+        if self.n_ops + n > len(self.code):
+            self.code = _grow(self.code, self.n_ops + n)
+        if self.n_blocks + 1 > len(self.blocks):
+            self.blocks = _grow(self.blocks, self.n_blocks + 1)
+        if 2 * (self.n_blocks + 1) > len(self.keys):
+            self._rehash(2 * len(self.keys))
+        self.code[self.n_ops : self.n_ops + n] = block.code
+        number = self.n_blocks
+        row = self.blocks[number]
+        row[BLK_START] = self.n_ops
+        row[BLK_OPS] = n
+        row[BLK_PC] = block.pc
+        row[BLK_INSNS] = block.insns
+        self.n_ops += n
+        self.n_blocks += 1
+        self._put(block.pc, number)
+        for page in range(block.pc >> PAGE_SHIFT, ((block.end_pc - 1) >> PAGE_SHIFT) + 1):
+            self.code_pages.add(page)
+        self.total_decoded += 1
+        return number
+
+    def lookup(self, pc: int) -> int:
+        mask = len(self.keys) - 1
+        slot = (pc >> 1) & mask
+        while True:
+            key = int(self.keys[slot])
+            if key == pc:
+                return int(self.values[slot])
+            if key == -1:
+                return -1
+            slot = (slot + 1) & mask
+
+    def _put(self, pc: int, number: int) -> None:
+        mask = len(self.keys) - 1
+        slot = (pc >> 1) & mask
+        while self.keys[slot] != -1 and self.keys[slot] != pc:
+            slot = (slot + 1) & mask
+        self.keys[slot] = pc
+        self.values[slot] = number
+
+    def _rehash(self, size: int) -> None:
+        self.keys = np.full(size, -1, dtype=np.int64)
+        self.values = np.zeros(size, dtype=np.int64)
+        for number in range(self.n_blocks):
+            self._put(int(self.blocks[number, BLK_PC]), number)
+
+    def overlaps_code(self, start: int, end: int) -> bool:
+        first, last = start >> PAGE_SHIFT, (end - 1) >> PAGE_SHIFT
+        if last - first > len(self.code_pages):
+            return any(first <= page <= last for page in self.code_pages)
+        return any(page in self.code_pages for page in range(first, last + 1))
+
+    def flush(self) -> None:
+        """Forget every decoded block (guest code changed)."""
+        if self.n_blocks:
+            log.debug("flushing %d decoded blocks", self.n_blocks)
+        self.keys.fill(-1)
+        self.n_ops = 0
+        self.n_blocks = 0
+        self.code_pages.clear()
+        self.flushes += 1
+
+
+def _grow(array: np.ndarray, needed: int) -> np.ndarray:
+    size = len(array)
+    while size < needed:
+        size *= 2
+    bigger = np.zeros((size, array.shape[1]), dtype=array.dtype)
+    bigger[: len(array)] = array
+    return bigger

@@ -1,0 +1,240 @@
+"""ELF loading for riscv64 Linux programs: static, static-PIE and dynamic (PT_INTERP).
+
+pyelftools parses the headers; every field the loader uses is validated before it touches guest
+memory, so a truncated or hostile file gives an ElfLoadError (exit 126), never a traceback.
+Segments are copied into guest RAM with bulk slice writes.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+from dataclasses import dataclass
+
+from dbt.ir.state import PAGE_SIZE
+from dbt.runtime.memory import (
+    PIE_BASE,
+    PROT_EXEC,
+    PROT_READ,
+    PROT_WRITE,
+    TASK_SIZE,
+    GuestMemory,
+    page_down,
+    page_up,
+)
+
+from dbt.errors import ElfLoadError, GuestFileNotFound
+
+log = logging.getLogger("dbt.elf")
+
+EM_RISCV = 243
+ET_EXEC, ET_DYN = 2, 3
+PT_LOAD, PT_INTERP, PT_PHDR = 1, 3, 6
+PF_X, PF_W, PF_R = 1, 2, 4
+#: More program headers than this is not a real program.
+MAX_PHNUM = 256
+MAX_INTERP_PATH = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    vaddr: int
+    memsz: int
+    offset: int
+    filesz: int
+    prot: int
+
+
+@dataclass(frozen=True, slots=True)
+class ElfImage:
+    """What the loader needs from one ELF file, validated."""
+
+    path: str
+    data: bytes
+    etype: int
+    entry: int
+    phoff: int
+    phentsize: int
+    phnum: int
+    segments: tuple[Segment, ...]
+    interp: str | None
+    phdr_vaddr: int | None
+    #: ELF flags (e_flags): float ABI and RVC.
+    flags: int
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedImage:
+    image: ElfImage
+    #: Added to every vaddr of the image (0 for ET_EXEC).
+    bias: int
+    entry: int
+    #: Guest address of the program headers (AT_PHDR).
+    phdr: int
+    #: First page after the highest segment (where brk starts for the main program).
+    end: int
+
+
+def read_elf(path: str, display: str | None = None) -> ElfImage:
+    """Read and validate an ELF file; `display` is the name used in error messages."""
+    name = display or path
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except FileNotFoundError:
+        raise GuestFileNotFound(f"{name}: No such file or directory") from None
+    except IsADirectoryError:
+        raise ElfLoadError(f"{name}: Is a directory") from None
+    except PermissionError:
+        raise ElfLoadError(f"{name}: Permission denied") from None
+    except OSError as exc:
+        raise ElfLoadError(f"{name}: {exc.strerror}") from None
+    return parse_elf(data, name)
+
+
+def parse_elf(data: bytes, name: str) -> ElfImage:
+    if len(data) < 4 or data[:4] != b"\x7fELF":
+        raise ElfLoadError(f"{name}: not an ELF file")
+    if len(data) < 64:
+        raise ElfLoadError(f"{name}: truncated ELF header")
+    if data[4] != 2:
+        raise ElfLoadError(f"{name}: not a 64-bit ELF file (RISC-V 64 needed)")
+    if data[5] != 1:
+        raise ElfLoadError(f"{name}: not a little-endian ELF file")
+    from elftools.common.exceptions import ELFError
+    from elftools.elf.elffile import ELFFile
+
+    try:
+        elf = ELFFile(io.BytesIO(data))
+        header = elf.header
+        machine = header["e_machine"]
+        if machine not in ("EM_RISCV", EM_RISCV):
+            raise ElfLoadError(f"{name}: ELF for {machine}, not RISC-V (EM_RISCV)")
+        etype = {"ET_EXEC": ET_EXEC, "ET_DYN": ET_DYN}.get(header["e_type"])
+        if etype is None:
+            raise ElfLoadError(f"{name}: ELF type {header['e_type']} is not an executable")
+        phnum, phentsize, phoff = header["e_phnum"], header["e_phentsize"], header["e_phoff"]
+        if phnum == 0 or phnum > MAX_PHNUM:
+            raise ElfLoadError(f"{name}: bad number of program headers ({phnum})")
+        if phentsize != 56:
+            raise ElfLoadError(f"{name}: bad program header size ({phentsize})")
+        if phoff + phnum * phentsize > len(data):
+            raise ElfLoadError(f"{name}: truncated program headers")
+        segments: list[Segment] = []
+        interp = None
+        phdr_vaddr = None
+        for index in range(phnum):
+            ph = elf.get_segment(index).header
+            ptype = ph["p_type"]
+            if ptype in ("PT_LOAD", PT_LOAD):
+                segments.append(_segment(ph, data, name))
+            elif ptype in ("PT_INTERP", PT_INTERP):
+                interp = _interp_path(ph, data, name)
+            elif ptype in ("PT_PHDR", PT_PHDR):
+                phdr_vaddr = ph["p_vaddr"]
+    except ElfLoadError:
+        raise
+    except (ELFError, ValueError, KeyError, IndexError, OverflowError, AssertionError, TypeError) as exc:
+        raise ElfLoadError(f"{name}: malformed ELF file ({exc})") from None
+    except Exception as exc:  # pyelftools raises construct errors of many kinds on garbage
+        raise ElfLoadError(f"{name}: malformed ELF file ({type(exc).__name__})") from None
+    if not segments:
+        raise ElfLoadError(f"{name}: no loadable segments")
+    segments.sort(key=lambda s: s.vaddr)
+    return ElfImage(
+        name, data, etype, header["e_entry"], phoff, phentsize, phnum, tuple(segments), interp, phdr_vaddr,
+        header["e_flags"],
+    )  # fmt: skip
+
+
+def _segment(ph, data: bytes, name: str) -> Segment:
+    vaddr, memsz, offset, filesz = ph["p_vaddr"], ph["p_memsz"], ph["p_offset"], ph["p_filesz"]
+    if filesz > memsz:
+        raise ElfLoadError(f"{name}: segment file size exceeds its memory size")
+    if offset + filesz > len(data):
+        raise ElfLoadError(f"{name}: truncated file (a segment extends past its end)")
+    if vaddr >= TASK_SIZE or memsz > TASK_SIZE or vaddr + memsz > TASK_SIZE:
+        raise ElfLoadError(f"{name}: segment at {vaddr:#x} lies outside the guest address space")
+    if (vaddr - offset) % PAGE_SIZE:
+        raise ElfLoadError(f"{name}: segment offset and address are not congruent modulo the page size")
+    flags = ph["p_flags"]
+    prot = (
+        (PROT_READ if flags & PF_R else 0)
+        | (PROT_WRITE if flags & PF_W else 0)
+        | (PROT_EXEC if flags & PF_X else 0)
+    )
+    return Segment(vaddr, memsz, offset, filesz, prot)
+
+
+def _interp_path(ph, data: bytes, name: str) -> str:
+    offset, size = ph["p_offset"], ph["p_filesz"]
+    if size == 0 or size > MAX_INTERP_PATH or offset + size > len(data):
+        raise ElfLoadError(f"{name}: bad PT_INTERP segment")
+    raw = data[offset : offset + size].split(b"\0", 1)[0]
+    if not raw:
+        raise ElfLoadError(f"{name}: empty interpreter path")
+    return os.fsdecode(raw)
+
+
+def load_image(memory: GuestMemory, image: ElfImage, bias: int | None = None) -> LoadedImage:
+    """Map the image's segments into guest memory; ET_DYN images go at `bias` or a free range."""
+    low = page_down(image.segments[0].vaddr)
+    high = page_up(max(s.vaddr + s.memsz for s in image.segments))
+    if image.etype == ET_DYN:
+        if bias is None:
+            base = memory.find_free(high - low)
+            if base is None:
+                raise ElfLoadError(f"{image.path}: no room for {high - low:#x} bytes in the address space")
+            bias = base - low
+        if bias + high > TASK_SIZE or bias + low < 0:
+            raise ElfLoadError(f"{image.path}: does not fit in the guest address space")
+    else:
+        bias = 0
+        if low == 0:
+            raise ElfLoadError(f"{image.path}: a fixed-address segment maps page zero")
+    # Pages shared by two segments get the union of their protections, then all data is copied.
+    page_prot: dict[int, int] = {}
+    for seg in image.segments:
+        if seg.memsz == 0:
+            continue
+        for page in range(page_down(seg.vaddr + bias), page_up(seg.vaddr + bias + seg.memsz), PAGE_SIZE):
+            page_prot[page] = page_prot.get(page, 0) | seg.prot
+    for start, end, prot in _runs(page_prot):
+        memory.map(start, end - start, prot, name=image.path)
+    for seg in image.segments:
+        if seg.filesz:
+            memory.poke(seg.vaddr + bias, image.data[seg.offset : seg.offset + seg.filesz])
+    phdr = _phdr_address(image, bias)
+    log.debug("loaded %s at bias %#x (entry %#x)", image.path, bias, image.entry + bias)
+    return LoadedImage(image, bias, image.entry + bias, phdr, high + bias)
+
+
+def _runs(page_prot: dict[int, int]):
+    """Merge consecutive pages of equal protection into (start, end, prot) ranges."""
+    start = end = prot = None
+    for page in sorted(page_prot):
+        if end == page and page_prot[page] == prot:
+            end += PAGE_SIZE
+            continue
+        if start is not None:
+            yield start, end, prot
+        start, end, prot = page, page + PAGE_SIZE, page_prot[page]
+    if start is not None:
+        yield start, end, prot
+
+
+def _phdr_address(image: ElfImage, bias: int) -> int:
+    if image.phdr_vaddr is not None:
+        return image.phdr_vaddr + bias
+    for seg in image.segments:
+        if seg.offset <= image.phoff < seg.offset + seg.filesz:
+            return seg.vaddr + (image.phoff - seg.offset) + bias
+    return 0
+
+
+def main_bias(image: ElfImage) -> int | None:
+    """Load bias of a position-independent main program (None: fixed address)."""
+    if image.etype != ET_DYN:
+        return None
+    return PIE_BASE - page_down(image.segments[0].vaddr)

@@ -1,0 +1,283 @@
+"""Guest memory for user mode: numpy-backed RAM, a page permission table and the mappings.
+
+The guest address space is [0, 2**38) (the user half of Sv39, as a riscv64 Linux kernel gives
+it). RAM is one lazily committed host reservation of that size, so a guest address is an index
+into `ram`; `perm` holds one byte of PERM_* bits per 4 KiB page and is what every access of
+every tier checks. `Vma` records keep what the permission table cannot: mapping boundaries,
+names and flags, for munmap, mprotect, mremap and /proc/self/maps.
+
+System calls move data with `read`/`write`/`view` (bulk numpy slices, never per-byte Python).
+"""
+
+from __future__ import annotations
+
+import bisect
+import ctypes
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+from dbt.ir.state import PAGE_SHIFT, PAGE_SIZE, PERM_MAPPED, PERM_R, PERM_W, PERM_X
+from dbt.runtime import hostmem
+
+from dbt.errors import GuestFault
+
+log = logging.getLogger("dbt.memory")
+
+#: Size of the guest address space: the user half of Sv39.
+TASK_SIZE = 1 << 38
+#: Top of the initial stack (the top page stays unmapped).
+STACK_TOP = TASK_SIZE - PAGE_SIZE
+#: Default RLIMIT_STACK.
+STACK_SIZE = 8 << 20
+#: mmap allocations grow down from here (below the stack and its growth gap).
+MMAP_TOP = STACK_TOP - (256 << 20)
+#: Where a position-independent main program is loaded (Linux's ELF_ET_DYN_BASE: 2/3 of TASK_SIZE).
+PIE_BASE = 0x2AAAAAB000
+#: Lowest address mmap hands out without MAP_FIXED (vm.mmap_min_addr).
+MMAP_MIN = 0x10000
+
+PROT_READ, PROT_WRITE, PROT_EXEC = 1, 2, 4
+
+
+def prot_to_perm(prot: int) -> int:
+    """PERM_* bits for a PROT_* value (write implies read, as on RISC-V page tables)."""
+    perm = PERM_MAPPED
+    if prot & PROT_READ:
+        perm |= PERM_R
+    if prot & PROT_WRITE:
+        perm |= PERM_W | PERM_R
+    if prot & PROT_EXEC:
+        perm |= PERM_X
+    return perm
+
+
+def page_down(addr: int) -> int:
+    return addr & ~(PAGE_SIZE - 1)
+
+
+def page_up(addr: int) -> int:
+    return (addr + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1)
+
+
+@dataclass(slots=True)
+class Vma:
+    """One guest mapping [start, end) with its protection and what it maps."""
+
+    start: int
+    end: int
+    prot: int
+    #: "[stack]", "[heap]", a file path, or "" for anonymous memory.
+    name: str = ""
+    #: File offset of `start` for file mappings.
+    offset: int = 0
+    shared: bool = False
+
+
+class GuestMemory:
+    """The guest's address space: RAM, the permission table and the list of mappings."""
+
+    def __init__(self, size: int = TASK_SIZE) -> None:
+        self.size = size
+        self._host_base = hostmem.reserve(size)
+        buffer = (ctypes.c_uint8 * size).from_address(self._host_base)
+        #: Guest RAM: guest address == index.
+        self.ram = np.frombuffer(buffer, dtype=np.uint8)
+        #: One byte of PERM_* bits per guest page.
+        self.perm = np.zeros(size >> PAGE_SHIFT, dtype=np.uint8)
+        self._vmas: list[Vma] = []
+        #: Called with (start, end) when executable pages are unmapped or lose PROT_EXEC, so
+        #: decoded blocks from them are dropped.
+        self.on_code_change: list = []
+
+    # ---- mappings ----
+    @property
+    def vmas(self) -> list[Vma]:
+        return list(self._vmas)
+
+    def is_free(self, start: int, length: int) -> bool:
+        end = start + length
+        if start < 0 or end > self.size:
+            return False
+        i = bisect.bisect_right([v.start for v in self._vmas], start) - 1
+        for vma in self._vmas[max(i, 0) :]:
+            if vma.start >= end:
+                break
+            if vma.end > start:
+                return False
+        return True
+
+    def find_free(self, length: int, top: int = MMAP_TOP) -> int | None:
+        """Highest page-aligned gap of `length` bytes below `top`, as Linux's top-down allocator."""
+        length = page_up(length)
+        ceiling = top
+        for vma in reversed(self._vmas):
+            if vma.start >= ceiling:
+                continue
+            if vma.end <= ceiling - length:
+                return ceiling - length
+            ceiling = min(ceiling, vma.start)
+        if ceiling - length >= MMAP_MIN:
+            return ceiling - length
+        return None
+
+    def map(
+        self, start: int, length: int, prot: int, name: str = "", offset: int = 0, shared: bool = False
+    ) -> None:
+        """Map [start, start+length) zero-filled (replacing whatever was there, as MAP_FIXED)."""
+        start, end = page_down(start), page_up(start + length)
+        if start < 0 or end > self.size:
+            raise GuestFault(start, f"mapping {start:#x}-{end:#x} is outside the guest address space")
+        self.unmap(start, end - start)
+        bisect.insort(self._vmas, Vma(start, end, prot, name, offset, shared), key=lambda v: v.start)
+        self.perm[start >> PAGE_SHIFT : end >> PAGE_SHIFT] = prot_to_perm(prot)
+
+    def unmap(self, start: int, length: int) -> None:
+        """Remove every mapping in the range; its pages read as zero if mapped again."""
+        start, end = page_down(start), page_up(start + length)
+        touched = self._split(start, end)
+        if not touched:
+            return
+        had_code = False
+        kept = []
+        for vma in self._vmas:
+            if start <= vma.start and vma.end <= end:
+                had_code |= bool(vma.prot & PROT_EXEC)
+                self._drop_pages(vma)
+            else:
+                kept.append(vma)
+        self._vmas = kept
+        self.perm[start >> PAGE_SHIFT : end >> PAGE_SHIFT] = 0
+        if had_code:
+            self._code_changed(start, end)
+
+    def protect(self, start: int, length: int, prot: int) -> bool:
+        """mprotect: False (ENOMEM) if part of the range is not mapped."""
+        start, end = page_down(start), page_up(start + length)
+        if not self._fully_mapped(start, end):
+            return False
+        self._split(start, end)
+        lost_exec = False
+        for vma in self._vmas:
+            if start <= vma.start and vma.end <= end:
+                lost_exec |= bool(vma.prot & PROT_EXEC) and not prot & PROT_EXEC
+                vma.prot = prot
+        self.perm[start >> PAGE_SHIFT : end >> PAGE_SHIFT] = prot_to_perm(prot)
+        if lost_exec:
+            self._code_changed(start, end)
+        return True
+
+    def vma_at(self, addr: int) -> Vma | None:
+        i = bisect.bisect_right([v.start for v in self._vmas], addr) - 1
+        if i >= 0 and self._vmas[i].start <= addr < self._vmas[i].end:
+            return self._vmas[i]
+        return None
+
+    def _fully_mapped(self, start: int, end: int) -> bool:
+        if start < 0 or end > self.size or start >= end:
+            return start == end
+        return bool(np.all(self.perm[start >> PAGE_SHIFT : end >> PAGE_SHIFT] & PERM_MAPPED))
+
+    def _split(self, start: int, end: int) -> bool:
+        """Split mappings at start and end so the range is made of whole Vmas; True if any overlap."""
+        touched = False
+        result: list[Vma] = []
+        for vma in self._vmas:
+            if vma.end <= start or vma.start >= end:
+                result.append(vma)
+                continue
+            touched = True
+            for lo, hi in ((vma.start, start), (max(vma.start, start), min(vma.end, end)), (end, vma.end)):
+                if lo < hi and vma.start <= lo and hi <= vma.end:
+                    offset = vma.offset + (lo - vma.start) if vma.name and vma.name[0] != "[" else 0
+                    result.append(Vma(lo, hi, vma.prot, vma.name, offset, vma.shared))
+        self._vmas = result
+        return touched
+
+    def _drop_pages(self, vma: Vma) -> None:
+        if vma.shared:
+            hostmem.map_anonymous_fixed(self._host_base + vma.start, vma.end - vma.start)
+        else:
+            self.zero(vma.start, vma.end - vma.start)
+
+    def zero(self, start: int, length: int) -> None:
+        """Make a range read as zeros, giving its host pages back where they are whole."""
+        end = start + length
+        host_lo = -(-start // hostmem.HOST_PAGE) * hostmem.HOST_PAGE
+        host_hi = end // hostmem.HOST_PAGE * hostmem.HOST_PAGE
+        if host_lo < host_hi and hostmem.discard(self._host_base + host_lo, host_hi - host_lo):
+            self.ram[start:host_lo] = 0
+            self.ram[host_hi:end] = 0
+        else:
+            self.ram[start:end] = 0
+
+    def _code_changed(self, start: int, end: int) -> None:
+        for callback in self.on_code_change:
+            callback(start, end)
+
+    def map_file_shared(self, start: int, length: int, fd: int, offset: int, writable: bool) -> bool:
+        """Back [start, start+length) with a MAP_SHARED host mapping of the file, if the host allows."""
+        return hostmem.map_file_shared(self._host_base + start, page_up(length), fd, offset, writable)
+
+    # ---- checked bulk access (the only way the Python side touches guest data) ----
+    def check(self, addr: int, length: int, need: int) -> bool:
+        if length <= 0:
+            return length == 0
+        if addr < 0 or addr + length > self.size:
+            return False
+        pages = self.perm[addr >> PAGE_SHIFT : ((addr + length - 1) >> PAGE_SHIFT) + 1]
+        return bool(np.all((pages & need) == need))
+
+    def view(self, addr: int, length: int, writable: bool = False) -> np.ndarray:
+        """A zero-copy numpy view of guest memory; raises GuestFault if not accessible."""
+        need = PERM_W if writable else PERM_R
+        if not self.check(addr, length, need):
+            raise GuestFault(addr)
+        return self.ram[addr : addr + length]
+
+    def read(self, addr: int, length: int) -> bytes:
+        return self.view(addr, length).tobytes()
+
+    def write(self, addr: int, data: bytes | bytearray | memoryview | np.ndarray) -> None:
+        buf = np.frombuffer(data, dtype=np.uint8) if not isinstance(data, np.ndarray) else data
+        self.view(addr, len(buf), writable=True)[:] = buf
+
+    def poke(self, addr: int, data: bytes | np.ndarray) -> None:
+        """Write without a permission check (the loader filling read-only segments)."""
+        buf = np.frombuffer(data, dtype=np.uint8) if not isinstance(data, np.ndarray) else data
+        if addr < 0 or addr + len(buf) > self.size:
+            raise GuestFault(addr)
+        self.ram[addr : addr + len(buf)] = buf
+
+    def read_u64(self, addr: int) -> int:
+        return int.from_bytes(self.read(addr, 8), "little")
+
+    def write_u64(self, addr: int, value: int) -> None:
+        self.write(addr, (value & (1 << 64) - 1).to_bytes(8, "little"))
+
+    def read_u32(self, addr: int) -> int:
+        return int.from_bytes(self.read(addr, 4), "little")
+
+    def write_u32(self, addr: int, value: int) -> None:
+        self.write(addr, (value & 0xFFFFFFFF).to_bytes(4, "little"))
+
+    def read_cstr(self, addr: int, limit: int = 4096) -> bytes:
+        """A NUL-terminated string; raises GuestFault if it runs into unreadable memory."""
+        out = bytearray()
+        while len(out) < limit:
+            # Read up to the end of the page so an unmapped next page is not touched needlessly.
+            chunk = min(PAGE_SIZE - (addr & (PAGE_SIZE - 1)), limit - len(out))
+            data = self.view(addr, chunk)
+            nul = np.flatnonzero(data == 0)
+            if nul.size:
+                out += data[: nul[0]].tobytes()
+                return bytes(out)
+            out += data.tobytes()
+            addr += chunk
+        raise GuestFault(addr, "string too long")
+
+    def fetch(self, addr: int, size: int) -> int | None:
+        """Instruction bits at addr if executable (the frontend's fetch callback)."""
+        if not self.check(addr, size, PERM_X):
+            return None
+        return int.from_bytes(self.ram[addr : addr + size].tobytes(), "little")

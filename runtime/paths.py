@@ -1,0 +1,26 @@
+"""Guest path resolution: the sysroot (like qemu's -L) and the few /proc paths dbt answers.
+
+An absolute guest path is looked up under the sysroot first; if nothing exists there, the host
+path is used, so a dynamically linked program finds its libraries in the sysroot and still sees
+the host's /tmp, /etc and home directories.
+"""
+
+from __future__ import annotations
+
+import os
+
+
+class PathMapper:
+    def __init__(self, sysroot: str | None) -> None:
+        self.sysroot = os.path.abspath(sysroot) if sysroot else None
+
+    def host(self, path: str) -> str:
+        """Host path for a guest path (relative paths are left to the host's cwd)."""
+        if self.sysroot and path.startswith("/"):
+            candidate = self.sysroot + path
+            if os.path.lexists(candidate):
+                return candidate
+        return path
+
+    def host_bytes(self, path: bytes) -> bytes:
+        return os.fsencode(self.host(os.fsdecode(path)))

@@ -1,0 +1,152 @@
+"""Guest signals: riscv64 Linux numbers, names, default actions and the guest's dispositions.
+
+Signal numbers follow asm-generic (the same as x86-64 Linux); hosts with other numbers
+(macOS) are translated by name. Handlers the guest installs are recorded; delivering them (a
+signal frame on the guest stack and rt_sigreturn) comes with guest threads, so a signal whose
+disposition is a handler is reported and handled by its default action (see README).
+"""
+
+from __future__ import annotations
+
+import signal as host_signal
+from dataclasses import dataclass
+
+# (number, name, description, default action) — action: "term", "core", "ign", "stop", "cont".
+_TABLE = (
+    (1, "SIGHUP", "Hangup", "term"),
+    (2, "SIGINT", "Interrupt", "term"),
+    (3, "SIGQUIT", "Quit", "core"),
+    (4, "SIGILL", "Illegal instruction", "core"),
+    (5, "SIGTRAP", "Trace/breakpoint trap", "core"),
+    (6, "SIGABRT", "Aborted", "core"),
+    (7, "SIGBUS", "Bus error", "core"),
+    (8, "SIGFPE", "Floating point exception", "core"),
+    (9, "SIGKILL", "Killed", "term"),
+    (10, "SIGUSR1", "User defined signal 1", "term"),
+    (11, "SIGSEGV", "Segmentation fault", "core"),
+    (12, "SIGUSR2", "User defined signal 2", "term"),
+    (13, "SIGPIPE", "Broken pipe", "term"),
+    (14, "SIGALRM", "Alarm clock", "term"),
+    (15, "SIGTERM", "Terminated", "term"),
+    (16, "SIGSTKFLT", "Stack fault", "term"),
+    (17, "SIGCHLD", "Child exited", "ign"),
+    (18, "SIGCONT", "Continued", "cont"),
+    (19, "SIGSTOP", "Stopped (signal)", "stop"),
+    (20, "SIGTSTP", "Stopped", "stop"),
+    (21, "SIGTTIN", "Stopped (tty input)", "stop"),
+    (22, "SIGTTOU", "Stopped (tty output)", "stop"),
+    (23, "SIGURG", "Urgent I/O condition", "ign"),
+    (24, "SIGXCPU", "CPU time limit exceeded", "core"),
+    (25, "SIGXFSZ", "File size limit exceeded", "core"),
+    (26, "SIGVTALRM", "Virtual timer expired", "term"),
+    (27, "SIGPROF", "Profiling timer expired", "term"),
+    (28, "SIGWINCH", "Window changed", "ign"),
+    (29, "SIGIO", "I/O possible", "term"),
+    (30, "SIGPWR", "Power failure", "term"),
+    (31, "SIGSYS", "Bad system call", "core"),
+)
+NSIG = 64
+SIGKILL, SIGSTOP, SIGCHLD, SIGPIPE = 9, 19, 17, 13
+SIGILL, SIGTRAP, SIGABRT, SIGBUS, SIGFPE, SIGSEGV = 4, 5, 6, 7, 8, 11
+
+NAMES = {number: name for number, name, _, _ in _TABLE}
+DESCRIPTIONS = {number: text for number, _, text, _ in _TABLE}
+DEFAULT_ACTIONS = {number: action for number, _, _, action in _TABLE}
+BY_NAME = {name: number for number, name, _, _ in _TABLE}
+
+SIG_DFL = 0
+SIG_IGN = 1
+
+# si_code values for synchronous faults.
+SEGV_MAPERR, SEGV_ACCERR = 1, 2
+BUS_ADRALN = 1
+ILL_ILLOPC = 1
+TRAP_BRKPT = 1
+
+
+def name(signo: int) -> str:
+    if signo in NAMES:
+        return NAMES[signo]
+    if 32 <= signo < NSIG:
+        return f"SIGRT{signo - 32}"
+    return f"signal {signo}"
+
+
+def description(signo: int) -> str:
+    if signo in DESCRIPTIONS:
+        return DESCRIPTIONS[signo]
+    return f"Real-time signal {signo - 32}" if 32 <= signo < NSIG else f"Unknown signal {signo}"
+
+
+def default_action(signo: int) -> str:
+    return DEFAULT_ACTIONS.get(signo, "term")
+
+
+def to_host(signo: int) -> int | None:
+    """Host signal number for a guest one (None if the host has no such signal)."""
+    sig_name = NAMES.get(signo)
+    if sig_name is None:
+        if 32 <= signo < NSIG and hasattr(host_signal, "SIGRTMIN"):
+            host = host_signal.SIGRTMIN + (signo - 32)
+            return host if host <= host_signal.SIGRTMAX else None
+        return None
+    value = getattr(host_signal, sig_name, None)
+    return int(value) if value is not None else None
+
+
+def from_host(signo: int) -> int:
+    """Guest signal number for a host one."""
+    try:
+        sig_name = host_signal.Signals(signo).name
+    except ValueError:
+        sig_name = ""
+    if sig_name in BY_NAME:
+        return BY_NAME[sig_name]
+    if hasattr(host_signal, "SIGRTMIN") and host_signal.SIGRTMIN <= signo <= host_signal.SIGRTMAX:
+        return 32 + signo - host_signal.SIGRTMIN
+    return signo
+
+
+@dataclass(slots=True)
+class SigAction:
+    """A guest disposition as rt_sigaction stores it."""
+
+    handler: int = SIG_DFL
+    flags: int = 0
+    restorer: int = 0
+    mask: int = 0
+
+
+class FatalSignal(Exception):
+    """The guest dies of a signal (default action terminate or core)."""
+
+    def __init__(self, signo: int, pc: int | None = None, addr: int | None = None, code: int = 0) -> None:
+        super().__init__(f"{name(signo)} at pc {pc}")
+        self.signo = signo
+        self.pc = pc
+        self.addr = addr
+        self.code = code
+
+
+class SignalState:
+    """The guest's signal dispositions and blocked mask (one thread)."""
+
+    def __init__(self) -> None:
+        self.actions = [SigAction() for _ in range(NSIG + 1)]
+        self.blocked = 0
+        self.altstack = (0, 2, 0)  # ss_sp, ss_flags (SS_DISABLE), ss_size
+
+    def disposition(self, signo: int) -> int:
+        return self.actions[signo].handler
+
+    def ignored(self, signo: int) -> bool:
+        handler = self.disposition(signo)
+        return handler == SIG_IGN or (handler == SIG_DFL and default_action(signo) == "ign")
+
+    def reset_for_exec(self) -> None:
+        """execve keeps ignored signals ignored and resets handled ones to default."""
+        for action in self.actions:
+            if action.handler not in (SIG_DFL, SIG_IGN):
+                action.handler = SIG_DFL
+            action.flags = 0
+            action.mask = 0

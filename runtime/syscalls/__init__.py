@@ -1,0 +1,134 @@
+"""The Linux system-call layer (riscv64 numbers), one `sys_<name>` per call, by family.
+
+Handlers take the process and converted arguments and return the result (a negative errno on
+failure). A host OSError becomes -errno and a bad guest pointer -EFAULT here, once, so handlers
+stay short. `--strace` prints each call with its arguments and result, as qemu's -strace does.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from dbt.runtime.syscalls import errnos
+
+from dbt.errors import GuestFault
+
+log = logging.getLogger("dbt.syscall")
+
+#: A handler's return value meaning "registers and pc are already set": rt_sigreturn, execve.
+KEEP = object()
+
+# Argument kinds: how a raw 64-bit register becomes the handler's argument and how strace shows it.
+#   i int (low 32 bits, signed)   l long (signed)    u unsigned long   p pointer (hex)
+#   s path/string pointer          x flags (hex)      o mode (octal)
+_KINDS = "ilupsxo"
+
+
+@dataclass(frozen=True, slots=True)
+class SyscallDef:
+    number: int
+    name: str
+    handler: Callable
+    args: str
+
+
+REGISTRY: dict[int, SyscallDef] = {}
+_warned: set[int] = set()
+
+
+def syscall(number: int, args: str = "", name: str | None = None) -> Callable[[Callable], Callable]:
+    """Register `sys_<name>` as the handler of a riscv64 system call number."""
+    assert all(kind in _KINDS for kind in args), args
+
+    def register(fn: Callable) -> Callable:
+        call_name = name or fn.__name__.removeprefix("sys_")
+        assert number not in REGISTRY, f"syscall {number} registered twice"
+        REGISTRY[number] = SyscallDef(number, call_name, fn, args)
+        return fn
+
+    return register
+
+
+def _convert(kind: str, raw: int) -> int:
+    raw &= (1 << 64) - 1
+    if kind == "i":
+        raw &= 0xFFFFFFFF
+        return raw - (1 << 32) if raw >= 1 << 31 else raw
+    if kind == "l":
+        return raw - (1 << 64) if raw >= 1 << 63 else raw
+    return raw
+
+
+def dispatch(proc) -> None:
+    """Service the ecall that stopped the kernel: a7 is the number, a0..a5 the arguments."""
+    regs = proc.regs
+    number = int(regs[17])
+    raw = [int(regs[10 + i]) for i in range(6)]
+    entry = REGISTRY.get(number)
+    if entry is None:
+        result: object = -errnos.ENOSYS
+        if number not in _warned:
+            _warned.add(number)
+            log.warning("unknown system call %d (returning -ENOSYS)", number)
+        if proc.strace:
+            _trace(proc, f"syscall_{number}(...)", result)
+    else:
+        args = [_convert(kind, raw[i]) for i, kind in enumerate(entry.args)]
+        if proc.strace:
+            call_text = f"{entry.name}({', '.join(_show(proc, k, a) for k, a in zip(entry.args, args))})"
+            if entry.name in ("exit", "exit_group", "execve"):
+                _trace(proc, call_text, None)
+        try:
+            result = entry.handler(proc, *args)
+        except OSError as exc:
+            result = -errnos.from_host(exc.errno)
+        except GuestFault:
+            result = -errnos.EFAULT
+        if proc.strace:
+            _trace(proc, call_text, result)
+    if result is KEEP:
+        return
+    value = int(result)  # type: ignore[call-overload]
+    regs[10] = value - (1 << 64) if value >= 1 << 63 else value
+    proc.advance()
+
+
+def _show(proc, kind: str, value: int) -> str:
+    if kind == "s":
+        if value == 0:
+            return "NULL"
+        try:
+            text = proc.memory.read_cstr(value, 256)
+        except GuestFault:
+            return f"{value:#x}"
+        return '"' + text.decode("utf-8", "backslashreplace").replace('"', '\\"') + '"'
+    if kind in "px":
+        return "NULL" if value == 0 and kind == "p" else f"{value:#x}"
+    if kind == "o":
+        return f"0{value:o}"
+    return str(value)
+
+
+def _trace(proc, call_text: str, result: object) -> None:
+    if result is None:
+        line = f"{os.getpid()} {call_text}\n"
+    elif result is KEEP:
+        line = f"{os.getpid()} {call_text} = ?\n"
+    else:
+        value = int(result)  # type: ignore[call-overload]
+        if -4096 < value < 0:
+            shown = f"-1 errno={-value} ({errnos.NAMES.get(-value, '?')})"
+        elif value > 0xFFFF:
+            shown = f"{value:#x}"
+        else:
+            shown = str(value)
+        line = f"{os.getpid()} {call_text} = {shown}\n"
+    proc.strace.write(line)
+    proc.strace.flush()
+
+
+# Registering the families fills REGISTRY.
+from dbt.runtime.syscalls import fs, misc, mm, process, signal, time  # noqa: E402, F401

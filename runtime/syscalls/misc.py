@@ -1,0 +1,304 @@
+"""System information, limits, randomness, futex and the riscv64-specific calls."""
+
+from __future__ import annotations
+
+import logging
+import os
+import platform
+import resource
+import struct
+import time as host_time
+
+from dbt.runtime.syscalls import errnos, syscall
+from dbt.runtime.syscalls.structs import RLIM_INFINITY, RLIMIT
+from dbt.runtime.syscalls.time import read_timespec
+
+log = logging.getLogger("dbt.syscall")
+
+UTS_LEN = 65
+#: The kernel release dbt reports (riscv64 Linux with the calls dbt implements).
+UTS_RELEASE = "6.1.0"
+
+
+@syscall(160, "p")
+def sys_uname(proc, buf: int) -> int:
+    host = os.uname()
+    fields = ("Linux", host.nodename, UTS_RELEASE, "#1 SMP dbt", "riscv64", "(none)")
+    proc.memory.write(buf, b"".join(f.encode()[: UTS_LEN - 1].ljust(UTS_LEN, b"\0") for f in fields))
+    return 0
+
+
+SYSINFO = struct.Struct("<q3QQQQQQQHHxxxxQQI")
+
+
+@syscall(179, "p")
+def sys_sysinfo(proc, buf: int) -> int:
+    try:
+        with open("/proc/uptime") as f:
+            uptime = int(float(f.read().split()[0]))
+    except OSError:
+        uptime = int(host_time.monotonic())
+    loads = [int(x * 65536) for x in os.getloadavg()] if hasattr(os, "getloadavg") else [0, 0, 0]
+    pages = os.sysconf("SC_PHYS_PAGES") if hasattr(os, "sysconf") else 1 << 20
+    page = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+    avail = os.sysconf("SC_AVPHYS_PAGES") if "SC_AVPHYS_PAGES" in os.sysconf_names else pages // 2
+    data = SYSINFO.pack(uptime, *loads, pages * page, avail * page, 0, 0, 0, 0, 1, 0, 0, 0, 1)
+    proc.memory.write(buf, data + bytes(112 - len(data)))
+    return 0
+
+
+# Linux RLIMIT_* numbers and the host resource of the same name.
+_RLIMITS = (
+    "RLIMIT_CPU", "RLIMIT_FSIZE", "RLIMIT_DATA", "RLIMIT_STACK", "RLIMIT_CORE", "RLIMIT_RSS",
+    "RLIMIT_NPROC", "RLIMIT_NOFILE", "RLIMIT_MEMLOCK", "RLIMIT_AS", "RLIMIT_LOCKS",
+    "RLIMIT_SIGPENDING", "RLIMIT_MSGQUEUE", "RLIMIT_NICE", "RLIMIT_RTPRIO", "RLIMIT_RTTIME",
+)  # fmt: skip
+#: Limits dbt passes to the host; the others would constrain dbt itself, so they are only recorded.
+_HOST_SETTABLE = {"RLIMIT_CPU", "RLIMIT_FSIZE", "RLIMIT_CORE", "RLIMIT_NOFILE", "RLIMIT_NPROC"}
+
+
+def _to_guest(value: int) -> int:
+    return RLIM_INFINITY if value == resource.RLIM_INFINITY or value < 0 else value
+
+
+def _get_limit(proc, number: int) -> tuple[int, int]:
+    if number in proc.rlimits:
+        return proc.rlimits[number]
+    name = _RLIMITS[number]
+    if name == "RLIMIT_STACK":
+        from dbt.runtime.memory import STACK_SIZE
+
+        return STACK_SIZE, RLIM_INFINITY
+    host = getattr(resource, name, None)
+    if host is None:
+        return RLIM_INFINITY, RLIM_INFINITY
+    soft, hard = resource.getrlimit(host)
+    return _to_guest(soft), _to_guest(hard)
+
+
+def _set_limit(proc, number: int, soft: int, hard: int) -> int:
+    if soft > hard and hard != RLIM_INFINITY:
+        return -errnos.EINVAL
+    name = _RLIMITS[number]
+    host = getattr(resource, name, None)
+    if name in _HOST_SETTABLE and host is not None:
+        h_soft = resource.RLIM_INFINITY if soft == RLIM_INFINITY else soft
+        h_hard = resource.RLIM_INFINITY if hard == RLIM_INFINITY else hard
+        resource.setrlimit(host, (h_soft, h_hard))
+    else:
+        proc.rlimits[number] = (soft, hard)
+    return 0
+
+
+@syscall(261, "iipp")
+def sys_prlimit64(proc, pid: int, number: int, new: int, old: int) -> int:
+    if pid not in (0, os.getpid()):
+        return -errnos.EPERM
+    if not 0 <= number < len(_RLIMITS):
+        return -errnos.EINVAL
+    if old:
+        proc.memory.write(old, RLIMIT.pack(*_get_limit(proc, number)))
+    if new:
+        return _set_limit(proc, number, *RLIMIT.unpack(proc.memory.read(new, RLIMIT.size)))
+    return 0
+
+
+@syscall(163, "ip")
+def sys_getrlimit(proc, number: int, addr: int) -> int:
+    if not 0 <= number < len(_RLIMITS):
+        return -errnos.EINVAL
+    proc.memory.write(addr, RLIMIT.pack(*_get_limit(proc, number)))
+    return 0
+
+
+@syscall(164, "ip")
+def sys_setrlimit(proc, number: int, addr: int) -> int:
+    if not 0 <= number < len(_RLIMITS):
+        return -errnos.EINVAL
+    return _set_limit(proc, number, *RLIMIT.unpack(proc.memory.read(addr, RLIMIT.size)))
+
+
+@syscall(278, "pux")
+def sys_getrandom(proc, buf: int, length: int, flags: int) -> int:
+    if flags & ~7:
+        return -errnos.EINVAL
+    length = min(length, 1 << 25)
+    proc.memory.write(buf, os.urandom(length))
+    return length
+
+
+# ---- futex: one guest thread, so nobody else can change the word or wake a waiter ----
+FUTEX_WAIT, FUTEX_WAKE, FUTEX_REQUEUE, FUTEX_CMP_REQUEUE, FUTEX_WAKE_OP = 0, 1, 3, 4, 5
+FUTEX_WAIT_BITSET, FUTEX_WAKE_BITSET = 9, 10
+FUTEX_CMD_MASK = 0x7F
+ETIMEDOUT = 110
+
+
+@syscall(98, "pxipxi")
+def sys_futex(proc, uaddr: int, op: int, val: int, timeout: int, uaddr2: int, val3: int) -> int:
+    cmd = op & FUTEX_CMD_MASK
+    if uaddr % 4:
+        return -errnos.EINVAL
+    if cmd in (FUTEX_WAIT, FUTEX_WAIT_BITSET):
+        current = proc.memory.read_u32(uaddr)
+        if current != val & 0xFFFFFFFF:
+            return -errnos.EAGAIN
+        if timeout:
+            ns = read_timespec(proc, timeout)
+            if ns is None:
+                return -errnos.EINVAL
+            if cmd == FUTEX_WAIT:
+                host_time.sleep(ns / 1e9)
+            else:
+                clock = host_time.CLOCK_REALTIME if op & 256 else host_time.CLOCK_MONOTONIC
+                host_time.sleep(max(0, ns - host_time.clock_gettime_ns(clock)) / 1e9)
+            return -ETIMEDOUT
+        # No other thread exists to wake us: like the kernel, wait until a signal ends the process.
+        log.warning("futex wait with no other guest thread to wake it: the guest is deadlocked")
+        while True:
+            host_time.sleep(3600)
+    if cmd in (FUTEX_WAKE, FUTEX_WAKE_BITSET, FUTEX_REQUEUE, FUTEX_CMP_REQUEUE, FUTEX_WAKE_OP):
+        if cmd == FUTEX_CMP_REQUEUE and proc.memory.read_u32(uaddr) != val3 & 0xFFFFFFFF:
+            return -errnos.EAGAIN
+        return 0
+    return -errnos.ENOSYS
+
+
+@syscall(99, "pu")
+def sys_set_robust_list(proc, head: int, length: int) -> int:
+    if length != 24:
+        return -errnos.EINVAL
+    proc.robust_list = head
+    return 0
+
+
+@syscall(100, "ipp")
+def sys_get_robust_list(proc, pid: int, head_ptr: int, len_ptr: int) -> int:
+    proc.memory.write_u64(head_ptr, getattr(proc, "robust_list", 0))
+    proc.memory.write_u64(len_ptr, 24)
+    return 0
+
+
+@syscall(293, "puxx")
+def sys_rseq(proc, rseq: int, length: int, flags: int, sig_: int) -> int:
+    # Restartable sequences need preemption notifications dbt does not model; glibc copes.
+    return -errnos.ENOSYS
+
+
+@syscall(283, "xxi")
+def sys_membarrier(proc, cmd: int, flags: int, cpu_id: int) -> int:
+    if cmd == 0:  # MEMBARRIER_CMD_QUERY: nothing supported beyond the trivially true
+        return 0
+    return 0
+
+
+# ---- scheduling ----
+@syscall(123, "iup")
+def sys_sched_getaffinity(proc, pid: int, size: int, mask: int) -> int:
+    if size < 8 or size % 8:
+        return -errnos.EINVAL
+    # One guest thread runs on one host CPU at a time: report CPU 0.
+    proc.memory.write(mask, (1).to_bytes(8, "little"))
+    return 8
+
+
+@syscall(122, "iup")
+def sys_sched_setaffinity(proc, pid: int, size: int, mask: int) -> int:
+    proc.memory.read(mask, min(size, 128))
+    return 0
+
+
+@syscall(168, "ppp")
+def sys_getcpu(proc, cpu: int, node: int, cache: int) -> int:
+    if cpu:
+        proc.memory.write_u32(cpu, 0)
+    if node:
+        proc.memory.write_u32(node, 0)
+    return 0
+
+
+@syscall(120, "i")
+def sys_sched_getscheduler(proc, pid: int) -> int:
+    return 0
+
+
+@syscall(121, "ip")
+def sys_sched_getparam(proc, pid: int, param: int) -> int:
+    proc.memory.write_u32(param, 0)
+    return 0
+
+
+@syscall(119, "iip")
+def sys_sched_setscheduler(proc, pid: int, policy: int, param: int) -> int:
+    return 0 if policy == 0 else -errnos.EPERM
+
+
+@syscall(125, "i")
+def sys_sched_get_priority_max(proc, policy: int) -> int:
+    return 99 if policy in (1, 2) else 0
+
+
+@syscall(126, "i")
+def sys_sched_get_priority_min(proc, policy: int) -> int:
+    return 1 if policy in (1, 2) else 0
+
+
+@syscall(141, "ii")
+def sys_getpriority(proc, which: int, who: int) -> int:
+    return 20 - os.getpriority(which, who)
+
+
+@syscall(140, "iii")
+def sys_setpriority(proc, which: int, who: int, prio: int) -> int:
+    os.setpriority(which, who, prio)
+    return 0
+
+
+@syscall(92, "x")
+def sys_personality(proc, persona: int) -> int:
+    return 0
+
+
+# ---- riscv64 ----
+RISCV_HWPROBE_KEY_MVENDORID, RISCV_HWPROBE_KEY_MARCHID, RISCV_HWPROBE_KEY_MIMPID = 0, 1, 2
+RISCV_HWPROBE_KEY_BASE_BEHAVIOR, RISCV_HWPROBE_KEY_IMA_EXT_0, RISCV_HWPROBE_KEY_CPUPERF_0 = 3, 4, 5
+RISCV_HWPROBE_BASE_BEHAVIOR_IMA = 1
+RISCV_HWPROBE_IMA_FD, RISCV_HWPROBE_IMA_C = 1 << 0, 1 << 1
+RISCV_HWPROBE_MISALIGNED_FAST = 3
+HWPROBE_PAIR = struct.Struct("<qQ")
+
+
+@syscall(258, "puupx")
+def sys_riscv_hwprobe(proc, pairs: int, count: int, cpusetsize: int, cpus: int, flags: int) -> int:
+    if flags:
+        return -errnos.EINVAL
+    answers = {
+        RISCV_HWPROBE_KEY_MVENDORID: 0,
+        RISCV_HWPROBE_KEY_MARCHID: 0,
+        RISCV_HWPROBE_KEY_MIMPID: 0,
+        RISCV_HWPROBE_KEY_BASE_BEHAVIOR: RISCV_HWPROBE_BASE_BEHAVIOR_IMA,
+        RISCV_HWPROBE_KEY_IMA_EXT_0: RISCV_HWPROBE_IMA_FD | RISCV_HWPROBE_IMA_C,
+        # Misaligned loads and stores run at full speed: they are plain host accesses.
+        RISCV_HWPROBE_KEY_CPUPERF_0: RISCV_HWPROBE_MISALIGNED_FAST,
+    }
+    raw = bytearray(proc.memory.read(pairs, count * HWPROBE_PAIR.size))
+    for i in range(count):
+        key, _ = HWPROBE_PAIR.unpack_from(raw, i * HWPROBE_PAIR.size)
+        if key in answers:
+            HWPROBE_PAIR.pack_into(raw, i * HWPROBE_PAIR.size, key, answers[key])
+        else:
+            HWPROBE_PAIR.pack_into(raw, i * HWPROBE_PAIR.size, -1, 0)
+    proc.memory.write(pairs, bytes(raw))
+    return 0
+
+
+@syscall(259, "ppx")
+def sys_riscv_flush_icache(proc, start: int, end: int, flags: int) -> int:
+    if flags & ~1:
+        return -errnos.EINVAL
+    proc.cache.flush()
+    return 0
+
+
+def host_machine() -> str:
+    return platform.machine()

@@ -1,0 +1,374 @@
+"""Process system calls: identity, exit, fork/vfork through clone, execve, wait.
+
+fork and vfork fork the host process: parent and child each go on emulating their own copy.
+execve runs the new program in the same host process (same pid, same file descriptors minus
+close-on-exec ones), so a shell's commands start without a new Python. Guest threads
+(CLONE_THREAD) are not supported yet and fail with a one-line message.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import resource
+import struct
+
+from dbt.runtime import signals as sig
+from dbt.runtime.syscalls import KEEP, errnos, syscall
+
+from dbt.errors import DbtError
+
+log = logging.getLogger("dbt.syscall")
+
+CLONE_VM, CLONE_VFORK, CLONE_THREAD = 0x100, 0x4000, 0x10000
+CLONE_SETTLS, CLONE_PARENT_SETTID, CLONE_CHILD_CLEARTID = 0x80000, 0x100000, 0x200000
+CLONE_CHILD_SETTID = 0x01000000
+MAX_ARGS = 1 << 17
+MAX_SHEBANG_DEPTH = 4
+RUSAGE = struct.Struct("<qqqq14q")
+
+
+class ExecRequest(Exception):
+    """execve succeeded in checking its arguments: the run loop replaces the program."""
+
+    def __init__(self, path: str, argv: list[bytes], envp: list[bytes]) -> None:
+        super().__init__(path)
+        self.path = path
+        self.argv = argv
+        self.envp = envp
+
+
+# ---- identity ----
+@syscall(172)
+def sys_getpid(proc) -> int:
+    return os.getpid()
+
+
+@syscall(178)
+def sys_gettid(proc) -> int:
+    return os.getpid()
+
+
+@syscall(173)
+def sys_getppid(proc) -> int:
+    return os.getppid()
+
+
+@syscall(174)
+def sys_getuid(proc) -> int:
+    return os.getuid()
+
+
+@syscall(175)
+def sys_geteuid(proc) -> int:
+    return os.geteuid()
+
+
+@syscall(176)
+def sys_getgid(proc) -> int:
+    return os.getgid()
+
+
+@syscall(177)
+def sys_getegid(proc) -> int:
+    return os.getegid()
+
+
+@syscall(148, "ppp")
+def sys_getresuid(proc, r: int, e: int, s: int) -> int:
+    ids = os.getresuid() if hasattr(os, "getresuid") else (os.getuid(), os.geteuid(), os.geteuid())
+    for addr, value in zip((r, e, s), ids):
+        proc.memory.write_u32(addr, value)
+    return 0
+
+
+@syscall(150, "ppp")
+def sys_getresgid(proc, r: int, e: int, s: int) -> int:
+    ids = os.getresgid() if hasattr(os, "getresgid") else (os.getgid(), os.getegid(), os.getegid())
+    for addr, value in zip((r, e, s), ids):
+        proc.memory.write_u32(addr, value)
+    return 0
+
+
+@syscall(158, "ip")
+def sys_getgroups(proc, size: int, addr: int) -> int:
+    groups = os.getgroups()
+    if size == 0:
+        return len(groups)
+    if size < len(groups):
+        return -errnos.EINVAL
+    proc.memory.write(addr, struct.pack(f"<{len(groups)}I", *groups))
+    return len(groups)
+
+
+@syscall(146, "i")
+def sys_setuid(proc, uid: int) -> int:
+    os.setuid(uid)
+    return 0
+
+
+@syscall(144, "i")
+def sys_setgid(proc, gid: int) -> int:
+    os.setgid(gid)
+    return 0
+
+
+@syscall(154, "ii")
+def sys_setpgid(proc, pid: int, pgid: int) -> int:
+    os.setpgid(pid, pgid)
+    return 0
+
+
+@syscall(155, "i")
+def sys_getpgid(proc, pid: int) -> int:
+    return os.getpgid(pid)
+
+
+@syscall(156, "i")
+def sys_getsid(proc, pid: int) -> int:
+    return os.getsid(pid)
+
+
+@syscall(157)
+def sys_setsid(proc) -> int:
+    return os.setsid()
+
+
+@syscall(96, "p")
+def sys_set_tid_address(proc, addr: int) -> int:
+    proc.tid_address = addr
+    return os.getpid()
+
+
+PR_SET_PDEATHSIG, PR_GET_DUMPABLE, PR_SET_DUMPABLE = 1, 3, 4
+PR_SET_NAME, PR_GET_NAME = 15, 16
+PR_SET_NO_NEW_PRIVS, PR_GET_NO_NEW_PRIVS = 38, 39
+
+
+@syscall(167, "ixxxx")
+def sys_prctl(proc, option: int, arg2: int, arg3: int, arg4: int, arg5: int) -> int:
+    if option == PR_SET_NAME:
+        proc.comm = proc.memory.read_cstr(arg2, 16)[:15]
+        return 0
+    if option == PR_GET_NAME:
+        proc.memory.write(arg2, proc.comm[:15].ljust(16, b"\0"))
+        return 0
+    if option in (PR_GET_DUMPABLE,):
+        return 1
+    if option in (PR_SET_DUMPABLE, PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS):
+        return 0
+    if option == PR_GET_NO_NEW_PRIVS:
+        return 0
+    return -errnos.EINVAL
+
+
+# ---- exit ----
+@syscall(93, "i")
+def sys_exit(proc, status: int) -> int:
+    from dbt.runtime.process import GuestExit
+
+    raise GuestExit(status)
+
+
+@syscall(94, "i")
+def sys_exit_group(proc, status: int) -> int:
+    from dbt.runtime.process import GuestExit
+
+    raise GuestExit(status)
+
+
+# ---- fork ----
+class ThreadsUnsupported(DbtError):
+    pass
+
+
+@syscall(220, "xpppp")
+def sys_clone(proc, flags: int, newsp: int, parent_tid: int, tls: int, child_tid: int) -> int:
+    if flags & CLONE_THREAD:
+        if not getattr(proc, "_threads_warned", False):
+            proc._threads_warned = True
+            log.error(
+                "guest threads (clone with CLONE_THREAD) are not supported yet; the call fails with ENOSYS"
+            )
+        return -errnos.ENOSYS
+    return _fork(proc, flags, newsp, parent_tid, tls, child_tid)
+
+
+@syscall(435, "pu")
+def sys_clone3(proc, args: int, size: int) -> int:
+    # glibc falls back to clone when clone3 is missing, as on older kernels.
+    return -errnos.ENOSYS
+
+
+def _fork(proc, flags: int, newsp: int, parent_tid: int, tls: int, child_tid: int) -> int:
+    vfork = bool(flags & CLONE_VFORK)
+    if vfork:
+        wait_r, wait_w = os.pipe()
+    if proc.strace:
+        proc.strace.flush()
+    pid = os.fork()
+    if pid == 0:
+        proc.is_child = True
+        if vfork:
+            os.close(wait_r)
+            proc.vfork_release = wait_w
+        regs = proc.regs
+        if newsp:
+            regs[2] = newsp - (1 << 64) if newsp >= 1 << 63 else newsp
+        if flags & CLONE_SETTLS:
+            regs[4] = tls - (1 << 64) if tls >= 1 << 63 else tls
+        if flags & CLONE_CHILD_SETTID:
+            proc.memory.write_u32(child_tid, os.getpid())
+        if flags & CLONE_CHILD_CLEARTID:
+            proc.tid_address = child_tid
+        return 0
+    if flags & CLONE_PARENT_SETTID:
+        proc.memory.write_u32(parent_tid, pid)
+    if vfork:
+        # vfork: the parent waits until the child execs or exits (its end of the pipe closes).
+        os.close(wait_w)
+        while os.read(wait_r, 1):
+            pass
+        os.close(wait_r)
+    return pid
+
+
+# ---- execve ----
+def _string_array(proc, addr: int) -> list[bytes]:
+    items: list[bytes] = []
+    if addr == 0:
+        return items
+    while len(items) < MAX_ARGS:
+        pointer = proc.memory.read_u64(addr + 8 * len(items))
+        if pointer == 0:
+            return items
+        items.append(proc.memory.read_cstr(pointer, 1 << 17))
+    raise OSError(errnos.E2BIG, "argument list too long")
+
+
+@syscall(221, "spp")
+def sys_execve(proc, path_addr: int, argv_addr: int, envp_addr: int) -> int:
+    path = proc.memory.read_cstr(path_addr)
+    argv = _string_array(proc, argv_addr)
+    envp = _string_array(proc, envp_addr)
+    return _execve(proc, os.fsdecode(path), argv, envp)
+
+
+@syscall(281, "isppx")
+def sys_execveat(proc, dirfd: int, path_addr: int, argv_addr: int, envp_addr: int, flags: int) -> int:
+    path = os.fsdecode(proc.memory.read_cstr(path_addr))
+    if dirfd != -100 and not path.startswith("/"):
+        return -errnos.ENOSYS
+    return _execve(proc, path, _string_array(proc, argv_addr), _string_array(proc, envp_addr))
+
+
+def _execve(proc, path: str, argv: list[bytes], envp: list[bytes]) -> int:
+    if not path:
+        return -errnos.ENOENT
+    for _ in range(MAX_SHEBANG_DEPTH + 1):
+        host = proc.paths.host(path)
+        st = os.stat(host)
+        if (st.st_mode & 0o170000) != 0o100000 or not os.access(host, os.X_OK):
+            return -errnos.EACCES
+        with open(host, "rb") as f:
+            head = f.read(256)
+        if head.startswith(b"#!"):
+            line = head[2:].split(b"\n", 1)[0].strip()
+            if not line:
+                return -errnos.ENOEXEC
+            parts = line.split(None, 1)
+            interp = parts[0]
+            argv = [interp, *parts[1:], os.fsencode(path), *argv[1:]]
+            path = os.fsdecode(interp)
+            continue
+        if (
+            head[:4] != b"\x7fELF"
+            or len(head) < 20
+            or head[4] != 2
+            or int.from_bytes(head[18:20], "little") != 243
+        ):
+            return -errnos.ENOEXEC
+        raise ExecRequest(path, argv, envp)
+    return -errnos.ELOOP
+
+
+# ---- wait ----
+def _write_rusage(proc, addr: int, usage) -> None:
+    if not addr:
+        return
+    times = [
+        int(usage.ru_utime),
+        int(usage.ru_utime % 1 * 1e6),
+        int(usage.ru_stime),
+        int(usage.ru_stime % 1 * 1e6),
+    ]
+    counters = ("maxrss", "ixrss", "idrss", "isrss", "minflt", "majflt", "nswap", "inblock", "oublock", "msgsnd",
+                "msgrcv", "nsignals", "nvcsw", "nivcsw")  # fmt: skip
+    fields = times + [getattr(usage, "ru_" + name) for name in counters]
+    proc.memory.write(addr, RUSAGE.pack(*fields))
+
+
+@syscall(260, "ipxp")
+def sys_wait4(proc, pid: int, status_addr: int, options: int, rusage_addr: int) -> int:
+    if status_addr:
+        proc.memory.view(status_addr, 4, writable=True)
+    child, status, usage = os.wait4(pid, options & 0xF)
+    if child == 0:
+        return 0
+    if status_addr:
+        proc.memory.write_u32(status_addr, _guest_status(status))
+    _write_rusage(proc, rusage_addr, usage)
+    return child
+
+
+def _guest_status(status: int) -> int:
+    """A host wait status in Linux encoding, with the signal numbers translated."""
+    if os.WIFSIGNALED(status):
+        return sig.from_host(os.WTERMSIG(status)) | (0x80 if os.WCOREDUMP(status) else 0)
+    if os.WIFSTOPPED(status):
+        return (sig.from_host(os.WSTOPSIG(status)) << 8) | 0x7F
+    if os.WIFCONTINUED(status):
+        return 0xFFFF
+    return (os.WEXITSTATUS(status) & 0xFF) << 8
+
+
+WNOHANG, WEXITED, WSTOPPED, WCONTINUED, WNOWAIT = 1, 4, 2, 8, 0x1000000
+CLD_EXITED, CLD_KILLED, CLD_DUMPED, CLD_STOPPED, CLD_CONTINUED = 1, 2, 3, 5, 6
+
+
+@syscall(95, "iipxp")
+def sys_waitid(proc, idtype: int, ident: int, infop: int, options: int, rusage_addr: int) -> int:
+    host_options = 0
+    for guest_bit, name in ((WNOHANG, "WNOHANG"), (WEXITED, "WEXITED"), (WSTOPPED, "WSTOPPED"),
+                            (WCONTINUED, "WCONTINUED"), (WNOWAIT, "WNOWAIT")):  # fmt: skip
+        if options & guest_bit:
+            host_options |= getattr(os, name)
+    host_idtype = {0: os.P_ALL, 1: os.P_PID, 2: os.P_PGID}.get(idtype)
+    if host_idtype is None:
+        return -errnos.EINVAL
+    result = os.waitid(host_idtype, ident, host_options)
+    info = bytearray(128)
+    if result is not None:
+        code = result.si_code
+        status = result.si_status
+        if code in (CLD_KILLED, CLD_DUMPED, CLD_STOPPED):
+            status = sig.from_host(status)
+        struct.pack_into("<iii", info, 0, sig.SIGCHLD, 0, code)
+        struct.pack_into("<iii", info, 16, result.si_pid, result.si_uid, status)
+    if infop:
+        proc.memory.write(infop, bytes(info))
+    if rusage_addr:
+        _write_rusage(proc, rusage_addr, resource.getrusage(resource.RUSAGE_CHILDREN))
+    return 0
+
+
+@syscall(165, "ip")
+def sys_getrusage(proc, who: int, addr: int) -> int:
+    host_who = {0: resource.RUSAGE_SELF, -1: resource.RUSAGE_CHILDREN, 1: resource.RUSAGE_SELF}.get(who)
+    if host_who is None:
+        return -errnos.EINVAL
+    _write_rusage(proc, addr, resource.getrusage(host_who))
+    return 0
+
+
+__all__ = ["KEEP", "ExecRequest"]

@@ -1,0 +1,140 @@
+"""Build the project's RISC-V 64 guest programs (``tests/guests/*.c``) on demand.
+
+The test suite and the benchmarks call :func:`build_guest` to get an executable for a guest program
+built with one of the :data:`TOOLCHAINS`.  Results are cached in ``tests/.guest-build/`` (or in
+``$DBT_GUEST_BUILD_DIR``), keyed by a hash of the source, toolchain, flags and compiler version, so
+repeated calls are instant.  Each build is written to a temporary file and moved into place with
+:func:`os.replace`, so parallel test processes may build the same guest at the same time.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import importlib.util
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+import tempfile
+
+__all__ = [
+    "GUEST_DIR",
+    "SYSROOT",
+    "TOOLCHAINS",
+    "GuestBuildError",
+    "ToolchainUnavailable",
+    "available_toolchains",
+    "build_dir",
+    "build_guest",
+]
+
+#: Directory holding the guest sources (``<name>.c``).
+GUEST_DIR = pathlib.Path(__file__).resolve().parent / "guests"
+#: Sysroot of the Debian riscv64 cross toolchain; dynamic guests need it at run time (``-L`` in qemu).
+SYSROOT = "/usr/riscv64-linux-gnu"
+#: Names of the supported toolchains.
+TOOLCHAINS: tuple[str, ...] = ("zig-musl-static", "gcc-glibc-static", "gcc-glibc-dynamic")
+
+_GCC = "riscv64-linux-gnu-gcc"
+_BASE_FLAGS = ("-O2", "-g0")
+
+
+class ToolchainUnavailable(RuntimeError):
+    """The requested toolchain is not installed on this machine."""
+
+
+class GuestBuildError(RuntimeError):
+    """Compiling a guest program failed."""
+
+
+def _compiler_command(toolchain: str) -> list[str]:
+    """Return the compiler command prefix (with target/link-mode flags) for ``toolchain``."""
+    if toolchain == "zig-musl-static":
+        if importlib.util.find_spec("ziglang") is None:
+            raise ToolchainUnavailable("toolchain zig-musl-static needs the 'ziglang' Python package")
+        return [sys.executable, "-m", "ziglang", "cc", "-target", "riscv64-linux-musl", "-static"]
+    if toolchain in ("gcc-glibc-static", "gcc-glibc-dynamic"):
+        if shutil.which(_GCC) is None:
+            raise ToolchainUnavailable(f"toolchain {toolchain} needs {_GCC} on PATH")
+        if toolchain == "gcc-glibc-static":
+            return [_GCC, "-static"]
+        if not os.path.isdir(SYSROOT):
+            raise ToolchainUnavailable(f"toolchain {toolchain} needs the sysroot {SYSROOT}")
+        return [_GCC]
+    raise ValueError(f"unknown toolchain {toolchain!r}; expected one of {', '.join(TOOLCHAINS)}")
+
+
+@functools.cache
+def _compiler_version(toolchain: str) -> str:
+    """Return the compiler's version string (part of the cache key)."""
+    cmd = _compiler_command(toolchain)
+    args = [*cmd[:3], "version"] if toolchain.startswith("zig") else [cmd[0], "--version"]
+    proc = subprocess.run(args, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise ToolchainUnavailable(f"{' '.join(args)} failed: {proc.stderr.strip()}")
+    return proc.stdout.strip()
+
+
+def available_toolchains() -> list[str]:
+    """Return the names of the toolchains from :data:`TOOLCHAINS` that work on this machine."""
+    found = []
+    for toolchain in TOOLCHAINS:
+        try:
+            _compiler_version(toolchain)
+        except (ToolchainUnavailable, OSError):
+            continue
+        found.append(toolchain)
+    return found
+
+
+def build_dir() -> pathlib.Path:
+    """Return the build cache directory (``$DBT_GUEST_BUILD_DIR`` or ``tests/.guest-build``)."""
+    env = os.environ.get("DBT_GUEST_BUILD_DIR")
+    return pathlib.Path(env) if env else pathlib.Path(__file__).resolve().parent / ".guest-build"
+
+
+def build_guest(name: str, toolchain: str, extra_flags: tuple[str, ...] = ()) -> pathlib.Path:
+    """Compile ``tests/guests/<name>.c`` with ``toolchain`` and return the path of the executable.
+
+    The executable is cached; a second call with the same source, toolchain, flags and compiler
+    version returns the cached file without running the compiler.
+
+    Raises:
+        FileNotFoundError: there is no guest program called ``name``.
+        ToolchainUnavailable: the toolchain is not installed.
+        GuestBuildError: the compiler failed (the message includes its output).
+    """
+    source = GUEST_DIR / f"{name}.c"
+    if not source.is_file():
+        raise FileNotFoundError(f"no guest program {source}")
+    cmd = _compiler_command(toolchain)
+    flags = [*_BASE_FLAGS, *extra_flags]
+    key = hashlib.sha256()
+    for part in (source.read_bytes(), toolchain.encode(), "\0".join(flags).encode()):
+        key.update(part)
+        key.update(b"\0\1")
+    key.update(_compiler_version(toolchain).encode())
+    out_dir = build_dir()
+    output = out_dir / f"{name}-{toolchain}-{key.hexdigest()[:16]}"
+    if output.is_file():
+        return output
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{name}-", suffix=".tmp", dir=out_dir)
+    os.close(fd)
+    tmp = pathlib.Path(tmp_name)
+    try:
+        argv = [*cmd, *flags, "-o", str(tmp), str(source), "-lm"]
+        proc = subprocess.run(argv, capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            raise GuestBuildError(
+                f"building guest {name!r} with {toolchain} failed (exit status {proc.returncode}):\n"
+                f"$ {' '.join(argv)}\n{proc.stdout}{proc.stderr}"
+            )
+        tmp.chmod(0o755)
+        os.replace(tmp, output)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return output
