@@ -18,6 +18,7 @@ import numpy as np
 
 from dbt.config import Config
 from dbt.ir.state import F_BASE, FFLAGS, FRM, INSTRET, PC
+from dbt.runtime.memory import PROT_EXEC, PROT_READ, PROT_WRITE
 from dbt.runtime.process import ExitStatus, GuestProcess
 
 
@@ -56,6 +57,28 @@ class Machine:
         self._process = GuestProcess(self.config)
         self._process.load(path, args, envp)
         self.exit_status: ExitStatus | None = None
+
+    @classmethod
+    def from_code(cls, code: bytes, base: int = 0x10000, config: Config | None = None) -> Machine:
+        """A machine running raw RV64GC code at `base` (no ELF, no stack): a golden model for
+        instruction sequences. run() stops at an ebreak appended after the code, with exit code 0
+        and pc == base + len(code). Map data memory with map(); set registers through x and f."""
+        machine = cls.__new__(cls)
+        machine.config = config or Config()
+        machine._process = GuestProcess(machine.config)
+        machine.exit_status = None
+        end = base + len(code)
+        ebreak = (0x00100073).to_bytes(4, "little")
+        memory = machine._process.memory
+        memory.map(base, len(code) + 4, PROT_READ | PROT_EXEC, name="[code]")
+        memory.poke(base, code + ebreak)
+        machine._process.halt_pcs.add(end)
+        machine._process.state[PC] = base
+        return machine
+
+    def map(self, addr: int, size: int, prot: int = PROT_READ | PROT_WRITE) -> None:
+        """Map zeroed guest memory (page-granular; prot is PROT_READ|PROT_WRITE|PROT_EXEC bits)."""
+        self._process.memory.map(addr, size, prot, name="[api]")
 
     def run(self) -> ExitStatus:
         """Run until the guest exits or dies of a signal."""

@@ -21,6 +21,7 @@ from dbt._version import __version__
 
 app = typer.Typer(
     add_completion=False,
+    pretty_exceptions_enable=False,
     no_args_is_help=True,
     help="dbt: run RISC-V 64 Linux programs on this machine (a dynamic binary translator).",
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -128,6 +129,10 @@ def _run_guest(guest, guest_args, sysroot, env, unset_env, argv0, strace, trace,
         _fail(str(exc), exc.exit_status)
     except KeyboardInterrupt:
         return 128 + 2
+    except Exception as exc:  # a dbt bug: one line, the traceback only at debug level
+        if debug:
+            log.exception("internal error")
+        _fail(f"internal error: {type(exc).__name__}: {exc} (run with --log-level debug for details)", 70)
     return 1
 
 

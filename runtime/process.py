@@ -131,6 +131,8 @@ class GuestProcess:
         self.vfork_release: int | None = None
         #: File descriptors dbt itself owns (kept open across a guest execve).
         self.own_fds: set[int] = set()
+        #: An ebreak at one of these pcs ends run() with exit code 0 instead of SIGTRAP (code snippets).
+        self.halt_pcs: set[int] = set()
 
     # ---- setup ----
     def load(self, path: str, argv: list[bytes], envp: list[bytes]) -> None:
@@ -179,6 +181,8 @@ class GuestProcess:
                 elif reason == EXIT_TRAP:
                     pc = int(state[PC])
                     if state[FAULT_KIND] == TRAP_BREAKPOINT:
+                        if pc in self.halt_pcs:
+                            return ExitStatus(code=0, pc=pc)
                         raise sig.FatalSignal(sig.SIGTRAP, pc, code=sig.TRAP_BRKPT)
                     raise sig.FatalSignal(sig.SIGILL, pc, pc, code=sig.ILL_ILLOPC)
                 elif reason == EXIT_FENCE_I:
@@ -215,10 +219,10 @@ class GuestProcess:
             self.advance()
             return
         log.debug("execve %s %s", path, argv)
-        self._close_on_exec()
         if self.vfork_release is not None:
             os.close(self.vfork_release)
             self.vfork_release = None
+        self._close_on_exec()
         self.memory.unmap(0, self.memory.size)
         self.cache.flush()
         self.regs[:] = 0

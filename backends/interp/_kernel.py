@@ -39,7 +39,7 @@ from dbt.ir.state import (
 )
 
 #: Hash of the IR modules this kernel was generated from (see gen_kernel.dependency_hash).
-SOURCE_HASH = "9d2a060792af7342"
+SOURCE_HASH = "1e97cb2011523df0"
 PERM_RW = PERM_R | PERM_W
 
 _i64_1d = types.Array(types.int64, 1, "C")
