@@ -30,16 +30,21 @@ class BlockCache:
         #: Blocks decoded over the whole run (survives flushes), for --stats.
         self.total_decoded = 0
         self.flushes = 0
+        #: Bumped whenever an array is replaced, so callers holding raw pointers refresh them.
+        self.version = 0
 
     def insert(self, block: Block) -> int:
         """Add a decoded block; returns its number."""
         n = len(block.code)
         if self.n_ops + n > len(self.code):
             self.code = _grow(self.code, self.n_ops + n)
+            self.version += 1
         if self.n_blocks + 1 > len(self.blocks):
             self.blocks = _grow(self.blocks, self.n_blocks + 1)
+            self.version += 1
         if 2 * (self.n_blocks + 1) > len(self.keys):
             self._rehash(2 * len(self.keys))
+            self.version += 1
         self.code[self.n_ops : self.n_ops + n] = block.code
         number = self.n_blocks
         row = self.blocks[number]

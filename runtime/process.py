@@ -160,12 +160,24 @@ class GuestProcess:
         kernel = self._kernel
         regs, state, memory, cache = self.regs, self.state, self.memory, self.cache
         slice_insns = self.config.slice_insns
+        raw = kernel.raw
+        version = -1
         try:
             while True:
+                if cache.version != version:
+                    version = cache.version
+                    args = kernel.arguments(
+                        regs,
+                        state,
+                        memory.ram,
+                        memory.perm,
+                        cache.code,
+                        cache.blocks,
+                        cache.keys,
+                        cache.values,
+                    )
                 state[SLICE_END] = state[INSTRET] + slice_insns
-                reason = kernel(
-                    regs, state, memory.ram, memory.perm, cache.code, cache.blocks, cache.keys, cache.values
-                )
+                reason = raw(*args)
                 self.stats.kernel_entries += 1
                 regs[SINK] = 0
                 if reason == EXIT_MISS:

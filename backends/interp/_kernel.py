@@ -3,8 +3,7 @@
 """
 
 # ruff: noqa: E501
-import numpy as np
-from numba import njit, types
+from numba import njit
 
 from dbt.ir import semantics as sem
 from dbt.ir.state import (
@@ -38,17 +37,10 @@ from dbt.ir.state import (
     TRAP_ILLEGAL,
 )
 
-#: Hash of the IR modules this kernel was generated from (see gen_kernel.dependency_hash).
-SOURCE_HASH = "1e97cb2011523df0"
 PERM_RW = PERM_R | PERM_W
 
-_i64_1d = types.Array(types.int64, 1, "C")
-_i64_2d = types.Array(types.int64, 2, "C")
-_u8_1d = types.Array(types.uint8, 1, "C")
-SIGNATURE = types.int64(_i64_1d, _i64_1d, _u8_1d, _u8_1d, _i64_2d, _i64_2d, _i64_1d, _i64_1d)
 
-
-@njit(cache=True, nogil=True, error_model="numpy")
+@njit(nogil=True, error_model="numpy")
 def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
     """Run decoded blocks from state[PC] until an exit; returns the EXIT_* reason."""
     pc = state[PC]
