@@ -318,7 +318,7 @@ def _round_pack(sign, e, sig, rm, EB, FB):
     usign = np.uint64(sign) << np.uint64(EB + FB)
     if be <= 0:
         # Tiny after rounding unless rounding at full precision carries up to the min normal.
-        tiny = True
+        tiny = be < 0 or sig + inc < _TOP
         sig = _srj(sig, 1 - be)
         rbits = sig & mask
         q = (sig + inc) >> ur
@@ -454,7 +454,7 @@ def _div(a, b, rm, EB, FB):
     else:
         q, r = _divlu(siga >> _U1, siga << np.uint64(63), sigb)
         x = xa - xb
-    sig = (q >> _U1) | (q & _U1) | np.uint64(r != _U0)
+    sig = (q >> _U1) | (q & _U1)
     return _round_pack(s, x, sig, rm, EB, FB)
 
 

@@ -18,7 +18,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-
 from dbt.backends.diskcache import cache_dir, write_atomic
 from dbt.backends.native import NativeLibrary, host_fingerprint
 
@@ -44,9 +43,12 @@ class Kernel:
     @staticmethod
     def arguments(regs, state, mem, perm, code, blocks, keys, values) -> tuple:
         """The raw argument tuple for `raw` (recompute when any array is replaced)."""
-        return (_pointer(regs), _pointer(state), _pointer(mem), mem.shape[0], _pointer(perm), perm.shape[0],
-                _pointer(code), code.shape[0], _pointer(blocks), blocks.shape[0], _pointer(keys), _pointer(values),
-                keys.shape[0])  # fmt: skip
+        return (
+            *(_pointer(regs), _pointer(state)),
+            *(_pointer(mem), mem.shape[0], _pointer(perm), perm.shape[0]),
+            *(_pointer(code), code.shape[0], _pointer(blocks), blocks.shape[0]),
+            *(_pointer(keys), _pointer(values), keys.shape[0]),
+        )
 
     def __call__(self, regs, state, mem, perm, code, blocks, keys, values) -> int:
         return self.raw(*self.arguments(regs, state, mem, perm, code, blocks, keys, values))

@@ -302,9 +302,10 @@ def _write_rusage(proc, addr: int, usage) -> None:
         int(usage.ru_stime),
         int(usage.ru_stime % 1 * 1e6),
     ]
-    counters = ("maxrss", "ixrss", "idrss", "isrss", "minflt", "majflt", "nswap", "inblock", "oublock", "msgsnd",
-                "msgrcv", "nsignals", "nvcsw", "nivcsw")  # fmt: skip
-    fields = times + [getattr(usage, "ru_" + name) for name in counters]
+    counters = (
+        "maxrss ixrss idrss isrss minflt majflt nswap inblock oublock msgsnd msgrcv nsignals nvcsw nivcsw"
+    )
+    fields = times + [getattr(usage, "ru_" + name) for name in counters.split()]
     proc.memory.write(addr, RUSAGE.pack(*fields))
 
 

@@ -446,11 +446,12 @@ def fp(F: Fmt) -> st.SearchStrategy:
 
 
 _KIND3 = st.integers(0, 2)
-_KIND4 = st.integers(0, 3)
+_KIND5 = st.integers(0, 4)
 _BIT = st.integers(0, 1)
 _ULPS = st.integers(-4, 4)
 _RM = st.sampled_from(RMS)
 _BOOL = st.booleans()
+_AIM = st.integers(0, 2)
 
 
 @functools.cache
@@ -458,17 +459,70 @@ def _exp_offsets(F: Fmt) -> st.SearchStrategy:
     return st.integers(-(F.fb + 4), F.fb + 4)
 
 
+@functools.cache
+def _tie_offsets(F: Fmt) -> st.SearchStrategy:
+    return st.tuples(
+        st.sampled_from([-(F.fb + 1), -(F.fb + 2), -F.fb]), st.sampled_from([0, 1, (1 << F.fb) - 1])
+    )
+
+
+@functools.cache
+def _short_fracs(F: Fmt) -> st.SearchStrategy:
+    q = F.qbit
+    return st.sampled_from([0, q, q >> 1, q | (q >> 1), q >> 2, 1])
+
+
+def _wiggle(draw, F: Fmt, x: int) -> int:
+    """x moved by a few ulps (sign kept, magnitude clamped to [0, inf])."""
+    return (x & F.sign_bit) | min(max((x & (F.mask >> 1)) + draw(_ULPS), 0), F.inf)
+
+
 def near(draw, F: Fmt, a: int) -> int:
-    """A value related to a: same magnitude +- a few ulps, or an exponent a few bits away."""
-    kind = draw(_KIND4)
+    """A value related to a: a few ulps away, an exponent a few bits away, a rounding-tie partner
+    (half an ulp of a), or a short significand (products of those often land on ties)."""
+    kind = draw(_KIND5)
     sign = draw(_BIT) * F.sign_bit
     mag = a & (F.mask >> 1)
     if kind == 0:
         return draw(fp(F))
     if kind == 1:
         return sign | min(max(mag + draw(_ULPS), 0), F.inf)
+    if kind == 3:
+        off, frac = draw(_tie_offsets(F))
+        e = (mag >> F.fb) + off
+        if e < 1:  # a half ulp of a that is subnormal (if representable at all)
+            return sign | ((1 << max((mag >> F.fb) - 2, 0)) if (mag >> F.fb) >= 2 else 1)
+        return sign | (min(e, F.emaxf - 1) << F.fb) | frac
     e = min((mag >> F.fb) + draw(_exp_offsets(F)), F.emaxf - 1)
-    return sign | (max(e, 0) << F.fb) | draw(frac_strategy(F))
+    frac = draw(_short_fracs(F)) if kind == 4 else draw(frac_strategy(F))
+    return sign | (max(e, 0) << F.fb) | frac
+
+
+@functools.cache
+def _targets(F: Fmt) -> st.SearchStrategy:
+    mn = 1 << F.fb  # min normal
+    vals = [mn + d for d in range(-3, 4)] + [F.max_finite - d for d in range(3)]
+    vals += [1, 2, 3, mn >> 1, (mn >> 1) + 1, 2 * mn, F.bias << F.fb]
+    return st.tuples(st.sampled_from(vals), _BIT)
+
+
+def aimed(draw, F: Fmt, op: str, a: int, b: int = 0) -> int:
+    """An operand that puts the result of `op` near an interesting target: the min normal (tininess
+    after rounding), the max finite (overflow), the smallest subnormals, 1.0."""
+    t, s = draw(_targets(F))
+    T = t | (s * F.sign_bit)
+    rm = draw(_RM)
+    if op == "mul":
+        x = ref_div(F, T, a, rm)[0]
+    elif op == "div":
+        x = ref_div(F, a, T, rm)[0]
+    elif op == "add":
+        x = ref_sub(F, T, a, rm)[0]
+    elif op == "sub":
+        x = ref_sub(F, a, T, rm)[0]
+    else:  # fma: c = T - a*b
+        x = ref_fma(F, a ^ F.sign_bit, b, T, rm)[0]
+    return _wiggle(draw, F, x)
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -531,21 +585,50 @@ def check(name: str, args: tuple, rm: int = RNE) -> None:
 
 
 @functools.cache
-def int_strategy(width: int) -> st.SearchStrategy:
-    """int64 register values with interesting low `width` bits (upper bits random for 32-bit)."""
-    lo_bits = st.one_of(
+def int_strategy(width: int, precision: int = 64) -> st.SearchStrategy:
+    """int64 register values with interesting low `width` bits (upper bits random for 32-bit);
+    includes exact rounding ties for a float of the given precision."""
+    choices = [
         st.integers(0, (1 << width) - 1),
         st.integers(0, width - 1).map(lambda k: 1 << k),
         st.tuples(st.integers(0, width - 1), st.integers(-3, 3)).map(lambda t: (1 << t[0]) + t[1]),
         st.lists(st.integers(0, width - 1), min_size=1, max_size=3).map(lambda bs: sum({1 << b for b in bs})),
         st.integers(0, 1 << 12).map(lambda v: -v),
-    )
+    ]
+    p = precision
+    if p < width - 1:
+
+        def tie(m, top, delta, neg):
+            x = (1 << m) | ((top & ((1 << (p - 1)) - 1)) << (m - p + 1)) | (1 << (m - p))
+            x += delta
+            return -x if neg else x
+
+        choices.append(
+            st.builds(
+                tie, st.integers(p, width - 1), st.integers(0, 1 << p), st.integers(-1, 1), st.booleans()
+            )
+        )
 
     def reg(lo, hi):
         v = (lo & ((1 << width) - 1)) | (hi << width if width < 64 else 0)
         return to_register(v, 64)
 
-    return st.builds(reg, lo_bits, st.integers(0, (1 << 32) - 1))
+    return st.builds(reg, st.one_of(choices), st.integers(0, (1 << 32) - 1))
+
+
+@functools.cache
+def f64_narrowing() -> st.SearchStrategy:
+    """f64 values whose rounding to f32 is a tie or close to one, or near f32's range limits."""
+    exps = st.one_of(
+        st.integers(F64.bias - 152, F64.bias - 124),
+        st.integers(F64.bias + 125, F64.bias + 128),
+        st.integers(F64.bias - 3, F64.bias + 3),
+    )
+    tails = st.sampled_from([1 << 28, (1 << 28) + 1, (1 << 28) - 1, 0, 1, (1 << 29) - 1])
+    fracs = st.one_of(
+        st.builds(lambda hi, t: (hi << 29) | t, st.integers(0, (1 << 23) - 1), tails), frac_strategy(F64)
+    )
+    return st.builds(lambda s, e, f: (s << 63) | (e << 52) | f, _BIT, exps, fracs)
 
 
 @functools.cache
@@ -575,11 +658,14 @@ def to_int_operand(F: Fmt, width: int) -> st.SearchStrategy:
 def draw_args(name: str, draw) -> tuple:
     """Operands for the public function `name`, biased towards the interesting cases."""
     if name[:1] in "iu":
-        return (draw(int_strategy(TO_INT[name[:3]][1])),)
+        src, dst = name.split("_to_")
+        return (draw(int_strategy(TO_INT[src][1], FMTS[dst].fb + 1)),)
     F = FMTS[name[:3]]
     op = name[4:]
     a = draw(fp(F))
-    if op in BINOPS or op in ("min", "max"):
+    if op in BINOPS:
+        return a, (aimed(draw, F, op, a) if draw(_AIM) == 0 else near(draw, F, a))
+    if op in ("min", "max"):
         return a, near(draw, F, a)
     if op in ("eq", "lt", "le"):
         return a, (near(draw, F, a) if draw(_BOOL) else a)
@@ -590,12 +676,13 @@ def draw_args(name: str, draw) -> tuple:
             c = draw(fp(F))
         elif kind == 1:
             c = near(draw, F, a)
-        else:  # close to -(a*b): cancellation
-            p, _ = ref_mul(F, a, b, draw(_RM))
-            c = near(draw, F, p ^ F.sign_bit) if draw(_BOOL) else p ^ F.sign_bit
+        else:  # near -(a*b) (cancellation) or aimed at a target
+            c = aimed(draw, F, "fma", a, b)
         return a, b, c
     if op.startswith("to_") and op[3:] in TO_INT:
         return (draw(to_int_operand(F, TO_INT[op[3:]][1])),)
+    if name == "f64_to_f32" and draw(_BOOL):
+        return (draw(f64_narrowing()),)
     return (a,)
 
 
