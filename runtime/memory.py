@@ -60,6 +60,10 @@ def page_up(addr: int) -> int:
     return (addr + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1)
 
 
+def _is_file(vma: Vma) -> bool:
+    return bool(vma.name) and not vma.name.startswith("[")
+
+
 @dataclass(slots=True)
 class Vma:
     """One guest mapping [start, end) with its protection and what it maps."""
@@ -131,6 +135,7 @@ class GuestMemory:
         self.unmap(start, end - start)
         bisect.insort(self._vmas, Vma(start, end, prot, name, offset, shared), key=lambda v: v.start)
         self.perm[start >> PAGE_SHIFT : end >> PAGE_SHIFT] = prot_to_perm(prot)
+        self._merge()
 
     def unmap(self, start: int, length: int) -> None:
         """Remove every mapping in the range; its pages read as zero if mapped again."""
@@ -163,6 +168,7 @@ class GuestMemory:
                 lost_exec |= bool(vma.prot & PROT_EXEC) and not prot & PROT_EXEC
                 vma.prot = prot
         self.perm[start >> PAGE_SHIFT : end >> PAGE_SHIFT] = prot_to_perm(prot)
+        self._merge()
         if lost_exec:
             self._code_changed(start, end)
         return True
@@ -189,10 +195,26 @@ class GuestMemory:
             touched = True
             for lo, hi in ((vma.start, start), (max(vma.start, start), min(vma.end, end)), (end, vma.end)):
                 if lo < hi and vma.start <= lo and hi <= vma.end:
-                    offset = vma.offset + (lo - vma.start) if vma.name and vma.name[0] != "[" else 0
+                    offset = vma.offset + (lo - vma.start) if _is_file(vma) else 0
                     result.append(Vma(lo, hi, vma.prot, vma.name, offset, vma.shared))
         self._vmas = result
         return touched
+
+    def _merge(self) -> None:
+        """Join adjacent mappings of the same kind, as Linux does (mremap then sees one mapping)."""
+        merged: list[Vma] = []
+        for vma in self._vmas:
+            last = merged[-1] if merged else None
+            if (
+                last is not None
+                and last.end == vma.start
+                and (last.prot, last.name, last.shared) == (vma.prot, vma.name, vma.shared)
+                and (not _is_file(last) or last.offset + (last.end - last.start) == vma.offset)
+            ):
+                last.end = vma.end
+            else:
+                merged.append(vma)
+        self._vmas = merged
 
     def _drop_pages(self, vma: Vma) -> None:
         if vma.shared:

@@ -1,0 +1,174 @@
+"""Guest memory: mappings, permissions, bulk access and the checks every access goes through."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dbt.errors import GuestFault
+from dbt.ir.state import PERM_MAPPED, PERM_R, PERM_W, PERM_X
+from dbt.runtime.memory import (
+    MMAP_MIN,
+    MMAP_TOP,
+    PROT_EXEC,
+    PROT_READ,
+    PROT_WRITE,
+    TASK_SIZE,
+    GuestMemory,
+    prot_to_perm,
+)
+
+PAGE = 4096
+
+
+@pytest.fixture(scope="module")
+def memory():
+    return GuestMemory()
+
+
+@pytest.fixture
+def mem(memory):
+    yield memory
+    memory.unmap(0, memory.size)
+
+
+def test_address_space_is_the_sv39_user_half(mem):
+    assert mem.size == TASK_SIZE == 1 << 38
+    assert len(mem.perm) == TASK_SIZE // PAGE
+
+
+def test_prot_to_perm():
+    assert prot_to_perm(0) == PERM_MAPPED
+    assert prot_to_perm(PROT_READ) == PERM_MAPPED | PERM_R
+    # Write implies read, as in RISC-V page tables.
+    assert prot_to_perm(PROT_WRITE) == PERM_MAPPED | PERM_R | PERM_W
+    assert prot_to_perm(PROT_EXEC) == PERM_MAPPED | PERM_X
+
+
+def test_map_read_write_roundtrip(mem):
+    mem.map(0x10000, 3 * PAGE, PROT_READ | PROT_WRITE, name="[test]")
+    mem.write(0x10000 + PAGE - 2, b"abcd")  # crosses a page boundary
+    assert mem.read(0x10000 + PAGE - 2, 4) == b"abcd"
+    mem.write_u64(0x10008, 0x1122334455667788)
+    assert mem.read_u64(0x10008) == 0x1122334455667788
+    mem.write_u32(0x10010, -1)
+    assert mem.read_u32(0x10010) == 0xFFFFFFFF
+
+
+def test_fresh_mappings_read_zero_after_unmap(mem):
+    mem.map(0x20000, PAGE, PROT_READ | PROT_WRITE)
+    mem.write(0x20000, b"\xff" * 16)
+    mem.unmap(0x20000, PAGE)
+    assert not mem.check(0x20000, 1, PERM_R)
+    mem.map(0x20000, PAGE, PROT_READ | PROT_WRITE)
+    assert mem.read(0x20000, 16) == bytes(16)
+
+
+@pytest.mark.parametrize("addr", [0, 0x1000, TASK_SIZE - 1, TASK_SIZE, 2**40, 2**63, -8])
+def test_unmapped_and_outside_addresses_fault(mem, addr):
+    with pytest.raises(GuestFault):
+        mem.read(addr, 8)
+    with pytest.raises(GuestFault):
+        mem.write(addr, b"x")
+    assert not mem.check(addr, 8, PERM_R)
+
+
+def test_permissions_are_enforced(mem):
+    mem.map(0x30000, PAGE, PROT_READ)
+    assert mem.read(0x30000, 4) == bytes(4)
+    with pytest.raises(GuestFault):
+        mem.write(0x30000, b"x")
+    mem.protect(0x30000, PAGE, PROT_READ | PROT_WRITE)
+    mem.write(0x30000, b"x")
+    mem.protect(0x30000, PAGE, 0)
+    with pytest.raises(GuestFault):
+        mem.read(0x30000, 1)
+    # PROT_NONE pages are still mapped (SEGV_ACCERR rather than SEGV_MAPERR).
+    assert mem.perm[0x30000 // PAGE] == PERM_MAPPED
+
+
+def test_an_access_spanning_into_an_unmapped_page_faults(mem):
+    mem.map(0x40000, PAGE, PROT_READ | PROT_WRITE)
+    with pytest.raises(GuestFault):
+        mem.read(0x40000 + PAGE - 4, 8)
+
+
+def test_protect_of_unmapped_range_fails(mem):
+    mem.map(0x50000, PAGE, PROT_READ)
+    assert not mem.protect(0x50000, 2 * PAGE, PROT_READ | PROT_WRITE)
+    assert mem.protect(0x50000, PAGE, PROT_READ | PROT_WRITE)
+
+
+def test_vmas_split_and_merge_on_partial_unmap_and_protect(mem):
+    mem.map(0x100000, 4 * PAGE, PROT_READ | PROT_WRITE, name="[x]")
+    mem.unmap(0x101000, PAGE)
+    spans = [(v.start, v.end) for v in mem.vmas]
+    assert spans == [(0x100000, 0x101000), (0x102000, 0x104000)]
+    mem.protect(0x102000, PAGE, PROT_READ)
+    prots = [(v.start, v.prot) for v in mem.vmas]
+    assert prots == [(0x100000, 3), (0x102000, 1), (0x103000, 3)]
+    assert mem.vma_at(0x102800).prot == PROT_READ
+    assert mem.vma_at(0x101000) is None
+
+
+def test_find_free_is_top_down_below_mmap_top(mem):
+    first = mem.find_free(PAGE)
+    assert first == MMAP_TOP - PAGE
+    mem.map(first, PAGE, PROT_READ)
+    assert mem.find_free(2 * PAGE) == first - 2 * PAGE
+    assert mem.is_free(first - PAGE, PAGE)
+    assert not mem.is_free(first, PAGE)
+
+
+def test_find_free_gives_up_when_the_space_is_full(mem):
+    assert mem.find_free(MMAP_TOP) is None
+    assert mem.find_free(MMAP_TOP - MMAP_MIN) == MMAP_MIN
+
+
+def test_read_cstr(mem):
+    mem.map(0x60000, 2 * PAGE, PROT_READ | PROT_WRITE)
+    mem.write(0x60000 + PAGE - 3, b"abcdef\0")
+    assert mem.read_cstr(0x60000 + PAGE - 3) == b"abcdef"
+    mem.write(0x60000 + 2 * PAGE - 4, b"xyzw")  # no terminator before the end of the mapping
+    with pytest.raises(GuestFault):
+        mem.read_cstr(0x60000 + 2 * PAGE - 4)
+
+
+def test_view_is_zero_copy(mem):
+    mem.map(0x70000, PAGE, PROT_READ | PROT_WRITE)
+    view = mem.view(0x70000, 16, writable=True)
+    view[:] = np.arange(16, dtype=np.uint8)
+    assert mem.read(0x70000, 16) == bytes(range(16))
+
+
+def test_fetch_needs_exec_permission(mem):
+    mem.map(0x80000, PAGE, PROT_READ | PROT_EXEC)
+    mem.poke(0x80000, b"\x13\x05\x55\x00")
+    assert mem.fetch(0x80000, 4) == 0x00550513
+    mem.map(0x90000, PAGE, PROT_READ)
+    assert mem.fetch(0x90000, 2) is None
+
+
+def test_code_change_callbacks(mem):
+    seen = []
+    mem.on_code_change.append(lambda start, end: seen.append((start, end)))
+    try:
+        mem.map(0xA0000, PAGE, PROT_READ | PROT_EXEC)
+        mem.protect(0xA0000, PAGE, PROT_READ)
+        mem.map(0xB0000, PAGE, PROT_READ | PROT_EXEC)
+        mem.unmap(0xB0000, PAGE)
+        mem.map(0xC0000, PAGE, PROT_READ)
+        mem.unmap(0xC0000, PAGE)
+    finally:
+        mem.on_code_change.pop()
+    assert seen == [(0xA0000, 0xA1000), (0xB0000, 0xB1000)]
+
+
+def test_zero_returns_large_ranges_to_zero(mem):
+    mem.map(0x200000, 64 * PAGE, PROT_READ | PROT_WRITE)
+    mem.write(0x200000, b"\x01" * (64 * PAGE))
+    mem.zero(0x200010, 62 * PAGE)
+    data = mem.read(0x200000, 64 * PAGE)
+    assert data[:16] == b"\x01" * 16
+    assert data[16 : 16 + 62 * PAGE] == bytes(62 * PAGE)
+    assert data[16 + 62 * PAGE :] == b"\x01" * (2 * PAGE - 16)
