@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 
 import numpy as np
+
 from dbt.ir.builder import Block
 from dbt.ir.state import BLK_INSNS, BLK_OPS, BLK_PC, BLK_START, BLK_WORDS, OP_WORDS, PAGE_SHIFT
 

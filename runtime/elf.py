@@ -12,6 +12,7 @@ import logging
 import os
 from dataclasses import dataclass
 
+from dbt.errors import ElfLoadError, GuestFileNotFound
 from dbt.ir.state import PAGE_SIZE
 from dbt.runtime.memory import (
     PIE_BASE,
@@ -23,8 +24,6 @@ from dbt.runtime.memory import (
     page_down,
     page_up,
 )
-
-from dbt.errors import ElfLoadError, GuestFileNotFound
 
 log = logging.getLogger("dbt.elf")
 

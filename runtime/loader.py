@@ -11,11 +11,10 @@ import os
 import secrets
 from dataclasses import dataclass
 
+from dbt.errors import ElfLoadError, GuestFileNotFound
 from dbt.runtime.elf import LoadedImage, load_image, main_bias, read_elf
 from dbt.runtime.memory import PROT_READ, PROT_WRITE, STACK_SIZE, STACK_TOP, GuestMemory
 from dbt.runtime.paths import PathMapper
-
-from dbt.errors import ElfLoadError, GuestFileNotFound
 
 # Auxiliary vector keys (include/uapi/linux/auxvec.h).
 AT_NULL, AT_PHDR, AT_PHENT, AT_PHNUM, AT_PAGESZ, AT_BASE, AT_FLAGS, AT_ENTRY = 0, 3, 4, 5, 6, 7, 8, 9

@@ -17,10 +17,10 @@ import logging
 from dataclasses import dataclass
 
 import numpy as np
-from dbt.ir.state import PAGE_SHIFT, PAGE_SIZE, PERM_MAPPED, PERM_R, PERM_W, PERM_X
-from dbt.runtime import hostmem
 
 from dbt.errors import GuestFault
+from dbt.ir.state import PAGE_SHIFT, PAGE_SIZE, PERM_MAPPED, PERM_R, PERM_W, PERM_X
+from dbt.runtime import hostmem
 
 log = logging.getLogger("dbt.memory")
 

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from typing import TextIO
 
 import numpy as np
+
+from dbt.config import Config
 from dbt.frontends.riscv64.translate import FetchFault, translate_block
 from dbt.ir.state import (
     EXIT_CSR,
@@ -43,8 +45,6 @@ from dbt.runtime.blockcache import BlockCache
 from dbt.runtime.loader import ProcessImage, load_program
 from dbt.runtime.memory import GuestMemory
 from dbt.runtime.paths import PathMapper
-
-from dbt.config import Config
 
 log = logging.getLogger("dbt.runtime")
 
@@ -213,10 +213,9 @@ class GuestProcess:
 
     def _exec(self, path: str, argv: list[bytes], envp: list[bytes]) -> None:
         """Replace the guest program in this host process (execve after its checks passed)."""
+        from dbt.errors import ElfLoadError, GuestFileNotFound
         from dbt.runtime.elf import read_elf
         from dbt.runtime.syscalls import errnos
-
-        from dbt.errors import ElfLoadError, GuestFileNotFound
 
         try:
             image = read_elf(self.paths.host(path), display=path)

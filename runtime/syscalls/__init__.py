@@ -12,9 +12,8 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from dbt.runtime.syscalls import errnos
-
 from dbt.errors import GuestFault
+from dbt.runtime.syscalls import errnos
 
 log = logging.getLogger("dbt.syscall")
 

@@ -14,11 +14,10 @@ import struct
 import sys
 import tempfile
 
+from dbt.errors import GuestFault
 from dbt.runtime import signals as sig
 from dbt.runtime.syscalls import KEEP, errnos, syscall  # noqa: F401
 from dbt.runtime.syscalls.structs import DIRENT64, IOVEC, STATFS, dirent_type, pack_stat, pack_statx
-
-from dbt.errors import GuestFault
 
 AT_FDCWD = -100
 AT_SYMLINK_NOFOLLOW = 0x100

@@ -13,10 +13,9 @@ import os
 import resource
 import struct
 
+from dbt.errors import DbtError
 from dbt.runtime import signals as sig
 from dbt.runtime.syscalls import KEEP, errnos, syscall
-
-from dbt.errors import DbtError
 
 log = logging.getLogger("dbt.syscall")
 

@@ -10,6 +10,7 @@ import pytest
 
 from dbt.api import Machine
 from dbt.config import Config
+from dbt.errors import GuestFault
 from dbt.runtime.memory import MMAP_TOP
 
 ECALL = (0x00000073).to_bytes(4, "little")
@@ -146,7 +147,7 @@ def test_getdents64_lists_a_directory(guest, tmp_path):
         data = guest.get(PAGE, n)
         offset = 0
         while offset < n:
-            ino, off, reclen, dtype = struct.unpack_from("<QqHB", data, offset)
+            _ino, _off, reclen, dtype = struct.unpack_from("<QqHB", data, offset)
             name = data[offset + 19 : offset + reclen].split(b"\0", 1)[0]
             names[name] = dtype
             offset += reclen
@@ -187,7 +188,7 @@ def test_brk_grows_and_shrinks(guest):
     assert guest.call(214, 0x800000 + 3 * PAGE + 5) == 0x800000 + 3 * PAGE + 5
     guest.m.write_memory(0x800000 + 3 * PAGE, b"x")
     assert guest.call(214, 0x800000 + PAGE) == 0x800000 + PAGE
-    with pytest.raises(Exception):
+    with pytest.raises(GuestFault):
         guest.m.read_memory(0x800000 + 2 * PAGE, 1)
     assert guest.call(214, 0x100) == 0x800000 + PAGE  # below the start: unchanged
 
@@ -238,7 +239,7 @@ def test_mremap_grows_in_place_or_moves(guest):
 def test_mprotect_then_write_faults_in_the_guest(guest):
     addr = guest.call(222, 0, PAGE, 3, 0x22, (1 << 64) - 1, 0)
     assert guest.call(226, addr, PAGE, 1) == 0
-    with pytest.raises(Exception):
+    with pytest.raises(GuestFault):
         guest.m.write_memory(addr, b"x")
     assert guest.call(226, addr + PAGE * 100, PAGE, 1) == -errno.ENOMEM
 
