@@ -120,11 +120,11 @@ class Machine:
 
     def read_memory(self, addr: int, size: int) -> bytes:
         """Guest memory; raises dbt.errors.GuestFault if the range is not readable."""
-        return self._process.memory.read(addr, size)
+        return self._process.memory.read_slice(addr, size)
 
     def write_memory(self, addr: int, data: bytes) -> None:
         """Write guest memory; raises dbt.errors.GuestFault if the range is not writable."""
-        self._process.memory.write(addr, data)
+        self._process.memory.write_slice(addr, data)
 
     def symbol(self, name: str) -> int | None:
         """Address of a symbol of the main program (from its ELF symbol table), if it has one."""

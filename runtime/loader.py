@@ -117,6 +117,6 @@ def build_stack(
     if sp < STACK_TOP - STACK_SIZE + 4096:
         raise ElfLoadError("argument list too long for the stack")
     table = b"".join((w & (1 << 64) - 1).to_bytes(8, "little") for w in words)
-    memory.write(sp, table)
-    memory.write(strings_start, bytes(blob))
+    memory.write_slice(sp, table)
+    memory.write_slice(strings_start, bytes(blob))
     return sp

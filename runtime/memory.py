@@ -6,7 +6,7 @@ into `ram`; `perm` holds one byte of PERM_* bits per 4 KiB page and is what ever
 every tier checks. `Vma` records keep what the permission table cannot: mapping boundaries,
 names and flags, for munmap, mprotect, mremap and /proc/self/maps.
 
-System calls move data with `read`/`write`/`view` (bulk numpy slices, never per-byte Python).
+System calls move data with `read_slice`/`write_slice`/`view` (bulk numpy slices, never per-byte Python).
 """
 
 from __future__ import annotations
@@ -257,10 +257,12 @@ class GuestMemory:
             raise GuestFault(addr)
         return self.ram[addr : addr + length]
 
-    def read(self, addr: int, length: int) -> bytes:
+    def read_slice(self, addr: int, length: int) -> bytes:
+        """A copy of guest memory; raises GuestFault if not readable."""
         return self.view(addr, length).tobytes()
 
-    def write(self, addr: int, data: bytes | bytearray | memoryview | np.ndarray) -> None:
+    def write_slice(self, addr: int, data: bytes | bytearray | memoryview | np.ndarray) -> None:
+        """Copy data into guest memory; raises GuestFault if not writable."""
         buf = np.frombuffer(data, dtype=np.uint8) if not isinstance(data, np.ndarray) else data
         self.view(addr, len(buf), writable=True)[:] = buf
 
@@ -272,16 +274,16 @@ class GuestMemory:
         self.ram[addr : addr + len(buf)] = buf
 
     def read_u64(self, addr: int) -> int:
-        return int.from_bytes(self.read(addr, 8), "little")
+        return int.from_bytes(self.read_slice(addr, 8), "little")
 
     def write_u64(self, addr: int, value: int) -> None:
-        self.write(addr, (value & (1 << 64) - 1).to_bytes(8, "little"))
+        self.write_slice(addr, (value & (1 << 64) - 1).to_bytes(8, "little"))
 
     def read_u32(self, addr: int) -> int:
-        return int.from_bytes(self.read(addr, 4), "little")
+        return int.from_bytes(self.read_slice(addr, 4), "little")
 
     def write_u32(self, addr: int, value: int) -> None:
-        self.write(addr, (value & 0xFFFFFFFF).to_bytes(4, "little"))
+        self.write_slice(addr, (value & 0xFFFFFFFF).to_bytes(4, "little"))
 
     def read_cstr(self, addr: int, limit: int = 4096) -> bytes:
         """A NUL-terminated string; raises GuestFault if it runs into unreadable memory."""

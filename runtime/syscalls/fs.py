@@ -125,7 +125,7 @@ def sys_write(proc, fd: int, buf: int, count: int) -> int:
 def _iovecs(proc, iov: int, count: int, writable: bool) -> list:
     if count < 0 or count > IOV_MAX:
         raise OSError(errno.EINVAL, "iovcnt")
-    raw = proc.memory.read(iov, count * IOVEC.size)
+    raw = proc.memory.read_slice(iov, count * IOVEC.size)
     views = []
     total = 0
     for i in range(count):
@@ -181,9 +181,9 @@ def sys_lseek(proc, fd: int, offset: int, whence: int) -> int:
 @syscall(71, "iipu")
 def sys_sendfile(proc, out_fd: int, in_fd: int, offset_ptr: int, count: int) -> int:
     if offset_ptr:
-        offset = struct.unpack("<q", proc.memory.read(offset_ptr, 8))[0]
+        offset = struct.unpack("<q", proc.memory.read_slice(offset_ptr, 8))[0]
         sent = os.sendfile(out_fd, in_fd, offset, count)
-        proc.memory.write(offset_ptr, struct.pack("<q", offset + sent))
+        proc.memory.write_slice(offset_ptr, struct.pack("<q", offset + sent))
         return sent
     return os.sendfile(out_fd, in_fd, None, count)
 
@@ -273,7 +273,7 @@ def sys_pipe2(proc, fds_addr: int, flags: int) -> int:
             os.set_blocking(fd, not flags & GUEST_O_NONBLOCK)
     for fd in (r, w):
         os.set_inheritable(fd, not flags & GUEST_O_CLOEXEC)
-    proc.memory.write(fds_addr, struct.pack("<ii", r, w))
+    proc.memory.write_slice(fds_addr, struct.pack("<ii", r, w))
     return 0
 
 
@@ -317,7 +317,7 @@ def sys_fcntl(proc, fd: int, cmd: int, arg: int) -> int:
 
 
 def _fcntl_lock(proc, fd: int, cmd: int, arg: int) -> int:
-    l_type, whence, start, length, pid = FLOCK.unpack(proc.memory.read(arg, FLOCK.size))
+    l_type, whence, start, length, pid = FLOCK.unpack(proc.memory.read_slice(arg, FLOCK.size))
     host_type = {0: fcntl.F_RDLCK, 1: fcntl.F_WRLCK, 2: fcntl.F_UNLCK}.get(l_type)
     if host_type is None:
         return -errnos.EINVAL
@@ -328,10 +328,10 @@ def _fcntl_lock(proc, fd: int, cmd: int, arg: int) -> int:
         if cmd == F_GETLK:
             h_type, h_whence, h_start, h_len, h_pid = FLOCK.unpack(result)
             g_type = {fcntl.F_RDLCK: 0, fcntl.F_WRLCK: 1, fcntl.F_UNLCK: 2}[h_type]
-            proc.memory.write(arg, FLOCK.pack(g_type, h_whence, h_start, h_len, h_pid))
+            proc.memory.write_slice(arg, FLOCK.pack(g_type, h_whence, h_start, h_len, h_pid))
         return 0
     if cmd == F_GETLK:
-        proc.memory.write(arg, FLOCK.pack(2, whence, start, length, 0))
+        proc.memory.write_slice(arg, FLOCK.pack(2, whence, start, length, 0))
         return 0
     op = {0: fcntl.LOCK_SH, 1: fcntl.LOCK_EX, 2: fcntl.LOCK_UN}[l_type]
     fcntl.lockf(fd, op | (fcntl.LOCK_NB if cmd == F_SETLK else 0), length, start, whence)
@@ -366,7 +366,7 @@ def sys_ioctl(proc, fd: int, request: int, arg: int) -> int:
         os.set_inheritable(fd, request == FIONCLEX)
         return 0
     if request == FIONBIO:
-        os.set_blocking(fd, not struct.unpack("<i", proc.memory.read(arg, 4))[0])
+        os.set_blocking(fd, not struct.unpack("<i", proc.memory.read_slice(arg, 4))[0])
         return 0
     if not sys.platform.startswith("linux"):
         return _ioctl_portable(proc, fd, request, arg)
@@ -374,10 +374,10 @@ def sys_ioctl(proc, fd: int, request: int, arg: int) -> int:
         size = _IOCTL_SIZES[request]
         proc.memory.view(arg, size, writable=True)
         out = fcntl.ioctl(fd, request, bytes(size))
-        proc.memory.write(arg, out[:size])
+        proc.memory.write_slice(arg, out[:size])
         return 0
     if request in _IOCTL_IN_SIZES:
-        fcntl.ioctl(fd, request, proc.memory.read(arg, _IOCTL_IN_SIZES[request]))
+        fcntl.ioctl(fd, request, proc.memory.read_slice(arg, _IOCTL_IN_SIZES[request]))
         return 0
     if request == TIOCSCTTY:
         fcntl.ioctl(fd, request, arg)
@@ -390,11 +390,11 @@ def _ioctl_portable(proc, fd: int, request: int, arg: int) -> int:
 
     if request == TCGETS:
         iflag, oflag, cflag, lflag, _, _, _ = termios.tcgetattr(fd)
-        proc.memory.write(arg, struct.pack("<IIII", iflag, oflag, cflag, lflag) + bytes(20))
+        proc.memory.write_slice(arg, struct.pack("<IIII", iflag, oflag, cflag, lflag) + bytes(20))
         return 0
     if request == TIOCGWINSZ:
         size = os.get_terminal_size(fd)
-        proc.memory.write(arg, struct.pack("<HHHH", size.lines, size.columns, 0, 0))
+        proc.memory.write_slice(arg, struct.pack("<HHHH", size.lines, size.columns, 0, 0))
         return 0
     if not os.isatty(fd):
         return -errnos.ENOTTY
@@ -404,7 +404,7 @@ def _ioctl_portable(proc, fd: int, request: int, arg: int) -> int:
 # ---- metadata ----
 @syscall(80, "ip")
 def sys_fstat(proc, fd: int, buf: int) -> int:
-    proc.memory.write(buf, pack_stat(os.fstat(fd)))
+    proc.memory.write_slice(buf, pack_stat(os.fstat(fd)))
     return 0
 
 
@@ -421,13 +421,13 @@ def _stat_at(proc, dirfd: int, path_addr: int, flags: int) -> os.stat_result:
 
 @syscall(79, "ispx")
 def sys_newfstatat(proc, dirfd: int, path_addr: int, buf: int, flags: int) -> int:
-    proc.memory.write(buf, pack_stat(_stat_at(proc, dirfd, path_addr, flags)))
+    proc.memory.write_slice(buf, pack_stat(_stat_at(proc, dirfd, path_addr, flags)))
     return 0
 
 
 @syscall(291, "isxxp")
 def sys_statx(proc, dirfd: int, path_addr: int, flags: int, mask: int, buf: int) -> int:
-    proc.memory.write(buf, pack_statx(_stat_at(proc, dirfd, path_addr, flags)))
+    proc.memory.write_slice(buf, pack_statx(_stat_at(proc, dirfd, path_addr, flags)))
     return 0
 
 
@@ -465,7 +465,7 @@ def sys_readlinkat(proc, dirfd: int, path_addr: int, buf: int, size: int) -> int
     else:
         target = os.readlink(host_path(proc, path), dir_fd=dir_fd(dirfd))
     data = target[:size]
-    proc.memory.write(buf, data)
+    proc.memory.write_slice(buf, data)
     return len(data)
 
 
@@ -474,7 +474,7 @@ def sys_getcwd(proc, buf: int, size: int) -> int:
     cwd = os.getcwdb() + b"\0"
     if len(cwd) > size:
         return -errnos.ERANGE
-    proc.memory.write(buf, cwd)
+    proc.memory.write_slice(buf, cwd)
     return len(cwd)
 
 
@@ -596,7 +596,7 @@ def sys_utimensat(proc, dirfd: int, path_addr: int, times_addr: int, flags: int)
     if times_addr == 0:
         ns = None
     else:
-        a_s, a_ns, m_s, m_ns = struct.unpack("<qqqq", proc.memory.read(times_addr, 32))
+        a_s, a_ns, m_s, m_ns = struct.unpack("<qqqq", proc.memory.read_slice(times_addr, 32))
         current = os.stat(target, dir_fd=dfd, follow_symlinks=not flags & AT_SYMLINK_NOFOLLOW)  # type: ignore[arg-type]
         import time as _time
 
@@ -669,7 +669,7 @@ def sys_umask(proc, mask: int) -> int:
 
 
 def _statfs(proc, buf: int, st: os.statvfs_result) -> int:
-    proc.memory.write(
+    proc.memory.write_slice(
         buf,
         STATFS.pack(
             0xEF53,
@@ -746,7 +746,7 @@ def sys_getdents64(proc, fd: int, buf: int, count: int) -> int:
         stream.position += 1
         record = DIRENT64.pack(ino & (1 << 64) - 1, stream.position, reclen, dtype) + name
         out += record + bytes(reclen - len(record))
-    proc.memory.write(buf, bytes(out))
+    proc.memory.write_slice(buf, bytes(out))
     return len(out)
 
 

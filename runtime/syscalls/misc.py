@@ -24,7 +24,7 @@ UTS_RELEASE = "6.1.0"
 def sys_uname(proc, buf: int) -> int:
     host = os.uname()
     fields = ("Linux", host.nodename, UTS_RELEASE, "#1 SMP dbt", "riscv64", "(none)")
-    proc.memory.write(buf, b"".join(f.encode()[: UTS_LEN - 1].ljust(UTS_LEN, b"\0") for f in fields))
+    proc.memory.write_slice(buf, b"".join(f.encode()[: UTS_LEN - 1].ljust(UTS_LEN, b"\0") for f in fields))
     return 0
 
 
@@ -43,7 +43,7 @@ def sys_sysinfo(proc, buf: int) -> int:
     page = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
     avail = os.sysconf("SC_AVPHYS_PAGES") if "SC_AVPHYS_PAGES" in os.sysconf_names else pages // 2
     data = SYSINFO.pack(uptime, *loads, pages * page, avail * page, 0, 0, 0, 0, 1, 0, 0, 0, 1)
-    proc.memory.write(buf, data + bytes(112 - len(data)))
+    proc.memory.write_slice(buf, data + bytes(112 - len(data)))
     return 0
 
 
@@ -97,9 +97,9 @@ def sys_prlimit64(proc, pid: int, number: int, new: int, old: int) -> int:
     if not 0 <= number < len(_RLIMITS):
         return -errnos.EINVAL
     if old:
-        proc.memory.write(old, RLIMIT.pack(*_get_limit(proc, number)))
+        proc.memory.write_slice(old, RLIMIT.pack(*_get_limit(proc, number)))
     if new:
-        return _set_limit(proc, number, *RLIMIT.unpack(proc.memory.read(new, RLIMIT.size)))
+        return _set_limit(proc, number, *RLIMIT.unpack(proc.memory.read_slice(new, RLIMIT.size)))
     return 0
 
 
@@ -107,7 +107,7 @@ def sys_prlimit64(proc, pid: int, number: int, new: int, old: int) -> int:
 def sys_getrlimit(proc, number: int, addr: int) -> int:
     if not 0 <= number < len(_RLIMITS):
         return -errnos.EINVAL
-    proc.memory.write(addr, RLIMIT.pack(*_get_limit(proc, number)))
+    proc.memory.write_slice(addr, RLIMIT.pack(*_get_limit(proc, number)))
     return 0
 
 
@@ -115,7 +115,7 @@ def sys_getrlimit(proc, number: int, addr: int) -> int:
 def sys_setrlimit(proc, number: int, addr: int) -> int:
     if not 0 <= number < len(_RLIMITS):
         return -errnos.EINVAL
-    return _set_limit(proc, number, *RLIMIT.unpack(proc.memory.read(addr, RLIMIT.size)))
+    return _set_limit(proc, number, *RLIMIT.unpack(proc.memory.read_slice(addr, RLIMIT.size)))
 
 
 @syscall(278, "pux")
@@ -123,7 +123,7 @@ def sys_getrandom(proc, buf: int, length: int, flags: int) -> int:
     if flags & ~7:
         return -errnos.EINVAL
     length = min(length, 1 << 25)
-    proc.memory.write(buf, os.urandom(length))
+    proc.memory.write_slice(buf, os.urandom(length))
     return length
 
 
@@ -198,13 +198,13 @@ def sys_sched_getaffinity(proc, pid: int, size: int, mask: int) -> int:
     if size < 8 or size % 8:
         return -errnos.EINVAL
     # One guest thread runs on one host CPU at a time: report CPU 0.
-    proc.memory.write(mask, (1).to_bytes(8, "little"))
+    proc.memory.write_slice(mask, (1).to_bytes(8, "little"))
     return 8
 
 
 @syscall(122, "iup")
 def sys_sched_setaffinity(proc, pid: int, size: int, mask: int) -> int:
-    proc.memory.read(mask, min(size, 128))
+    proc.memory.read_slice(mask, min(size, 128))
     return 0
 
 
@@ -281,14 +281,14 @@ def sys_riscv_hwprobe(proc, pairs: int, count: int, cpusetsize: int, cpus: int, 
         # Misaligned loads and stores run at full speed: they are plain host accesses.
         RISCV_HWPROBE_KEY_CPUPERF_0: RISCV_HWPROBE_MISALIGNED_FAST,
     }
-    raw = bytearray(proc.memory.read(pairs, count * HWPROBE_PAIR.size))
+    raw = bytearray(proc.memory.read_slice(pairs, count * HWPROBE_PAIR.size))
     for i in range(count):
         key, _ = HWPROBE_PAIR.unpack_from(raw, i * HWPROBE_PAIR.size)
         if key in answers:
             HWPROBE_PAIR.pack_into(raw, i * HWPROBE_PAIR.size, key, answers[key])
         else:
             HWPROBE_PAIR.pack_into(raw, i * HWPROBE_PAIR.size, -1, 0)
-    proc.memory.write(pairs, bytes(raw))
+    proc.memory.write_slice(pairs, bytes(raw))
     return 0
 
 

@@ -192,5 +192,5 @@ def sys_mincore(proc, addr: int, length: int, vec: int) -> int:
     pages = page_up(length) // PAGE_SIZE
     if not proc.memory.check(addr, pages * PAGE_SIZE, 8):
         return -errnos.ENOMEM
-    proc.memory.write(vec, bytes([1]) * pages)
+    proc.memory.write_slice(vec, bytes([1]) * pages)
     return 0

@@ -96,7 +96,7 @@ def sys_getgroups(proc, size: int, addr: int) -> int:
         return len(groups)
     if size < len(groups):
         return -errnos.EINVAL
-    proc.memory.write(addr, struct.pack(f"<{len(groups)}I", *groups))
+    proc.memory.write_slice(addr, struct.pack(f"<{len(groups)}I", *groups))
     return len(groups)
 
 
@@ -150,7 +150,7 @@ def sys_prctl(proc, option: int, arg2: int, arg3: int, arg4: int, arg5: int) -> 
         proc.comm = proc.memory.read_cstr(arg2, 16)[:15]
         return 0
     if option == PR_GET_NAME:
-        proc.memory.write(arg2, proc.comm[:15].ljust(16, b"\0"))
+        proc.memory.write_slice(arg2, proc.comm[:15].ljust(16, b"\0"))
         return 0
     if option in (PR_GET_DUMPABLE,):
         return 1
@@ -305,7 +305,7 @@ def _write_rusage(proc, addr: int, usage) -> None:
         "maxrss ixrss idrss isrss minflt majflt nswap inblock oublock msgsnd msgrcv nsignals nvcsw nivcsw"
     )
     fields = times + [getattr(usage, "ru_" + name) for name in counters.split()]
-    proc.memory.write(addr, RUSAGE.pack(*fields))
+    proc.memory.write_slice(addr, RUSAGE.pack(*fields))
 
 
 @syscall(260, "ipxp")
@@ -356,7 +356,7 @@ def sys_waitid(proc, idtype: int, ident: int, infop: int, options: int, rusage_a
         struct.pack_into("<iii", info, 0, sig.SIGCHLD, 0, code)
         struct.pack_into("<iii", info, 16, result.si_pid, result.si_uid, status)
     if infop:
-        proc.memory.write(infop, bytes(info))
+        proc.memory.write_slice(infop, bytes(info))
     if rusage_addr:
         _write_rusage(proc, rusage_addr, resource.getrusage(resource.RUSAGE_CHILDREN))
     return 0

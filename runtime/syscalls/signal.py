@@ -68,11 +68,11 @@ def sys_rt_sigaction(proc, signo: int, act: int, oldact: int, sigsetsize: int) -
         return -errnos.EINVAL
     current = proc.signals.actions[signo]
     if oldact:
-        proc.memory.write(oldact, SIGACTION.pack(current.handler, current.flags, current.mask))
+        proc.memory.write_slice(oldact, SIGACTION.pack(current.handler, current.flags, current.mask))
     if act:
         if signo in (sig.SIGKILL, sig.SIGSTOP):
             return -errnos.EINVAL
-        handler, flags, mask = SIGACTION.unpack(proc.memory.read(act, SIGACTION.size))
+        handler, flags, mask = SIGACTION.unpack(proc.memory.read_slice(act, SIGACTION.size))
         current.handler, current.flags, current.mask = handler, flags, mask
         mirror_to_host(signo, handler)
     return 0
@@ -117,9 +117,9 @@ def sys_rt_sigpending(proc, set_addr: int, sigsetsize: int) -> int:
 def sys_sigaltstack(proc, ss: int, old_ss: int) -> int:
     if old_ss:
         sp, flags, size = proc.signals.altstack
-        proc.memory.write(old_ss, STACK_T.pack(sp, flags, 0, size))
+        proc.memory.write_slice(old_ss, STACK_T.pack(sp, flags, 0, size))
     if ss:
-        sp, flags, _, size = STACK_T.unpack(proc.memory.read(ss, STACK_T.size))
+        sp, flags, _, size = STACK_T.unpack(proc.memory.read_slice(ss, STACK_T.size))
         if flags & ~(SS_DISABLE | (1 << 31)):
             return -errnos.EINVAL
         if not flags & SS_DISABLE and size < MINSIGSTKSZ:

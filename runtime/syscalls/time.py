@@ -34,12 +34,12 @@ def host_clock(clock_id: int) -> int | None:
 
 
 def _write_timespec(proc, addr: int, ns: int) -> None:
-    proc.memory.write(addr, TIMESPEC.pack(ns // 1_000_000_000, ns % 1_000_000_000))
+    proc.memory.write_slice(addr, TIMESPEC.pack(ns // 1_000_000_000, ns % 1_000_000_000))
 
 
 def read_timespec(proc, addr: int) -> int | None:
     """A guest timespec in nanoseconds (None if its fields are out of range: EINVAL)."""
-    sec, nsec = TIMESPEC.unpack(proc.memory.read(addr, TIMESPEC.size))
+    sec, nsec = TIMESPEC.unpack(proc.memory.read_slice(addr, TIMESPEC.size))
     if sec < 0 or not 0 <= nsec < 1_000_000_000:
         return None
     return sec * 1_000_000_000 + nsec
@@ -68,9 +68,9 @@ def sys_clock_getres(proc, clock_id: int, res: int) -> int:
 def sys_gettimeofday(proc, tv: int, tz: int) -> int:
     if tv:
         ns = host_time.time_ns()
-        proc.memory.write(tv, TIMEVAL.pack(ns // 1_000_000_000, ns % 1_000_000_000 // 1000))
+        proc.memory.write_slice(tv, TIMEVAL.pack(ns // 1_000_000_000, ns % 1_000_000_000 // 1000))
     if tz:
-        proc.memory.write(tz, bytes(8))
+        proc.memory.write_slice(tz, bytes(8))
     return 0
 
 
@@ -110,7 +110,7 @@ def sys_times(proc, buf: int) -> int:
     hz = 100
     if buf:
         values = (t.user, t.system, t.children_user, t.children_system)
-        proc.memory.write(buf, b"".join(int(v * hz).to_bytes(8, "little") for v in values))
+        proc.memory.write_slice(buf, b"".join(int(v * hz).to_bytes(8, "little") for v in values))
     return int(t.elapsed * hz) & 0x7FFFFFFFFFFFFFFF
 
 

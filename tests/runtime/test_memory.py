@@ -47,8 +47,8 @@ def test_prot_to_perm():
 
 def test_map_read_write_roundtrip(mem):
     mem.map(0x10000, 3 * PAGE, PROT_READ | PROT_WRITE, name="[test]")
-    mem.write(0x10000 + PAGE - 2, b"abcd")  # crosses a page boundary
-    assert mem.read(0x10000 + PAGE - 2, 4) == b"abcd"
+    mem.write_slice(0x10000 + PAGE - 2, b"abcd")  # crosses a page boundary
+    assert mem.read_slice(0x10000 + PAGE - 2, 4) == b"abcd"
     mem.write_u64(0x10008, 0x1122334455667788)
     assert mem.read_u64(0x10008) == 0x1122334455667788
     mem.write_u32(0x10010, -1)
@@ -57,32 +57,32 @@ def test_map_read_write_roundtrip(mem):
 
 def test_fresh_mappings_read_zero_after_unmap(mem):
     mem.map(0x20000, PAGE, PROT_READ | PROT_WRITE)
-    mem.write(0x20000, b"\xff" * 16)
+    mem.write_slice(0x20000, b"\xff" * 16)
     mem.unmap(0x20000, PAGE)
     assert not mem.check(0x20000, 1, PERM_R)
     mem.map(0x20000, PAGE, PROT_READ | PROT_WRITE)
-    assert mem.read(0x20000, 16) == bytes(16)
+    assert mem.read_slice(0x20000, 16) == bytes(16)
 
 
 @pytest.mark.parametrize("addr", [0, 0x1000, TASK_SIZE - 1, TASK_SIZE, 2**40, 2**63, -8])
 def test_unmapped_and_outside_addresses_fault(mem, addr):
     with pytest.raises(GuestFault):
-        mem.read(addr, 8)
+        mem.read_slice(addr, 8)
     with pytest.raises(GuestFault):
-        mem.write(addr, b"x")
+        mem.write_slice(addr, b"x")
     assert not mem.check(addr, 8, PERM_R)
 
 
 def test_permissions_are_enforced(mem):
     mem.map(0x30000, PAGE, PROT_READ)
-    assert mem.read(0x30000, 4) == bytes(4)
+    assert mem.read_slice(0x30000, 4) == bytes(4)
     with pytest.raises(GuestFault):
-        mem.write(0x30000, b"x")
+        mem.write_slice(0x30000, b"x")
     mem.protect(0x30000, PAGE, PROT_READ | PROT_WRITE)
-    mem.write(0x30000, b"x")
+    mem.write_slice(0x30000, b"x")
     mem.protect(0x30000, PAGE, 0)
     with pytest.raises(GuestFault):
-        mem.read(0x30000, 1)
+        mem.read_slice(0x30000, 1)
     # PROT_NONE pages are still mapped (SEGV_ACCERR rather than SEGV_MAPERR).
     assert mem.perm[0x30000 // PAGE] == PERM_MAPPED
 
@@ -90,7 +90,7 @@ def test_permissions_are_enforced(mem):
 def test_an_access_spanning_into_an_unmapped_page_faults(mem):
     mem.map(0x40000, PAGE, PROT_READ | PROT_WRITE)
     with pytest.raises(GuestFault):
-        mem.read(0x40000 + PAGE - 4, 8)
+        mem.read_slice(0x40000 + PAGE - 4, 8)
 
 
 def test_protect_of_unmapped_range_fails(mem):
@@ -127,9 +127,9 @@ def test_find_free_gives_up_when_the_space_is_full(mem):
 
 def test_read_cstr(mem):
     mem.map(0x60000, 2 * PAGE, PROT_READ | PROT_WRITE)
-    mem.write(0x60000 + PAGE - 3, b"abcdef\0")
+    mem.write_slice(0x60000 + PAGE - 3, b"abcdef\0")
     assert mem.read_cstr(0x60000 + PAGE - 3) == b"abcdef"
-    mem.write(0x60000 + 2 * PAGE - 4, b"xyzw")  # no terminator before the end of the mapping
+    mem.write_slice(0x60000 + 2 * PAGE - 4, b"xyzw")  # no terminator before the end of the mapping
     with pytest.raises(GuestFault):
         mem.read_cstr(0x60000 + 2 * PAGE - 4)
 
@@ -138,7 +138,7 @@ def test_view_is_zero_copy(mem):
     mem.map(0x70000, PAGE, PROT_READ | PROT_WRITE)
     view = mem.view(0x70000, 16, writable=True)
     view[:] = np.arange(16, dtype=np.uint8)
-    assert mem.read(0x70000, 16) == bytes(range(16))
+    assert mem.read_slice(0x70000, 16) == bytes(range(16))
 
 
 def test_fetch_needs_exec_permission(mem):
@@ -166,9 +166,9 @@ def test_code_change_callbacks(mem):
 
 def test_zero_returns_large_ranges_to_zero(mem):
     mem.map(0x200000, 64 * PAGE, PROT_READ | PROT_WRITE)
-    mem.write(0x200000, b"\x01" * (64 * PAGE))
+    mem.write_slice(0x200000, b"\x01" * (64 * PAGE))
     mem.zero(0x200010, 62 * PAGE)
-    data = mem.read(0x200000, 64 * PAGE)
+    data = mem.read_slice(0x200000, 64 * PAGE)
     assert data[:16] == b"\x01" * 16
     assert data[16 : 16 + 62 * PAGE] == bytes(62 * PAGE)
     assert data[16 + 62 * PAGE :] == b"\x01" * (2 * PAGE - 16)
