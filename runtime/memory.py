@@ -300,8 +300,12 @@ class GuestMemory:
             addr += chunk
         raise GuestFault(addr, "string too long")
 
-    def fetch(self, addr: int, size: int) -> int | None:
-        """Instruction bits at addr if executable (the frontend's fetch callback)."""
-        if not self.check(addr, size, PERM_X):
-            return None
-        return int.from_bytes(self.ram[addr : addr + size].tobytes(), "little")
+    def fetch(self, addr: int, size: int) -> bytes:
+        """Up to `size` bytes of executable memory from addr, stopping where execute permission ends
+        (the frontend's fetch callback)."""
+        end = addr
+        limit = min(addr + size, self.size)
+        perm = self.perm
+        while end < limit and addr >= 0 and perm[end >> PAGE_SHIFT] & PERM_X:
+            end = min((end | (PAGE_SIZE - 1)) + 1, limit)
+        return self.ram[addr:end].tobytes() if end > addr else b""

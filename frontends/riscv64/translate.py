@@ -18,8 +18,9 @@ from dbt.ir.state import SINK, TRAP_ILLEGAL
 
 log = logging.getLogger("dbt.decode")
 
-#: fetch(pc, size) -> the little-endian instruction bits at pc, or None if pc is not executable.
-Fetch = Callable[[int, int], "int | None"]
+#: fetch(pc, size) -> up to `size` bytes of executable memory starting at pc (fewer, or none, where
+#: executable memory ends).
+Fetch = Callable[[int, int], bytes]
 
 
 class FetchFault(Exception):
@@ -34,15 +35,18 @@ def translate_block(fetch: Fetch, pc: int, max_insns: int) -> Block:
     """Decode and lift the block starting at pc."""
     b = BlockBuilder(pc)
     cur = pc
+    code = fetch(pc, 4 * max_insns)
+    end = len(code)
+    offset = 0
     while b.insn_index + 1 < max_insns:
-        low = fetch(cur, 2)
-        if low is None:
+        if offset + 2 > end:
             break
+        low = code[offset] | code[offset + 1] << 8
         size = insn_size(low)
         if size == 4:
-            word = fetch(cur, 4)
-            if word is None:
+            if offset + 4 > end:
                 break
+            word = low | code[offset + 2] << 16 | code[offset + 3] << 24
         else:
             word = low
         insn = decode(word) if size else None
@@ -52,6 +56,7 @@ def translate_block(fetch: Fetch, pc: int, max_insns: int) -> Block:
             b.emit("trap", aux=TRAP_ILLEGAL)
             break
         cur += insn.size
+        offset += insn.size
         if b.ended:
             break
     if b.insn_index < 0:
@@ -64,9 +69,10 @@ def translate_block(fetch: Fetch, pc: int, max_insns: int) -> Block:
 
 def decode_at(fetch: Fetch, pc: int) -> Insn | None:
     """Decode the single instruction at pc (for tools and tests)."""
-    low = fetch(pc, 2)
-    if low is None:
+    code = fetch(pc, 4)
+    if len(code) < 2:
         return None
-    size = insn_size(low)
-    word = fetch(pc, 4) if size == 4 else low
-    return decode(word) if word is not None and size else None
+    size = insn_size(code[0] | code[1] << 8)
+    if size == 0 or len(code) < size:
+        return None
+    return decode(int.from_bytes(code[:size], "little"))

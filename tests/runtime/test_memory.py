@@ -144,9 +144,11 @@ def test_view_is_zero_copy(mem):
 def test_fetch_needs_exec_permission(mem):
     mem.map(0x80000, PAGE, PROT_READ | PROT_EXEC)
     mem.poke(0x80000, b"\x13\x05\x55\x00")
-    assert mem.fetch(0x80000, 4) == 0x00550513
+    assert mem.fetch(0x80000, 4) == b"\x13\x05\x55\x00"
+    # The window stops where execute permission ends.
+    assert len(mem.fetch(0x80000 + PAGE - 2, 16)) == 2
     mem.map(0x90000, PAGE, PROT_READ)
-    assert mem.fetch(0x90000, 2) is None
+    assert mem.fetch(0x90000, 2) == b""
 
 
 def test_code_change_callbacks(mem):
