@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+
 from dbt.ir.ops import OP, OPS
 from dbt.ir.state import OP_WORDS, PC_BITS
 

@@ -9,10 +9,11 @@ registers (RISC-V unprivileged spec, "NaN Boxing of Narrower Values"). Stage: IR
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
+
 from dbt.ir import hostops as h
 from dbt.ir import softfloat as sf
 from dbt.ir.ops import CSR_MODE_CLEAR, CSR_MODE_SET, CSR_MODE_WRITE
-from numba import njit
 
 INT64_MIN = np.int64(-(1 << 63))
 MASK32 = np.int64(0xFFFFFFFF)

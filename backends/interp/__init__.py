@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+
 from dbt.backends.diskcache import cache_dir, write_atomic
 from dbt.backends.native import NativeLibrary, host_fingerprint
 

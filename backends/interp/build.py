@@ -6,9 +6,10 @@ so the object code can be loaded and called later without Numba. Only this modul
 
 from __future__ import annotations
 
+from numba import carray, cfunc, types
+
 from dbt.backends.interp import _kernel
 from dbt.ir.state import BLK_WORDS, NUM_SLOTS, NUM_STATE, OP_WORDS
-from numba import carray, cfunc, types
 
 _i64p = types.CPointer(types.int64)
 _u8p = types.CPointer(types.uint8)
