@@ -47,7 +47,8 @@ def _root(
 
 
 @app.command(
-    context_settings={"allow_interspersed_args": False, "ignore_unknown_options": True},
+    # Option parsing stops at GUEST: everything after it, dashes included, belongs to the guest.
+    context_settings={"allow_interspersed_args": False},
     no_args_is_help=True,
 )
 def run(

@@ -47,6 +47,11 @@ class Config:
             raise ConfigError("max_block_insns must be between 1 and 4096")
         if self.slice_insns < 1:
             raise ConfigError("slice_insns must be positive")
+        if self.log_level is not None:
+            from dbt.log import LEVELS
+
+            if self.log_level.lower() not in LEVELS:
+                raise ConfigError(f"unknown log level {self.log_level!r} (choose from {', '.join(LEVELS)})")
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> Config:

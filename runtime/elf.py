@@ -8,8 +8,10 @@ Segments are copied into guest RAM with bulk slice writes.
 from __future__ import annotations
 
 import io
+import itertools
 import logging
 import os
+import stat
 from dataclasses import dataclass
 
 from dbt.errors import ElfLoadError, GuestFileNotFound
@@ -79,6 +81,12 @@ def read_elf(path: str, display: str | None = None) -> ElfImage:
     """Read and validate an ELF file; `display` is the name used in error messages."""
     name = display or path
     try:
+        st = os.stat(path)
+        if stat.S_ISDIR(st.st_mode):
+            raise ElfLoadError(f"{name}: Is a directory")
+        if not stat.S_ISREG(st.st_mode):
+            # A FIFO or device would block or never end; Linux refuses them too (EACCES).
+            raise ElfLoadError(f"{name}: Permission denied (not a regular file)")
         with open(path, "rb") as f:
             data = f.read()
     except FileNotFoundError:
@@ -140,6 +148,8 @@ def parse_elf(data: bytes, name: str) -> ElfImage:
         raise ElfLoadError(f"{name}: malformed ELF file ({type(exc).__name__})") from None
     if not segments:
         raise ElfLoadError(f"{name}: no loadable segments")
+    if header["e_entry"] >= TASK_SIZE:
+        raise ElfLoadError(f"{name}: entry point {header['e_entry']:#x} lies outside the guest address space")
     segments.sort(key=lambda s: s.vaddr)
     return ElfImage(
         name, data, etype, header["e_entry"], phoff, phentsize, phnum, tuple(segments), interp, phdr_vaddr,
@@ -170,7 +180,10 @@ def _interp_path(ph, data: bytes, name: str) -> str:
     offset, size = ph["p_offset"], ph["p_filesz"]
     if size == 0 or size > MAX_INTERP_PATH or offset + size > len(data):
         raise ElfLoadError(f"{name}: bad PT_INTERP segment")
-    raw = data[offset : offset + size].split(b"\0", 1)[0]
+    field = data[offset : offset + size]
+    if field[-1] != 0:
+        raise ElfLoadError(f"{name}: PT_INTERP is not NUL-terminated")
+    raw = field.split(b"\0", 1)[0]
     if not raw:
         raise ElfLoadError(f"{name}: empty interpreter path")
     return os.fsdecode(raw)
@@ -193,13 +206,12 @@ def load_image(memory: GuestMemory, image: ElfImage, bias: int | None = None) ->
         if low == 0:
             raise ElfLoadError(f"{image.path}: a fixed-address segment maps page zero")
     # Pages shared by two segments get the union of their protections, then all data is copied.
-    page_prot: dict[int, int] = {}
-    for seg in image.segments:
-        if seg.memsz == 0:
-            continue
-        for page in range(page_down(seg.vaddr + bias), page_up(seg.vaddr + bias + seg.memsz), PAGE_SIZE):
-            page_prot[page] = page_prot.get(page, 0) | seg.prot
-    for start, end, prot in _runs(page_prot):
+    spans = [
+        (page_down(seg.vaddr + bias), page_up(seg.vaddr + bias + seg.memsz), seg.prot)
+        for seg in image.segments
+        if seg.memsz
+    ]
+    for start, end, prot in _union_of_protections(spans):
         memory.map(start, end - start, prot, name=image.path)
     for seg in image.segments:
         if seg.filesz:
@@ -209,18 +221,17 @@ def load_image(memory: GuestMemory, image: ElfImage, bias: int | None = None) ->
     return LoadedImage(image, bias, image.entry + bias, phdr, high + bias)
 
 
-def _runs(page_prot: dict[int, int]):
-    """Merge consecutive pages of equal protection into (start, end, prot) ranges."""
-    start = end = prot = None
-    for page in sorted(page_prot):
-        if end == page and page_prot[page] == prot:
-            end += PAGE_SIZE
-            continue
-        if start is not None:
-            yield start, end, prot
-        start, end, prot = page, page + PAGE_SIZE, page_prot[page]
-    if start is not None:
-        yield start, end, prot
+def _union_of_protections(spans: list[tuple[int, int, int]]):
+    """(start, end, prot) ranges covering the spans, each with the union of the protections of the
+    spans over it (work proportional to the number of segments, not of pages)."""
+    cuts = sorted({edge for start, end, _ in spans for edge in (start, end)})
+    for lo, hi in itertools.pairwise(cuts):
+        covering = [prot for start, end, prot in spans if start <= lo and hi <= end]
+        if covering:
+            prot = 0
+            for p in covering:
+                prot |= p
+            yield lo, hi, prot
 
 
 def _phdr_address(image: ElfImage, bias: int) -> int:

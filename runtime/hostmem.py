@@ -10,7 +10,6 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import mmap
-import os
 import sys
 
 _libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
@@ -26,25 +25,22 @@ _libc.mmap.argtypes = [
 _libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
 _libc.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
 
-MAP_FAILED = ctypes.c_void_p(-1).value
 MAP_NORESERVE = getattr(mmap, "MAP_NORESERVE", 0x4000 if sys.platform.startswith("linux") else 0x40)
 MAP_FIXED = 0x10
 MADV_DONTNEED = getattr(mmap, "MADV_DONTNEED", 4)
 HOST_PAGE = mmap.PAGESIZE
 
 
-def reserve(size: int) -> int:
-    """Reserve `size` bytes of zeroed, lazily committed read/write memory; returns its address."""
+def reserve(size: int) -> mmap.mmap:
+    """Reserve `size` bytes of zeroed, lazily committed read/write memory.
+
+    An mmap object, so the mapping is released when the last numpy view of it goes away.
+    """
     flags = mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | MAP_NORESERVE
-    addr = _libc.mmap(None, size, mmap.PROT_READ | mmap.PROT_WRITE, flags, -1, 0)
-    if addr in (None, MAP_FAILED):
-        err = ctypes.get_errno()
-        raise MemoryError(f"cannot reserve {size >> 30} GiB for guest memory: {os.strerror(err)}")
-    return addr
-
-
-def release(addr: int, size: int) -> None:
-    _libc.munmap(addr, size)
+    try:
+        return mmap.mmap(-1, size, flags=flags, prot=mmap.PROT_READ | mmap.PROT_WRITE)
+    except OSError as exc:
+        raise MemoryError(f"cannot reserve {size >> 30} GiB for guest memory: {exc.strerror}") from None
 
 
 def discard(addr: int, size: int) -> bool:

@@ -12,7 +12,6 @@ System calls move data with `read_slice`/`write_slice`/`view` (bulk numpy slices
 from __future__ import annotations
 
 import bisect
-import ctypes
 import logging
 from dataclasses import dataclass
 
@@ -83,10 +82,9 @@ class GuestMemory:
 
     def __init__(self, size: int = TASK_SIZE) -> None:
         self.size = size
-        self._host_base = hostmem.reserve(size)
-        buffer = (ctypes.c_uint8 * size).from_address(self._host_base)
-        #: Guest RAM: guest address == index.
-        self.ram = np.frombuffer(buffer, dtype=np.uint8)
+        #: Guest RAM: guest address == index. The reservation lives as long as this array does.
+        self.ram = np.frombuffer(hostmem.reserve(size), dtype=np.uint8)
+        self._host_base = self.ram.__array_interface__["data"][0]
         #: One byte of PERM_* bits per guest page.
         self.perm = np.zeros(size >> PAGE_SHIFT, dtype=np.uint8)
         self._vmas: list[Vma] = []

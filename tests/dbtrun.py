@@ -24,8 +24,16 @@ def dbt_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "dbt", *args]
 
 
-def run_dbt(guest: str, args: list[str], *, stdin: bytes | None = None, options: tuple[str, ...] = (),
-            dynamic: bool = False, timeout: float = 600, env: dict[str, str] | None = None) -> Result:  # fmt: skip
+def run_dbt(
+    guest: str,
+    args: list[str],
+    *,
+    stdin: bytes | None = None,
+    options: tuple[str, ...] = (),
+    dynamic: bool = False,
+    timeout: float = 600,
+    env: dict[str, str] | None = None,
+) -> Result:
     """Run `dbt run` on a guest; status is dbt's exit status (128 + n for a fatal signal n)."""
     extra = ("--sysroot", SYSROOT) if dynamic else ()
     cmd = dbt_command("run", *extra, *options, guest, *args)
