@@ -56,7 +56,9 @@ def host_fingerprint() -> str:
     llvm = _llvm()
     import llvmlite
 
-    return "|".join((llvm.get_host_cpu_name(), llvm.get_host_cpu_features().flatten(), llvmlite.__version__))
+    python = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    parts = (llvm.get_host_cpu_name(), llvm.get_host_cpu_features().flatten(), llvmlite.__version__, python)
+    return "|".join(parts)
 
 
 class NativeLibrary:
