@@ -29,6 +29,13 @@ Every core funnels its finite non-zero results through ``_round_pack(sign, e, si
 whose input is the exact value ``(-1)**sign * sig * 2**(e - 62)`` with ``0 < sig < 2**63``, where the
 bits of ``sig`` below the precision act as round/sticky bits (a lost non-zero tail must be "jammed"
 into bit 0).  The cores require ``2 <= EB`` and ``FB <= 60``.
+
+Wide arithmetic is done on uint64 halves: ``_mul128`` (64x64 -> 128), ``_divlu`` (128/64, Knuth's
+algorithm D on 32-bit digits), ``_srj``/``_srj128`` (shift right with jamming, safe for counts >= 64).
+``_sqrt`` seeds its 63-bit integer root from the host's ``math.sqrt`` (a correctly rounded double,
+within ~2**10 of the root), refines it with one integer Newton step and fixes it exactly by squaring,
+so the result does not depend on the host beyond the seed's accuracy.  ``rm`` values other than 0..4
+are the caller's problem (they must raise an illegal instruction before getting here).
 """
 
 from __future__ import annotations
@@ -454,7 +461,7 @@ def _div(a, b, rm, EB, FB):
     else:
         q, r = _divlu(siga >> _U1, siga << np.uint64(63), sigb)
         x = xa - xb
-    sig = (q >> _U1) | (q & _U1)
+    sig = (q >> _U1) | (q & _U1) | np.uint64(r != _U0)
     return _round_pack(s, x, sig, rm, EB, FB)
 
 

@@ -18,10 +18,11 @@ from fractions import Fraction
 import numba
 import numpy as np
 import pytest
-from dbt.ir import softfloat as sf
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from numba.core import types as nbt
+
+from dbt.ir import softfloat as sf
 
 NV, DZ, OF, UF, NX = 16, 8, 4, 2, 1
 RNE, RTZ, RDN, RUP, RMM = 0, 1, 2, 3, 4
@@ -29,7 +30,7 @@ RMS = (RNE, RTZ, RDN, RUP, RMM)
 HALF = Fraction(1, 2)
 
 FAST = settings(max_examples=250, deadline=None, suppress_health_check=list(HealthCheck))
-THOROUGH = settings(max_examples=6000, deadline=None, suppress_health_check=list(HealthCheck))
+THOROUGH = settings(max_examples=3000, deadline=None, suppress_health_check=list(HealthCheck))
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -446,6 +447,7 @@ def fp(F: Fmt) -> st.SearchStrategy:
 
 
 _KIND3 = st.integers(0, 2)
+_KIND4 = st.integers(0, 3)
 _KIND5 = st.integers(0, 4)
 _BIT = st.integers(0, 1)
 _ULPS = st.integers(-4, 4)
@@ -603,11 +605,9 @@ def int_strategy(width: int, precision: int = 64) -> st.SearchStrategy:
             x += delta
             return -x if neg else x
 
-        choices.append(
-            st.builds(
-                tie, st.integers(p, width - 1), st.integers(0, 1 << p), st.integers(-1, 1), st.booleans()
-            )
-        )
+        msb = st.one_of(st.just(width - 1), st.integers(p, width - 1))
+        ties = st.builds(tie, msb, st.integers(0, 1 << p), st.sampled_from([1, 0, -1]), st.booleans())
+        choices += [ties, ties]
 
     def reg(lo, hi):
         v = (lo & ((1 << width) - 1)) | (hi << width if width < 64 else 0)
@@ -628,7 +628,11 @@ def f64_narrowing() -> st.SearchStrategy:
     fracs = st.one_of(
         st.builds(lambda hi, t: (hi << 29) | t, st.integers(0, (1 << 23) - 1), tails), frac_strategy(F64)
     )
-    return st.builds(lambda s, e, f: (s << 63) | (e << 52) | f, _BIT, exps, fracs)
+    general = st.builds(lambda s, e, f: (s << 63) | (e << 52) | f, _BIT, exps, fracs)
+    below_min_normal = st.builds(
+        lambda s, j: d2b((-1) ** s * 2.0**-126 * (1 - 2.0**-j)), _BIT, st.integers(1, 52)
+    )
+    return st.one_of(general, below_min_normal)
 
 
 @functools.cache
@@ -655,6 +659,20 @@ def to_int_operand(F: Fmt, width: int) -> st.SearchStrategy:
     return st.one_of(fp(F), int_like(F, width))
 
 
+@functools.cache
+def fma_specials(F: Fmt) -> st.SearchStrategy:
+    """(a, b, c) from special values, often inf * 0 with a quiet NaN addend."""
+    one = F.bias << F.fb
+    ab = st.sampled_from([0, F.sign_bit, F.inf, F.inf | F.sign_bit, one, F.inf | 1])
+    c = st.sampled_from([F.cnan, F.cnan | F.sign_bit, F.inf, F.inf | F.sign_bit, 0, one, F.inf | 1])
+    return st.tuples(ab, ab, c)
+
+
+@functools.cache
+def tiny_values(F: Fmt) -> st.SearchStrategy:
+    return st.builds(lambda s, m: (s * F.sign_bit) | m, _BIT, st.integers(0, 8))
+
+
 def draw_args(name: str, draw) -> tuple:
     """Operands for the public function `name`, biased towards the interesting cases."""
     if name[:1] in "iu":
@@ -670,14 +688,19 @@ def draw_args(name: str, draw) -> tuple:
     if op in ("eq", "lt", "le"):
         return a, (near(draw, F, a) if draw(_BOOL) else a)
     if op == "fma":
-        b = near(draw, F, a) if draw(_BOOL) else draw(fp(F))
+        if draw(_KIND5) == 0:  # all special: inf * 0 with a quiet NaN addend and the like
+            return draw(fma_specials(F))
         kind = draw(_KIND3)
+        b = near(draw, F, a) if kind == 0 else draw(fp(F)) if kind == 1 else aimed(draw, F, "mul", a)
+        kind = draw(_KIND4)
         if kind == 0:
             c = draw(fp(F))
         elif kind == 1:
             c = near(draw, F, a)
-        else:  # near -(a*b) (cancellation) or aimed at a target
+        elif kind == 2:  # near -(a*b) (cancellation) or aimed at a target
             c = aimed(draw, F, "fma", a, b)
+        else:  # tiny addend: the product alone decides, e.g. tininess
+            c = draw(tiny_values(F))
         return a, b, c
     if op.startswith("to_") and op[3:] in TO_INT:
         return (draw(to_int_operand(F, TO_INT[op[3:]][1])),)
@@ -753,6 +776,58 @@ def test_public_types_have_no_float(name):
         else:
             assert isinstance(sig.return_type, nbt.BaseTuple) and len(sig.return_type) == 2
             assert sig.return_type.types[1] == nbt.int64
+
+
+F16 = Fmt("f16", 5, 10)
+
+
+@functools.cache
+def f16_ops():
+    """binary16 built from the generic cores with the internal factories (the extension path)."""
+    return {
+        "add": sf._make_binop(sf._add, sf.F16, "f16_add"),
+        "mul": sf._make_binop(sf._mul, sf.F16, "f16_mul"),
+        "div": sf._make_binop(sf._div, sf.F16, "f16_div"),
+        "sqrt": sf._make_sqrt(sf.F16, "f16_sqrt"),
+        "fma": sf._make_fma(sf.F16, "f16_fma"),
+        "to_f32": sf._make_convert(sf.F16, sf.F32, "f16_to_f32"),
+        "from_f32": sf._make_convert(sf.F32, sf.F16, "f32_to_f16"),
+        "to_u32": sf._make_to_int(sf.F16, False, 32, "f16_to_u32"),
+        "from_u32": sf._make_from_int(False, 32, sf.F16, "u32_to_f16"),
+    }
+
+
+@pytest.mark.parametrize(
+    "op", ["add", "mul", "div", "sqrt", "fma", "to_f32", "from_f32", "to_u32", "from_u32"]
+)
+@settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck))
+@given(data=st.data())
+def test_generic_cores_binary16(op, data):
+    fn = f16_ops()[op]
+    rm = data.draw(_RM)
+    a = data.draw(fp(F16))
+    if op in ("add", "mul", "div"):
+        b = aimed(data.draw, F16, op, a) if data.draw(_BOOL) else near(data.draw, F16, a)
+        got, expected = fn(np.uint64(a), np.uint64(b), rm), BINOPS[op](F16, a, b, rm)
+    elif op == "sqrt":
+        got, expected = fn(np.uint64(a), rm), ref_sqrt(F16, a, rm)
+    elif op == "fma":
+        b, c = (
+            near(data.draw, F16, a),
+            aimed(data.draw, F16, "fma", a, 0) if data.draw(_BOOL) else data.draw(fp(F16)),
+        )
+        got, expected = fn(np.uint64(a), np.uint64(b), np.uint64(c), rm), ref_fma(F16, a, b, c, rm)
+    elif op == "to_f32":
+        got, expected = fn(np.uint64(a), rm), ref_convert(F16, F32, a, rm)
+    elif op == "from_f32":
+        x = data.draw(fp(F32))
+        got, expected = fn(np.uint64(x), rm), ref_convert(F32, F16, x, rm)
+    elif op == "to_u32":
+        got, expected = fn(np.uint64(a), rm), ref_to_int(F16, a, rm, False, 32)
+    else:
+        x = data.draw(int_strategy(32, 11))
+        got, expected = fn(np.int64(x), rm), ref_from_int(F16, x, rm, False, 32)
+    assert _r(got) == expected
 
 
 def test_public_constants():
@@ -979,6 +1054,10 @@ EDGE = [
     ("u64_to_f64", (-1,), RNE, (d2b(18446744073709551616.0), NX)),
     ("u64_to_f64", (-1,), RTZ, (d2b(18446744073709549568.0), NX)),
     ("i64_to_f64", (-(1 << 63),), RNE, (d2b(-9223372036854775808.0), 0)),
+    ("u64_to_f64", (to_register((1 << 63) + (1 << 10) + 1, 64),), RNE, (d2b(2.0**63) + 1, NX)),
+    ("u64_to_f64", (to_register((1 << 63) + (1 << 10), 64),), RNE, (d2b(2.0**63), NX)),
+    ("u64_to_f64", (to_register((1 << 63) + (3 << 10), 64),), RNE, (d2b(2.0**63) + 2, NX)),
+    ("u64_to_f32", (-1,), RTZ, (f32(2.0**64) - 1, NX)),
     ("i64_to_f32", (0,), RDN, (0, 0)),
     ("i32_to_f32", (-(1 << 31),), RNE, (f32(-2147483648.0), 0)),
 ]
