@@ -19,7 +19,7 @@ import numpy as np
 from dbt.config import Config
 from dbt.ir.state import F_BASE, FFLAGS, FRM, INSTRET, PC
 from dbt.runtime.memory import PROT_EXEC, PROT_READ, PROT_WRITE
-from dbt.runtime.process import ExitStatus, GuestProcess
+from dbt.runtime.process import ExitStatus, GuestProcess, to_int64
 
 
 def guest_environment(
@@ -98,11 +98,12 @@ class Machine:
 
     @property
     def pc(self) -> int:
-        return int(self._process.state[PC])
+        """The guest pc (unsigned)."""
+        return int(self._process.state[PC]) & (1 << 64) - 1
 
     @pc.setter
     def pc(self, value: int) -> None:
-        self._process.state[PC] = value
+        self._process.state[PC] = to_int64(value)
 
     @property
     def fcsr(self) -> int:

@@ -93,8 +93,9 @@ def run(
     ] = None,
 ) -> None:
     """Run a RISC-V 64 Linux program, as qemu-riscv64 does."""
-    from dbt.log import setup_logging
+    from dbt.log import setup_logging, use_private_stderr
 
+    use_private_stderr()
     try:
         level = setup_logging(log_level)
     except Exception as exc:
@@ -138,21 +139,28 @@ def _run_guest(guest, guest_args, sysroot, env, unset_env, argv0, strace, trace,
 
 
 def _execute(config, guest: str, guest_args: list[str], env: list[str], unset_env: list[str], argv0) -> int:
+    from dbt import log as dbt_log
     from dbt.api import Machine, guest_environment
     from dbt.backends.interp import load_kernel
-    from dbt.log import stderr_console
+
+    stderr_console = dbt_log.stderr_console
+    err = dbt_log.dbt_stderr
 
     _default_host_signals()
     envp = guest_environment(None, env, unset_env)
     argv = [os.fsencode(argv0 if argv0 is not None else guest), *(os.fsencode(a) for a in guest_args)]
     machine = Machine(guest, argv, envp, config)
     process = machine.process
+    if hasattr(err, "fileno"):
+        process.own_fds.add(err.fileno())
+    if process.strace is not None:
+        process.strace = err
     trace_stream = None
     if config.trace:
         if config.trace_file:
             trace_stream = open(config.trace_file, "w")  # noqa: SIM115 - lives as long as the run
             process.own_fds.add(trace_stream.fileno())
-        process.trace_out = trace_stream or sys.stderr
+        process.trace_out = trace_stream or err
 
     def announce(message: str):
         status = stderr_console.status(f"dbt: {message}")
@@ -165,26 +173,25 @@ def _execute(config, guest: str, guest_args: list[str], env: list[str], unset_en
     if trace_stream:
         trace_stream.close()
     if config.stats:
-        _print_stats(machine)
+        _print_stats(machine, err)
     if result.signal is None:
         return result.status
     from dbt.runtime import signals as sig
 
     core = sig.default_action(result.signal) == "core"
     if not process.is_child or core:
-        sys.stderr.write(f"dbt: {result.describe()}\n")
-        sys.stderr.flush()
+        err.write(f"dbt: {result.describe()}\n")
     if process.is_child:
         _die_by_signal(result.signal)
     return result.status
 
 
-def _print_stats(machine) -> None:
+def _print_stats(machine, err) -> None:
     process = machine.process
     seconds = process.wall_time()
     insns = machine.instructions
     mips = insns / seconds / 1e6 if seconds > 0 else 0.0
-    sys.stderr.write(
+    err.write(
         f"dbt: {insns:,} instructions retired, {machine.blocks_decoded:,} blocks decoded, "
         f"{process.stats.syscalls:,} system calls, {seconds:.3f} s wall, {mips:.1f} MIPS\n"
     )
@@ -203,7 +210,6 @@ def _die_by_signal(guest_signo: int) -> None:
     from dbt.runtime import signals as sig
 
     host = sig.to_host(guest_signo)
-    sys.stdout.flush()
     if host is not None:
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
         host_signal.signal(host, host_signal.SIG_DFL)
@@ -213,7 +219,9 @@ def _die_by_signal(guest_signo: int) -> None:
 
 
 def _fail(message: str, status: int) -> None:
-    sys.stderr.write(f"dbt: error: {message}\n")
+    from dbt import log as dbt_log
+
+    dbt_log.dbt_stderr.write(f"dbt: error: {message}\n")
     raise typer.Exit(status)
 
 
@@ -226,7 +234,10 @@ def main() -> None:
 
 
 def _exit(status: int) -> None:
-    sys.stdout.flush()
-    sys.stderr.flush()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # the guest may have closed fd 1 or 2
+            pass
     # Forked guest children must not run the parent's atexit handlers twice.
     os._exit(status)

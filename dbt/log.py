@@ -6,16 +6,69 @@ The level comes from --log-level or the DBT_LOG environment variable.
 
 from __future__ import annotations
 
+import fcntl
+import io
 import logging
 import os
+import sys
 
 from rich.console import Console
 from rich.logging import RichHandler
 
 LEVELS = ("debug", "info", "warning", "error", "critical")
 
+
+class _TolerantStream(io.TextIOBase):
+    """dbt's own stderr: a private duplicate of fd 2 taken at start-up, so the guest closing or
+    redirecting its fd 2 neither loses dbt's messages nor makes writing them fail."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+
+    def write(self, text: str) -> int:
+        data = text.encode("utf-8", "replace")
+        try:
+            while data:
+                data = data[os.write(self.fd, data) :]
+        except OSError:
+            pass
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        try:
+            return os.isatty(self.fd)
+        except OSError:
+            return False
+
+    def fileno(self) -> int:
+        return self.fd
+
+
+def private_stderr() -> _TolerantStream:
+    """A close-on-exec duplicate of fd 2 at a high number, out of the way of guest descriptors."""
+    for lowest in (1000, 100, 10):
+        try:
+            return _TolerantStream(fcntl.fcntl(2, fcntl.F_DUPFD_CLOEXEC, lowest))
+        except OSError:
+            continue
+    return _TolerantStream(2)
+
+
+#: Where dbt writes its own messages (stderr; the CLI swaps in a private duplicate).
+dbt_stderr: io.TextIOBase = sys.stderr
 #: The console dbt writes its own messages to; stderr, so the guest's stdout stays clean.
-stderr_console = Console(stderr=True, highlight=False, soft_wrap=True)
+stderr_console = Console(file=sys.stderr, highlight=False, soft_wrap=True)
+
+
+def use_private_stderr() -> io.TextIOBase:
+    """Send dbt's own output (logs, status lines, --strace, --stats) to a private stderr."""
+    global dbt_stderr
+    dbt_stderr = private_stderr()
+    stderr_console.file = dbt_stderr
+    return dbt_stderr
 
 
 def resolve_level(level: str | None) -> int:

@@ -212,7 +212,7 @@ def load_image(memory: GuestMemory, image: ElfImage, bias: int | None = None) ->
         if seg.memsz
     ]
     for start, end, prot in _union_of_protections(spans):
-        memory.map(start, end - start, prot, name=image.path)
+        memory.map(start, end - start, prot, name=image.path, offset=_file_offset(image, bias, start))
     for seg in image.segments:
         if seg.filesz:
             memory.poke(seg.vaddr + bias, image.data[seg.offset : seg.offset + seg.filesz])
@@ -232,6 +232,15 @@ def _union_of_protections(spans: list[tuple[int, int, int]]):
             for p in covering:
                 prot |= p
             yield lo, hi, prot
+
+
+def _file_offset(image: ElfImage, bias: int, addr: int) -> int:
+    """File offset mapped at a page of the image (for /proc/self/maps), as a kernel mapping has it."""
+    for seg in image.segments:
+        base = page_down(seg.vaddr + bias)
+        if base <= addr < page_up(seg.vaddr + bias + seg.memsz):
+            return page_down(seg.offset) + addr - base
+    return 0
 
 
 def _phdr_address(image: ElfImage, bias: int) -> int:

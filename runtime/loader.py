@@ -38,6 +38,9 @@ class ProcessImage:
     exe_path: str
     #: Host path the program was read from.
     host_path: str
+    #: The guest's argv and auxiliary vector (for /proc/self/cmdline and /proc/self/auxv).
+    argv: tuple[bytes, ...] = ()
+    auxv: bytes = b""
 
 
 def load_program(
@@ -60,9 +63,12 @@ def load_program(
             raise ElfLoadError(f"{image.interp}: the program interpreter itself asks for an interpreter")
         interp = load_image(memory, interp_image)
         entry = interp.entry
-    exe_path = os.path.abspath(path) if not os.path.isabs(path) else path
-    sp = build_stack(memory, main, interp, argv, envp, exe_path.encode())
-    return ProcessImage(entry, sp, main.end, main, interp, exe_path, host_path)
+    if paths.exe_guest is not None and paths.is_self_exe(path):
+        exe_path = paths.exe_guest  # execve("/proc/self/exe") runs the same program again
+    else:
+        exe_path = os.path.abspath(path) if not os.path.isabs(path) else path
+    sp, auxv = build_stack(memory, main, interp, argv, envp, exe_path.encode())
+    return ProcessImage(entry, sp, main.end, main, interp, exe_path, host_path, tuple(argv), auxv)
 
 
 def build_stack(
@@ -72,7 +78,8 @@ def build_stack(
     argv: list[bytes],
     envp: list[bytes],
     execfn: bytes,
-) -> int:
+) -> tuple[int, bytes]:
+    """Map the stack and lay out argc, argv, envp, auxv and their strings; returns (sp, auxv bytes)."""
     memory.map(STACK_TOP - STACK_SIZE, STACK_SIZE, PROT_READ | PROT_WRITE, name="[stack]")
     top = STACK_TOP
     blob = bytearray()
@@ -119,4 +126,7 @@ def build_stack(
     table = b"".join((w & (1 << 64) - 1).to_bytes(8, "little") for w in words)
     memory.write_slice(sp, table)
     memory.write_slice(strings_start, bytes(blob))
-    return sp
+    auxv_bytes = b"".join(
+        key.to_bytes(8, "little") + (value & (1 << 64) - 1).to_bytes(8, "little") for key, value in auxv
+    )
+    return sp, auxv_bytes

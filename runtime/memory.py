@@ -255,6 +255,14 @@ class GuestMemory:
             raise GuestFault(addr)
         return self.ram[addr : addr + length]
 
+    def host_address(self, addr: int, length: int, writable: bool = False) -> int:
+        """The host address of a checked guest range, for host calls that take a buffer pointer
+        (zero-copy; the structures they read or write have the same layout on riscv64 and the host)."""
+        need = PERM_W if writable else PERM_R
+        if not self.check(addr, length, need) and length:
+            raise GuestFault(addr)
+        return self._host_base + addr
+
     def read_slice(self, addr: int, length: int) -> bytes:
         """A copy of guest memory; raises GuestFault if not readable."""
         return self.view(addr, length).tobytes()

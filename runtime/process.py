@@ -50,6 +50,16 @@ log = logging.getLogger("dbt.runtime")
 
 #: riscv64 Linux's timebase: the `time` CSR counts at 10 MHz on QEMU's virt machine.
 TIMEBASE_HZ = 10_000_000
+#: Instruction budget between returns to Python while guest signal handlers are installed, so a
+#: host signal reaches a guest spinning in a loop within milliseconds.
+HANDLER_SLICE = 1 << 22
+MASK64 = (1 << 64) - 1
+
+
+def to_int64(value: int) -> int:
+    """A 64-bit guest value as the int64 the register and state arrays hold."""
+    value &= MASK64
+    return value - (1 << 64) if value >= 1 << 63 else value
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +87,14 @@ class ExitStatus:
         if self.addr is not None:
             text += f", address {self.addr:#x}"
         return text
+
+
+class Halted(Exception):
+    """An ebreak at a halt pc (code snippets run through the API)."""
+
+    def __init__(self, pc: int) -> None:
+        super().__init__(pc)
+        self.pc = pc
 
 
 class GuestExit(Exception):
@@ -120,8 +138,15 @@ class GuestProcess:
         self._kernel = None
         #: Per-fd directory listings for getdents64.
         self.dir_streams: dict[int, object] = {}
-        #: Signals sent while blocked, as a mask (bit n-1 for signal n).
+        #: Pending signals, as a mask (bit n-1 for signal n), and the siginfo of each.
         self.pending_signals = 0
+        self.pending_info: dict[int, bytes] = {}
+        #: The mask to restore after a handler interrupts sigsuspend/ppoll/pselect6 (their own
+        #: temporary mask is in force meanwhile).
+        self.saved_mask: int | None = None
+        #: Guest address of the signal-return trampoline page.
+        self.sigtramp = 0
+        self.signals.host_handler = self._host_signal
         #: The name prctl(PR_SET_NAME) sets.
         self.comm = b""
         #: Resource limits the guest set that dbt records instead of applying to itself.
@@ -138,7 +163,10 @@ class GuestProcess:
     def load(self, path: str, argv: list[bytes], envp: list[bytes]) -> None:
         image = load_program(self.memory, self.paths, path, argv, envp)
         self.image = image
+        self._map_sigtramp()
         self.exe_path = image.exe_path
+        self.paths.exe = image.host_path
+        self.paths.exe_guest = image.exe_path
         self.comm = os.path.basename(os.fsencode(path))[:15]
         self.brk_start = self.brk = image.brk
         self.state[PC] = image.entry
@@ -147,6 +175,91 @@ class GuestProcess:
 
     def set_kernel(self, kernel) -> None:
         self._kernel = kernel
+
+    def _map_sigtramp(self) -> None:
+        from dbt.runtime.memory import PROT_EXEC, PROT_READ, STACK_SIZE, STACK_TOP
+        from dbt.runtime.sigframe import TRAMPOLINE_CODE
+
+        self.sigtramp = STACK_TOP - STACK_SIZE - 2 * 4096
+        self.memory.map(self.sigtramp, 4096, PROT_READ | PROT_EXEC, name="[vdso]")
+        self.memory.poke(self.sigtramp, TRAMPOLINE_CODE)
+
+    # ---- signals ----
+    def _host_signal(self, host_signo: int, frame: object) -> None:
+        """Python-level handler of host signals the guest handles: they become pending."""
+        signo = sig.from_host(host_signo)
+        from dbt.runtime.sigframe import siginfo
+
+        self.queue_signal(signo, siginfo(signo))
+
+    def queue_signal(self, signo: int, info: bytes) -> None:
+        self.pending_signals |= sig.bit(signo)
+        self.pending_info.setdefault(signo, info)
+
+    def restart_interrupted(self) -> bool:
+        """After EINTR: restart the call if the signal about to be delivered asks for it (SA_RESTART)."""
+        deliverable = self.pending_signals & ~self.signals.blocked
+        if not deliverable:
+            return True  # nothing for the guest to see: just run the call again
+        signo = (deliverable & -deliverable).bit_length()
+        action = self.signals.actions[signo]
+        if action.handler in (sig.SIG_DFL, sig.SIG_IGN):
+            return True
+        from dbt.runtime.sigframe import SA_RESTART
+
+        return bool(action.flags & SA_RESTART)
+
+    def deliver_signals(self) -> None:
+        """Act on every deliverable pending signal: default action, or a frame for its handler."""
+        from dbt.runtime import sigframe
+
+        state = self.signals
+        while True:
+            deliverable = self.pending_signals & ~state.blocked
+            if not deliverable:
+                break
+            signo = (deliverable & -deliverable).bit_length()
+            self.pending_signals &= ~sig.bit(signo)
+            info = self.pending_info.pop(signo, sigframe.siginfo(signo))
+            action = state.actions[signo]
+            if action.handler == sig.SIG_IGN:
+                continue
+            if action.handler == sig.SIG_DFL:
+                default = sig.default_action(signo)
+                if default in ("term", "core"):
+                    raise sig.FatalSignal(signo, int(self.state[PC]) & MASK64)
+                if default == "stop":
+                    os.kill(os.getpid(), sig.to_host(sig.SIGSTOP) or 19)
+                continue
+            restored = state.blocked if self.saved_mask is None else self.saved_mask
+            self.saved_mask = None
+            sigframe.build_frame(self, signo, info, action.handler, action.flags, restored)
+            new_mask = state.blocked | action.mask
+            if not action.flags & sigframe.SA_NODEFER:
+                new_mask |= sig.bit(signo)
+            if action.flags & sigframe.SA_RESETHAND:
+                state.set_action(signo, sig.SigAction())
+            state.set_blocked(new_mask)
+        if self.saved_mask is not None:
+            state.set_blocked(self.saved_mask)
+            self.saved_mask = None
+
+    def _synchronous_signal(self, fatal: sig.FatalSignal) -> None:
+        """A fault, trap or illegal instruction: its handler runs with the faulting pc saved, so
+        returning retries the instruction; with no handler (or blocked, or ignored) it is fatal."""
+        signo = fatal.signo
+        action = self.signals.actions[signo]
+        if action.handler in (sig.SIG_DFL, sig.SIG_IGN) or self.signals.blocked & sig.bit(signo):
+            raise fatal
+        from dbt.runtime.sigframe import siginfo
+
+        if fatal.pc is not None:
+            self.state[PC] = to_int64(fatal.pc)
+        self.pending_info[signo] = siginfo(
+            signo, fatal.code, addr=fatal.addr if fatal.addr is not None else 0
+        )
+        self.pending_signals |= sig.bit(signo)
+        self.deliver_signals()
 
     # ---- the run loop ----
     def run(self) -> ExitStatus:
@@ -162,6 +275,7 @@ class GuestProcess:
         slice_insns = self.config.slice_insns
         raw = kernel.raw
         version = -1
+        self.signals.mirror_all()
         try:
             while True:
                 if cache.version != version:
@@ -176,38 +290,24 @@ class GuestProcess:
                         cache.keys,
                         cache.values,
                     )
-                state[SLICE_END] = state[INSTRET] + slice_insns
+                # With guest handlers installed, come back often enough to deliver host signals.
+                budget = min(slice_insns, HANDLER_SLICE) if self.signals.any_handler else slice_insns
+                state[SLICE_END] = state[INSTRET] + budget
                 reason = raw(*args)
                 self.stats.kernel_entries += 1
                 regs[SINK] = 0
-                if reason == EXIT_MISS:
-                    self._translate(int(state[PC]))
-                elif reason == EXIT_SYSCALL:
-                    self.stats.syscalls += 1
-                    try:
-                        dispatch(self)
-                    except ExecRequest as request:
-                        self._exec(request.path, request.argv, request.envp)
-                elif reason == EXIT_FAULT:
-                    self._fault()
-                elif reason == EXIT_TRAP:
-                    pc = int(state[PC])
-                    if state[FAULT_KIND] == TRAP_BREAKPOINT:
-                        if pc in self.halt_pcs:
-                            return ExitStatus(code=0, pc=pc)
-                        raise sig.FatalSignal(sig.SIGTRAP, pc, code=sig.TRAP_BRKPT)
-                    raise sig.FatalSignal(sig.SIGILL, pc, pc, code=sig.ILL_ILLOPC)
-                elif reason == EXIT_FENCE_I:
-                    cache.flush()
-                    self.advance()
-                elif reason == EXIT_CSR:
-                    self._counter_csr()
-                elif reason == EXIT_SLICE:
-                    continue
-                else:
-                    raise AssertionError(f"unknown dispatcher exit {reason}")
+                try:
+                    self._service(reason, dispatch, ExecRequest)
+                except sig.FatalSignal as fatal:
+                    if fatal.signo not in sig.SYNCHRONOUS:
+                        raise
+                    self._synchronous_signal(fatal)
+                if self.pending_signals:
+                    self.deliver_signals()
         except GuestExit as done:
             return ExitStatus(code=done.code & 0xFF)
+        except Halted as halt:
+            return ExitStatus(code=0, pc=halt.pc)
         except sig.FatalSignal as fatal:
             return ExitStatus(signal=fatal.signo, pc=fatal.pc, addr=fatal.addr)
 
@@ -256,12 +356,41 @@ class GuestProcess:
             except OSError:
                 pass
 
+    def _service(self, reason: int, dispatch, exec_request) -> None:
+        """Handle one exit of the dispatcher kernel."""
+        state = self.state
+        if reason == EXIT_MISS:
+            self._translate(int(state[PC]))
+        elif reason == EXIT_SYSCALL:
+            self.stats.syscalls += 1
+            try:
+                dispatch(self)
+            except exec_request as request:
+                self._exec(request.path, request.argv, request.envp)
+        elif reason == EXIT_FAULT:
+            self._fault()
+        elif reason == EXIT_TRAP:
+            pc = int(state[PC]) & MASK64
+            if state[FAULT_KIND] == TRAP_BREAKPOINT:
+                if pc in self.halt_pcs:
+                    raise Halted(pc)
+                raise sig.FatalSignal(sig.SIGTRAP, pc, code=sig.TRAP_BRKPT)
+            raise sig.FatalSignal(sig.SIGILL, pc, pc, code=sig.ILL_ILLOPC)
+        elif reason == EXIT_FENCE_I:
+            self.cache.flush()
+            self.advance()
+        elif reason == EXIT_CSR:
+            self._counter_csr()
+        elif reason != EXIT_SLICE:
+            raise AssertionError(f"unknown dispatcher exit {reason}")
+
     def advance(self, size: int = 4) -> None:
         """Retire the instruction at pc that exited to Python (ecall, fence.i, csr: all 4 bytes)."""
         self.state[PC] += size
         self.state[INSTRET] += 1
 
     def _translate(self, pc: int) -> None:
+        pc &= MASK64
         try:
             block = translate_block(self.memory.fetch, pc, self.config.max_block_insns)
         except FetchFault:
@@ -274,7 +403,7 @@ class GuestProcess:
             self.trace_out.flush()
 
     def _fault(self) -> None:
-        pc = int(self.state[PC])
+        pc = int(self.state[PC]) & MASK64
         addr = int(self.state[FAULT_ADDR]) & (1 << 64) - 1
         if self.state[FAULT_KIND] == FAULT_MISALIGNED:
             raise sig.FatalSignal(sig.SIGBUS, pc, addr, code=sig.BUS_ADRALN)

@@ -1,14 +1,16 @@
 """Guest signals: riscv64 Linux numbers, names, default actions and the guest's dispositions.
 
 Signal numbers follow asm-generic (the same as x86-64 Linux); hosts with other numbers
-(macOS) are translated by name. Handlers the guest installs are recorded; delivering them (a
-signal frame on the guest stack and rt_sigreturn) comes with guest threads, so a signal whose
-disposition is a handler is reported and handled by its default action (see README).
+(macOS) are translated by name. The host follows the guest: a signal the guest ignores is
+ignored by the dbt process, one it leaves at its default acts on dbt natively, one it handles
+gets a host handler that marks it pending, and the guest's blocked mask is dbt's. Pending
+signals are delivered to guest handlers (sigframe.py) when the dispatcher returns to Python.
 """
 
 from __future__ import annotations
 
 import signal as host_signal
+from collections.abc import Callable
 from dataclasses import dataclass
 
 # (number, name, description, default action) — action: "term", "core", "ign", "stop", "cont".
@@ -128,13 +130,27 @@ class FatalSignal(Exception):
         self.code = code
 
 
+#: Signals raised by the guest's own instructions: dbt's host versions of these are dbt's own.
+SYNCHRONOUS = frozenset({SIGILL, SIGTRAP, SIGBUS, SIGFPE, SIGSEGV})
+#: Guest signals whose host disposition and blocking follow the guest's. SIGPIPE stays ignored by
+#: the host: dbt raises it in the guest itself when a write fails with EPIPE.
+MIRRORED = frozenset(range(1, NSIG + 1)) - SYNCHRONOUS - {SIGKILL, SIGSTOP, SIGPIPE}
+UNBLOCKABLE = (1 << (SIGKILL - 1)) | (1 << (SIGSTOP - 1))
+
+
+def bit(signo: int) -> int:
+    return 1 << (signo - 1)
+
+
 class SignalState:
-    """The guest's signal dispositions and blocked mask (one thread)."""
+    """The guest's signal dispositions, blocked mask and alternate stack (one thread)."""
 
     def __init__(self) -> None:
         self.actions = [SigAction() for _ in range(NSIG + 1)]
         self.blocked = 0
         self.altstack = (0, 2, 0)  # ss_sp, ss_flags (SS_DISABLE), ss_size
+        #: Called with the host signal number when a host signal for a guest handler arrives.
+        self.host_handler: Callable | None = None
 
     def disposition(self, signo: int) -> int:
         return self.actions[signo].handler
@@ -143,10 +159,54 @@ class SignalState:
         handler = self.disposition(signo)
         return handler == SIG_IGN or (handler == SIG_DFL and default_action(signo) == "ign")
 
+    @property
+    def any_handler(self) -> bool:
+        return any(a.handler not in (SIG_DFL, SIG_IGN) for a in self.actions)
+
+    def set_action(self, signo: int, action: SigAction) -> None:
+        self.actions[signo] = action
+        self.mirror(signo)
+
+    def set_blocked(self, mask: int) -> None:
+        self.blocked = mask & ~UNBLOCKABLE & ((1 << NSIG) - 1)
+        self.mirror_mask()
+
+    def mirror(self, signo: int) -> None:
+        """Give the host the guest's disposition of `signo`."""
+        host = to_host(signo)
+        if signo not in MIRRORED or host is None:
+            return
+        handler = self.actions[signo].handler
+        if handler == SIG_IGN:
+            new = host_signal.SIG_IGN
+        elif handler == SIG_DFL or self.host_handler is None:
+            new = host_signal.SIG_DFL
+        else:
+            new = self.host_handler
+        try:
+            host_signal.signal(host, new)
+        except (OSError, ValueError):  # not the main thread, or a signal the host reserves
+            pass
+
+    def mirror_mask(self) -> None:
+        hosts = {to_host(s) for s in MIRRORED if self.blocked & bit(s)}
+        hosts.discard(None)
+        try:
+            host_signal.pthread_sigmask(host_signal.SIG_SETMASK, hosts)
+        except (OSError, ValueError):
+            pass
+
+    def mirror_all(self) -> None:
+        for signo in MIRRORED:
+            if self.actions[signo].handler != SIG_DFL:
+                self.mirror(signo)
+        self.mirror_mask()
+
     def reset_for_exec(self) -> None:
         """execve keeps ignored signals ignored and resets handled ones to default."""
-        for action in self.actions:
+        for signo, action in enumerate(self.actions):
             if action.handler not in (SIG_DFL, SIG_IGN):
                 action.handler = SIG_DFL
+                self.mirror(signo)
             action.flags = 0
             action.mask = 0

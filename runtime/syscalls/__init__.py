@@ -19,6 +19,9 @@ log = logging.getLogger("dbt.syscall")
 
 #: A handler's return value meaning "registers and pc are already set": rt_sigreturn, execve.
 KEEP = object()
+#: Result of a call a signal interrupted that must run again once its handler returns (SA_RESTART):
+#: a0 and pc stay as they are, so the ecall executes again after rt_sigreturn.
+RESTART = object()
 
 # Argument kinds: how a raw 64-bit register becomes the handler's argument and how strace shows it.
 #   i int (low 32 bits, signed)   l long (signed)    u unsigned long   p pointer (hex)
@@ -32,20 +35,24 @@ class SyscallDef:
     name: str
     handler: Callable
     args: str
+    #: Restarted after a handler with SA_RESTART when a signal interrupts it (else -EINTR).
+    restart: bool = False
 
 
 REGISTRY: dict[int, SyscallDef] = {}
 _warned: set[int] = set()
 
 
-def syscall(number: int, args: str = "", name: str | None = None) -> Callable[[Callable], Callable]:
+def syscall(
+    number: int, args: str = "", name: str | None = None, restart: bool = False
+) -> Callable[[Callable], Callable]:
     """Register `sys_<name>` as the handler of a riscv64 system call number."""
     assert all(kind in _KINDS for kind in args), args
 
     def register(fn: Callable) -> Callable:
         call_name = name or fn.__name__.removeprefix("sys_")
         assert number not in REGISTRY, f"syscall {number} registered twice"
-        REGISTRY[number] = SyscallDef(number, call_name, fn, args)
+        REGISTRY[number] = SyscallDef(number, call_name, fn, args, restart)
         return fn
 
     return register
@@ -82,13 +89,17 @@ def dispatch(proc) -> None:
                 _trace(proc, call_text, None)
         try:
             result = entry.handler(proc, *args)
+        except InterruptedError:
+            # A host signal for a guest handler interrupted a blocking host call (only libc calls
+            # made through ctypes surface EINTR; Python's own calls retry).
+            result = RESTART if entry.restart and proc.restart_interrupted() else -errnos.EINTR
         except OSError as exc:
             result = -errnos.from_host(exc.errno)
         except GuestFault:
             result = -errnos.EFAULT
         if proc.strace:
-            _trace(proc, call_text, result)
-    if result is KEEP:
+            _trace(proc, call_text, "?" if result is RESTART else result)
+    if result is KEEP or result is RESTART:
         return
     value = int(result)  # type: ignore[call-overload]
     regs[10] = value - (1 << 64) if value >= 1 << 63 else value
@@ -114,7 +125,7 @@ def _show(proc, kind: str, value: int) -> str:
 def _trace(proc, call_text: str, result: object) -> None:
     if result is None:
         line = f"{os.getpid()} {call_text}\n"
-    elif result is KEEP:
+    elif result is KEEP or result == "?":
         line = f"{os.getpid()} {call_text} = ?\n"
     else:
         value = int(result)  # type: ignore[call-overload]
@@ -130,4 +141,4 @@ def _trace(proc, call_text: str, result: object) -> None:
 
 
 # Registering the families fills REGISTRY.
-from dbt.runtime.syscalls import fs, misc, mm, process, signal, time  # noqa: E402, F401
+from dbt.runtime.syscalls import fs, misc, mm, net, poll, process, signal, time, timers, xattr  # noqa: E402, F401

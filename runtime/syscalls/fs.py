@@ -7,6 +7,7 @@ memory through zero-copy views of guest RAM (readv/writev straight into the nump
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import fcntl
 import os
@@ -16,8 +17,17 @@ import tempfile
 
 from dbt.errors import GuestFault
 from dbt.runtime import signals as sig
-from dbt.runtime.syscalls import KEEP, errnos, syscall  # noqa: F401
-from dbt.runtime.syscalls.structs import DIRENT64, IOVEC, STATFS, dirent_type, pack_stat, pack_statx
+from dbt.runtime.syscalls import errnos, hostcall, syscall
+from dbt.runtime.syscalls.signal import raise_in_guest
+from dbt.runtime.syscalls.structs import (
+    DIRENT64,
+    IOVEC,
+    STATFS,
+    STATX_SIZE,
+    dirent_type,
+    pack_stat,
+    pack_statx,
+)
 
 AT_FDCWD = -100
 AT_SYMLINK_NOFOLLOW = 0x100
@@ -82,8 +92,7 @@ def guest_path(proc, addr: int) -> bytes:
 
 
 def host_path(proc, path: bytes) -> bytes:
-    if path in (b"/proc/self/exe", f"/proc/{os.getpid()}/exe".encode()):
-        return os.fsencode(proc.image.host_path) if proc.image else path
+    """The host file a path names for reading (through the sysroot and /proc/self/exe)."""
     return proc.paths.host_bytes(path)
 
 
@@ -92,82 +101,116 @@ def dir_fd(fd: int) -> int | None:
 
 
 def _resolve(proc, dirfd: int, path_addr: int) -> tuple[bytes, int | None]:
+    """A path argument of a call that reads a file: looked up through the sysroot."""
     path = guest_path(proc, path_addr)
     if not path:
         raise OSError(errno.ENOENT, "empty path")
     return host_path(proc, path), dir_fd(dirfd)
 
 
+def _raw(proc, dirfd: int, path_addr: int) -> tuple[bytes, int | None]:
+    """A path argument of a call that changes the file system: used as the guest gives it."""
+    path = guest_path(proc, path_addr)
+    if not path:
+        raise OSError(errno.ENOENT, "empty path")
+    return path, dir_fd(dirfd)
+
+
 # ---- data transfer ----
-def _write_fd(proc, fd: int, views: list) -> int:
+# On Linux hosts the transfers are libc calls on the guest's own buffers (zero-copy), which also
+# return EINTR when a signal for a guest handler arrives, so the guest sees EINTR or a restart
+# exactly as on Linux. Elsewhere Python's os calls move the data through numpy views.
+def _writing(proc, transfer) -> int:
     try:
-        return os.writev(fd, views)
+        return transfer()
     except BrokenPipeError:
-        # The kernel sends SIGPIPE along with EPIPE; its default action ends the guest.
-        if not proc.signals.ignored(sig.SIGPIPE) and proc.signals.disposition(sig.SIGPIPE) == sig.SIG_DFL:
-            raise sig.FatalSignal(sig.SIGPIPE) from None
+        # The kernel sends SIGPIPE along with EPIPE: its disposition decides what happens.
+        raise_in_guest(proc, sig.SIGPIPE, code=0, pid=0)
         return -errnos.EPIPE
 
 
-@syscall(63, "ipu")
-def sys_read(proc, fd: int, buf: int, count: int) -> int:
-    count = min(count, MAX_RW)
-    view = proc.memory.view(buf, count, writable=True)
-    return os.readv(fd, [view])
-
-
-@syscall(64, "ipu")
-def sys_write(proc, fd: int, buf: int, count: int) -> int:
-    count = min(count, MAX_RW)
-    return _write_fd(proc, fd, [proc.memory.view(buf, count)])
-
-
-def _iovecs(proc, iov: int, count: int, writable: bool) -> list:
+def _iovecs(proc, iov: int, count: int, writable: bool) -> list[tuple[int, int]]:
+    """The (guest address, length) pairs of an iovec array, each checked, lengths capped at MAX_RW."""
     if count < 0 or count > IOV_MAX:
         raise OSError(errno.EINVAL, "iovcnt")
     raw = proc.memory.read_slice(iov, count * IOVEC.size)
-    views = []
+    pairs = []
     total = 0
     for i in range(count):
         base, length = IOVEC.unpack_from(raw, i * IOVEC.size)
         length = min(length, MAX_RW - total)
         total += length
-        views.append(proc.memory.view(base, length, writable=writable))
-    return views
+        proc.memory.view(base, length, writable=writable)
+        pairs.append((base, length))
+    return pairs
 
 
-@syscall(65, "ipi")
+def _transfer(proc, kind: str, fd: int, pairs: list[tuple[int, int]], offset: int | None = None) -> int:
+    """readv/writev/preadv/pwritev of checked guest ranges."""
+    memory = proc.memory
+    if hostcall.LINUX:
+        host_iov = (ctypes.c_uint64 * (2 * len(pairs) or 1))()
+        for i, (base, length) in enumerate(pairs):
+            host_iov[2 * i] = memory.host_address(base, length, kind.startswith("r") or kind == "pr")
+            host_iov[2 * i + 1] = length
+        address = ctypes.addressof(host_iov)
+        if offset is None:
+            return hostcall.libc(kind + "v")(fd, address, len(pairs))
+        return hostcall.libc("p" + kind + "v")(fd, address, len(pairs), offset)
+    views = [memory.view(base, length, writable=kind == "read") for base, length in pairs]
+    if kind == "read":
+        return os.readv(fd, views) if offset is None else os.preadv(fd, views, offset)
+    return os.writev(fd, views) if offset is None else os.pwritev(fd, views, offset)
+
+
+@syscall(63, "ipu", restart=True)
+def sys_read(proc, fd: int, buf: int, count: int) -> int:
+    proc.memory.view(buf, min(count, MAX_RW), writable=True)
+    return _transfer(proc, "read", fd, [(buf, min(count, MAX_RW))])
+
+
+@syscall(64, "ipu", restart=True)
+def sys_write(proc, fd: int, buf: int, count: int) -> int:
+    proc.memory.view(buf, min(count, MAX_RW))
+    return _writing(proc, lambda: _transfer(proc, "write", fd, [(buf, min(count, MAX_RW))]))
+
+
+@syscall(65, "ipi", restart=True)
 def sys_readv(proc, fd: int, iov: int, iovcnt: int) -> int:
-    return os.readv(fd, _iovecs(proc, iov, iovcnt, True))
+    return _transfer(proc, "read", fd, _iovecs(proc, iov, iovcnt, True))
 
 
-@syscall(66, "ipi")
+@syscall(66, "ipi", restart=True)
 def sys_writev(proc, fd: int, iov: int, iovcnt: int) -> int:
-    return _write_fd(proc, fd, _iovecs(proc, iov, iovcnt, False))
+    pairs = _iovecs(proc, iov, iovcnt, False)
+    return _writing(proc, lambda: _transfer(proc, "write", fd, pairs))
 
 
-@syscall(67, "ipul")
+@syscall(67, "ipul", restart=True)
 def sys_pread64(proc, fd: int, buf: int, count: int, offset: int) -> int:
     if offset < 0:
         return -errnos.EINVAL
-    return os.preadv(fd, [proc.memory.view(buf, min(count, MAX_RW), writable=True)], offset)
+    proc.memory.view(buf, min(count, MAX_RW), writable=True)
+    return _transfer(proc, "read", fd, [(buf, min(count, MAX_RW))], offset)
 
 
-@syscall(68, "ipul")
+@syscall(68, "ipul", restart=True)
 def sys_pwrite64(proc, fd: int, buf: int, count: int, offset: int) -> int:
     if offset < 0:
         return -errnos.EINVAL
-    return os.pwritev(fd, [proc.memory.view(buf, min(count, MAX_RW))], offset)
+    proc.memory.view(buf, min(count, MAX_RW))
+    return _writing(proc, lambda: _transfer(proc, "write", fd, [(buf, min(count, MAX_RW))], offset))
 
 
-@syscall(69, "ipil")
+@syscall(69, "ipil", restart=True)
 def sys_preadv(proc, fd: int, iov: int, iovcnt: int, offset: int) -> int:
-    return os.preadv(fd, _iovecs(proc, iov, iovcnt, True), offset)
+    return _transfer(proc, "read", fd, _iovecs(proc, iov, iovcnt, True), offset)
 
 
-@syscall(70, "ipil")
+@syscall(70, "ipil", restart=True)
 def sys_pwritev(proc, fd: int, iov: int, iovcnt: int, offset: int) -> int:
-    return os.pwritev(fd, _iovecs(proc, iov, iovcnt, False), offset)
+    pairs = _iovecs(proc, iov, iovcnt, False)
+    return _writing(proc, lambda: _transfer(proc, "write", fd, pairs, offset))
 
 
 @syscall(62, "ili")
@@ -192,8 +235,9 @@ def sys_sendfile(proc, out_fd: int, in_fd: int, offset_ptr: int, count: int) -> 
 @syscall(56, "isxo")
 def sys_openat(proc, dirfd: int, path_addr: int, flags: int, mode: int) -> int:
     path = guest_path(proc, path_addr)
-    if path in (b"/proc/self/maps", f"/proc/{os.getpid()}/maps".encode()):
-        fd = _synthetic_file(_maps_text(proc))
+    synthetic = _proc_self_file(proc, path)
+    if synthetic is not None:
+        fd = _synthetic_file(synthetic)
     else:
         fd = os.open(host_path(proc, path), open_flags_to_host(flags), mode & 0o7777, dir_fd=dir_fd(dirfd))
     # Python opens everything close-on-exec; the guest asked for exactly what its flags say.
@@ -209,6 +253,20 @@ def _synthetic_file(data: bytes) -> int:
         return os.dup(f.fileno())
 
 
+def _proc_self_file(proc, path: bytes) -> bytes | None:
+    """Contents of the /proc/self files that describe the guest rather than dbt's host process."""
+    for prefix in (b"/proc/self/", f"/proc/{os.getpid()}/".encode()):
+        if path.startswith(prefix):
+            name = path[len(prefix) :]
+            if name == b"maps":
+                return _maps_text(proc)
+            if name == b"cmdline" and proc.image is not None:
+                return b"".join(arg + b"\0" for arg in proc.image.argv)
+            if name == b"auxv" and proc.image is not None:
+                return proc.image.auxv
+    return None
+
+
 def _maps_text(proc) -> bytes:
     lines = []
     for vma in proc.memory.vmas:
@@ -220,6 +278,8 @@ def _maps_text(proc) -> bytes:
 
 @syscall(57, "i")
 def sys_close(proc, fd: int) -> int:
+    if fd in proc.own_fds:  # dbt's own descriptors are not the guest's to close
+        return -errnos.EBADF
     proc.dir_streams.pop(fd, None)
     os.close(fd)
     return 0
@@ -229,6 +289,8 @@ def sys_close(proc, fd: int) -> int:
 def sys_close_range(proc, first: int, last: int, flags: int) -> int:
     last = min(last & 0xFFFFFFFF, os.sysconf("SC_OPEN_MAX") if hasattr(os, "sysconf") else 65536)
     for fd in range(first & 0xFFFFFFFF, last + 1):
+        if fd in proc.own_fds:
+            continue
         if flags & 4:  # CLOSE_RANGE_CLOEXEC
             try:
                 os.set_inheritable(fd, False)
@@ -425,8 +487,17 @@ def sys_newfstatat(proc, dirfd: int, path_addr: int, buf: int, flags: int) -> in
     return 0
 
 
+_statx = hostcall.libc_function("statx") if hostcall.LINUX else None
+
+
 @syscall(291, "isxxp")
 def sys_statx(proc, dirfd: int, path_addr: int, flags: int, mask: int, buf: int) -> int:
+    if _statx is not None:
+        # struct statx is the same on every Linux: let the host fill the guest's buffer (birth time too).
+        path = guest_path(proc, path_addr)
+        host = ctypes.create_string_buffer(host_path(proc, path) if path else b"")
+        target = proc.memory.host_address(buf, STATX_SIZE, writable=True)
+        return _statx(dirfd, ctypes.addressof(host), flags, mask, target)
     proc.memory.write_slice(buf, pack_statx(_stat_at(proc, dirfd, path_addr, flags)))
     return 0
 
@@ -460,7 +531,7 @@ def sys_readlinkat(proc, dirfd: int, path_addr: int, buf: int, size: int) -> int
     if size <= 0 or size >= 1 << 31:
         return -errnos.EINVAL
     path = guest_path(proc, path_addr)
-    if path in (b"/proc/self/exe", f"/proc/{os.getpid()}/exe".encode()):
+    if proc.paths.is_self_exe(os.fsdecode(path)):
         target = os.fsencode(proc.exe_path)
     else:
         target = os.readlink(host_path(proc, path), dir_fd=dir_fd(dirfd))
@@ -480,7 +551,7 @@ def sys_getcwd(proc, buf: int, size: int) -> int:
 
 @syscall(49, "s")
 def sys_chdir(proc, path_addr: int) -> int:
-    os.chdir(host_path(proc, guest_path(proc, path_addr)))
+    os.chdir(guest_path(proc, path_addr))
     return 0
 
 
@@ -492,21 +563,21 @@ def sys_fchdir(proc, fd: int) -> int:
 
 @syscall(34, "iso")
 def sys_mkdirat(proc, dirfd: int, path_addr: int, mode: int) -> int:
-    path, dfd = _resolve(proc, dirfd, path_addr)
+    path, dfd = _raw(proc, dirfd, path_addr)
     os.mkdir(path, mode & 0o7777, dir_fd=dfd)
     return 0
 
 
 @syscall(33, "isou")
 def sys_mknodat(proc, dirfd: int, path_addr: int, mode: int, dev: int) -> int:
-    path, dfd = _resolve(proc, dirfd, path_addr)
+    path, dfd = _raw(proc, dirfd, path_addr)
     os.mknod(path, mode, dev, dir_fd=dfd)
     return 0
 
 
 @syscall(35, "isx")
 def sys_unlinkat(proc, dirfd: int, path_addr: int, flags: int) -> int:
-    path, dfd = _resolve(proc, dirfd, path_addr)
+    path, dfd = _raw(proc, dirfd, path_addr)
     if flags & ~AT_REMOVEDIR:
         return -errnos.EINVAL
     if flags & AT_REMOVEDIR:
@@ -519,22 +590,22 @@ def sys_unlinkat(proc, dirfd: int, path_addr: int, flags: int) -> int:
 @syscall(36, "sis")
 def sys_symlinkat(proc, target_addr: int, dirfd: int, path_addr: int) -> int:
     target = guest_path(proc, target_addr)
-    path, dfd = _resolve(proc, dirfd, path_addr)
+    path, dfd = _raw(proc, dirfd, path_addr)
     os.symlink(target, path, dir_fd=dfd)
     return 0
 
 
 @syscall(37, "isisx")
 def sys_linkat(proc, olddirfd: int, old_addr: int, newdirfd: int, new_addr: int, flags: int) -> int:
-    old, odfd = _resolve(proc, olddirfd, old_addr)
-    new, ndfd = _resolve(proc, newdirfd, new_addr)
+    old, odfd = _raw(proc, olddirfd, old_addr)
+    new, ndfd = _raw(proc, newdirfd, new_addr)
     os.link(old, new, src_dir_fd=odfd, dst_dir_fd=ndfd, follow_symlinks=bool(flags & AT_SYMLINK_FOLLOW))
     return 0
 
 
 def _rename(proc, olddirfd: int, old_addr: int, newdirfd: int, new_addr: int, flags: int) -> int:
-    old, odfd = _resolve(proc, olddirfd, old_addr)
-    new, ndfd = _resolve(proc, newdirfd, new_addr)
+    old, odfd = _raw(proc, olddirfd, old_addr)
+    new, ndfd = _raw(proc, newdirfd, new_addr)
     if flags & ~RENAME_NOREPLACE:
         return -errnos.EINVAL
     if flags & RENAME_NOREPLACE:
@@ -565,7 +636,7 @@ def sys_fchmod(proc, fd: int, mode: int) -> int:
 
 @syscall(53, "iso")
 def sys_fchmodat(proc, dirfd: int, path_addr: int, mode: int) -> int:
-    path, dfd = _resolve(proc, dirfd, path_addr)
+    path, dfd = _raw(proc, dirfd, path_addr)
     os.chmod(path, mode & 0o7777, dir_fd=dfd)
     return 0
 
@@ -578,7 +649,7 @@ def sys_fchown(proc, fd: int, uid: int, gid: int) -> int:
 
 @syscall(54, "isiix")
 def sys_fchownat(proc, dirfd: int, path_addr: int, uid: int, gid: int, flags: int) -> int:
-    path, dfd = _resolve(proc, dirfd, path_addr)
+    path, dfd = _raw(proc, dirfd, path_addr)
     os.chown(path, uid, gid, dir_fd=dfd, follow_symlinks=not flags & AT_SYMLINK_NOFOLLOW)
     return 0
 
@@ -620,7 +691,7 @@ def sys_utimensat(proc, dirfd: int, path_addr: int, times_addr: int, flags: int)
 
 @syscall(45, "sl")
 def sys_truncate(proc, path_addr: int, length: int) -> int:
-    os.truncate(host_path(proc, guest_path(proc, path_addr)), length)
+    os.truncate(guest_path(proc, path_addr), length)
     return 0
 
 

@@ -130,7 +130,8 @@ def sys_getsid(proc, pid: int) -> int:
 
 @syscall(157)
 def sys_setsid(proc) -> int:
-    return os.setsid()
+    os.setsid()
+    return os.getsid(0)
 
 
 @syscall(96, "p")

@@ -105,6 +105,8 @@ CASES: tuple[GuestCase, ...] = (
     _c("atomics", "atomics"),
     _c("heap", "heap"),
     _c("control", "control"),
+    # signals: handlers, masks, faults caught with siglongjmp, timers, SIGCHLD; ends by its own SIGUSR1.
+    _c("signals", "signals", exit_status=-10),
     _c("fileio", "fileio", TMPDIR),
     _c("fileio-usage", "fileio", exit_status=2, stderr="fileio-usage.stderr"),
     # filter: stderr holds the line/word/byte counts.
