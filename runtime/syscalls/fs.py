@@ -411,6 +411,8 @@ TCGETS, TCSETS, TCSETSW, TCSETSF = 0x5401, 0x5402, 0x5403, 0x5404
 TIOCSCTTY, TIOCGPGRP, TIOCSPGRP, TIOCGWINSZ, TIOCSWINSZ = 0x540E, 0x540F, 0x5410, 0x5413, 0x5414
 FIONREAD, FIONBIO, FIOCLEX, FIONCLEX = 0x541B, 0x5421, 0x5451, 0x5450
 TERMIOS_SIZE = 36
+SIOC_FIRST, SIOC_LAST = 0x8900, 0x89FF
+IFREQ_SIZE = 40
 _IOCTL_SIZES = {TCGETS: TERMIOS_SIZE, TIOCGWINSZ: 8, TIOCGPGRP: 4, FIONREAD: 4}
 _IOCTL_IN_SIZES = {
     TCSETS: TERMIOS_SIZE,
@@ -444,6 +446,9 @@ def sys_ioctl(proc, fd: int, request: int, arg: int) -> int:
     if request == TIOCSCTTY:
         fcntl.ioctl(fd, request, arg)
         return 0
+    if SIOC_FIRST <= request <= SIOC_LAST:
+        # Socket ioctls (SIOCGIFFLAGS, SIOCGIFTXQLEN, ...) take a struct ifreq, laid out alike everywhere.
+        return hostcall.libc("ioctl")(fd, request, proc.memory.host_address(arg, IFREQ_SIZE, writable=True))
     return -errnos.ENOTTY if not os.isatty(fd) else -errnos.EINVAL
 
 

@@ -17,11 +17,32 @@ LINUX = sys.platform.startswith("linux")
 _libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
 
 
-def libc_function(name: str, restype=ctypes.c_long):
+#: libc functions that return ssize_t; the others return int.
+SSIZE_FUNCTIONS = frozenset(
+    [
+        "read",
+        "write",
+        "readv",
+        "writev",
+        "preadv",
+        "pwritev",
+        "pread",
+        "pwrite",
+        "sendto",
+        "recvfrom",
+        "sendmsg",
+        "recvmsg",
+    ]
+)
+
+
+def libc_function(name: str, restype=None):
     """A libc function with errno checking, or None if this libc lacks it."""
     fn = getattr(_libc, name, None)
     if fn is None:
         return None
+    if restype is None:
+        restype = ctypes.c_ssize_t if name in SSIZE_FUNCTIONS else ctypes.c_int
     fn.restype = restype
 
     def call(*args: int) -> int:

@@ -16,14 +16,13 @@ from dbt.runtime.syscalls.time import read_timespec
 log = logging.getLogger("dbt.syscall")
 
 UTS_LEN = 65
-#: The kernel release dbt reports (riscv64 Linux with the calls dbt implements).
-UTS_RELEASE = "6.1.0"
 
 
 @syscall(160, "p")
 def sys_uname(proc, buf: int) -> int:
+    # As qemu-user: the host's kernel release and version, the guest's machine name.
     host = os.uname()
-    fields = ("Linux", host.nodename, UTS_RELEASE, "#1 SMP dbt", "riscv64", "(none)")
+    fields = ("Linux", host.nodename, host.release, host.version, "riscv64", "(none)")
     proc.memory.write_slice(buf, b"".join(f.encode()[: UTS_LEN - 1].ljust(UTS_LEN, b"\0") for f in fields))
     return 0
 
@@ -197,9 +196,13 @@ def sys_membarrier(proc, cmd: int, flags: int, cpu_id: int) -> int:
 def sys_sched_getaffinity(proc, pid: int, size: int, mask: int) -> int:
     if size < 8 or size % 8:
         return -errnos.EINVAL
-    # One guest thread runs on one host CPU at a time: report CPU 0.
-    proc.memory.write_slice(mask, (1).to_bytes(8, "little"))
-    return 8
+    # The host's CPUs, as qemu-user reports them (nproc and friends size their work by it).
+    cpus = os.sched_getaffinity(0 if pid == 0 else pid) if hasattr(os, "sched_getaffinity") else {0}
+    bits = sum(1 << cpu for cpu in cpus if cpu < size * 8)
+    nbytes = max(8, (max(cpus) // 64 + 1) * 8) if cpus else 8
+    nbytes = min(nbytes, size)
+    proc.memory.write_slice(mask, bits.to_bytes(nbytes, "little"))
+    return nbytes
 
 
 @syscall(122, "iup")

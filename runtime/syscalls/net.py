@@ -24,13 +24,13 @@ _accept4 = libc_function("accept4")
 _connect = libc_function("connect")
 _getsockname = libc_function("getsockname")
 _getpeername = libc_function("getpeername")
-_sendto = libc_function("sendto", ctypes.c_ssize_t)
-_recvfrom = libc_function("recvfrom", ctypes.c_ssize_t)
+_sendto = libc_function("sendto")
+_recvfrom = libc_function("recvfrom")
 _setsockopt = libc_function("setsockopt")
 _getsockopt = libc_function("getsockopt")
 _shutdown = libc_function("shutdown")
-_sendmsg = libc_function("sendmsg", ctypes.c_ssize_t)
-_recvmsg = libc_function("recvmsg", ctypes.c_ssize_t)
+_sendmsg = libc_function("sendmsg")
+_recvmsg = libc_function("recvmsg")
 
 
 def _ptr(proc, addr: int, size: int, writable: bool = False) -> int:
