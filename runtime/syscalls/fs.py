@@ -264,7 +264,20 @@ def _proc_self_file(proc, path: bytes) -> bytes | None:
                 return b"".join(arg + b"\0" for arg in proc.image.argv)
             if name == b"auxv" and proc.image is not None:
                 return proc.image.auxv
+            if name in (b"stat", b"status") and os.path.exists("/proc/self/stat"):
+                return _host_proc_with_guest_name(proc, name)
     return None
+
+
+def _host_proc_with_guest_name(proc, name: bytes) -> bytes:
+    """The host's /proc/self/stat or status, naming the guest program instead of Python."""
+    with open(b"/proc/self/" + name, "rb") as f:
+        data = f.read()
+    comm = proc.comm or b"?"
+    if name == b"stat":
+        return data[: data.index(b"(") + 1] + comm + data[data.rindex(b")") :]
+    _, _, rest = data.partition(b"\n")
+    return b"Name:\t" + comm + b"\n" + rest
 
 
 def _maps_text(proc) -> bytes:
