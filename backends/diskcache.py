@@ -12,8 +12,18 @@ import sys
 import tempfile
 from pathlib import Path
 
+_override: Path | None = None
+
+
+def set_cache_dir(path: str | os.PathLike[str] | None) -> None:
+    """Use `path` instead of the default (the --cache-dir option)."""
+    global _override
+    _override = Path(path) if path else None
+
 
 def cache_dir() -> Path:
+    if _override is not None:
+        return _override
     explicit = os.environ.get("DBT_CACHE_DIR")
     if explicit:
         return Path(explicit)

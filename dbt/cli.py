@@ -59,9 +59,25 @@ def run(
         list[str] | None, typer.Argument(help="Arguments for the guest (everything after GUEST).")
     ] = None,
     arch: Annotated[str, typer.Option("--arch", help="Guest architecture.")] = "riscv64",
-    no_jit: Annotated[
-        bool, typer.Option("--no-jit", help="Interpreter only (the only tier until the JIT lands).")
+    no_jit: Annotated[bool, typer.Option("--no-jit", help="Interpreter only: compile no regions.")] = False,
+    jit_threshold: Annotated[
+        int | None,
+        typer.Option(
+            "--jit-threshold", min=0, help="Block heat that triggers a compile (0: every block, at once)."
+        ),
+    ] = None,
+    jit_threads: Annotated[
+        int | None,
+        typer.Option(
+            "--jit-threads", min=0, help="Compile worker processes (default cores-1; 0: main thread)."
+        ),
+    ] = None,
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", help="Do not use the on-disk cache of compiled regions.")
     ] = False,
+    cache_dir: Annotated[
+        str | None, typer.Option("--cache-dir", help="Cache directory (default ~/.cache/dbt; DBT_CACHE_DIR).")
+    ] = None,
     sysroot: Annotated[
         str | None,
         typer.Option(
@@ -102,15 +118,22 @@ def run(
         _fail(str(exc), 2)
     if arch not in ARCHES:
         _fail(f"unsupported --arch {arch!r} (supported: {', '.join(ARCHES)})", 2)
+    jit_options = {
+        "no_jit": no_jit or None,
+        "jit_threshold": jit_threshold,
+        "jit_threads": jit_threads,
+        "no_cache": no_cache or None,
+        "cache_dir": cache_dir,
+    }
     status = _run_guest(
         guest, guest_args or [], sysroot, env or [], unset_env or [], argv0, strace, trace or [], trace_file,
-        stats, log_level, no_jit, debug=level <= logging.DEBUG,
+        stats, log_level, jit_options, debug=level <= logging.DEBUG,
     )  # fmt: skip
     raise typer.Exit(status)
 
 
 def _run_guest(guest, guest_args, sysroot, env, unset_env, argv0, strace, trace, trace_file, stats, log_level,
-               no_jit, debug) -> int:  # fmt: skip
+               jit_options, debug) -> int:  # fmt: skip
     from dbt.config import Config
     from dbt.errors import DbtError
 
@@ -123,6 +146,7 @@ def _run_guest(guest, guest_args, sysroot, env, unset_env, argv0, strace, trace,
             trace_file=trace_file,
             stats=stats or None,
             log_level=log_level,
+            **jit_options,
         )
         return _execute(config, guest, guest_args, env, unset_env, argv0)
     except DbtError as exc:
@@ -195,6 +219,8 @@ def _print_stats(machine, err) -> None:
         f"dbt: {insns:,} instructions retired, {machine.blocks_decoded:,} blocks decoded, "
         f"{process.stats.syscalls:,} system calls, {seconds:.3f} s wall, {mips:.1f} MIPS\n"
     )
+    if process.jit is not None:
+        err.write(f"dbt: JIT: {process.jit.stats.summary()}\n")
 
 
 def _default_host_signals() -> None:

@@ -27,8 +27,18 @@ class Config:
     trace_file: str | None = None
     #: Print instructions retired, blocks decoded, wall time and MIPS at exit. DBT_STATS=1.
     stats: bool = False
-    #: Run with the interpreter only. The JIT tier is not built yet, so this is the only mode. DBT_NO_JIT=1.
-    no_jit: bool = True
+    #: Run with the interpreter only (no compiled regions). DBT_NO_JIT=1.
+    no_jit: bool = False
+    #: Heat (executions, halved as guest time passes) at which a block's region is compiled;
+    #: 0 compiles a region for every block on its first execution (for testing). DBT_JIT_THRESHOLD.
+    jit_threshold: int = 100
+    #: Compile worker processes; None: cores - 1 (at least 1); 0: compile in the main thread.
+    #: DBT_JIT_THREADS.
+    jit_threads: int | None = None
+    #: Do not read or write the persistent (L2) cache of compiled regions. DBT_NO_CACHE=1.
+    no_cache: bool = False
+    #: Directory of dbt's caches (compiled interpreter and regions). DBT_CACHE_DIR.
+    cache_dir: str | None = None
     #: Largest number of guest instructions in one decoded block. DBT_MAX_BLOCK_INSNS.
     max_block_insns: int = 64
     #: Guest instructions the dispatcher runs before it returns to Python to look for events.
@@ -47,6 +57,10 @@ class Config:
             raise ConfigError("max_block_insns must be between 1 and 4096")
         if self.slice_insns < 1:
             raise ConfigError("slice_insns must be positive")
+        if self.jit_threshold < 0:
+            raise ConfigError("jit_threshold must be 0 or more")
+        if self.jit_threads is not None and self.jit_threads < 0:
+            raise ConfigError("jit_threads must be 0 or more")
         if self.log_level is not None:
             from dbt.log import LEVELS
 

@@ -131,3 +131,24 @@ def f64_to_bits(typingctx, x):
         return builder.bitcast(args[0], _I64)
 
     return sig, codegen
+
+
+@intrinsic
+def call_region(typingctx, address, regs, state, mem, perm):
+    """Call compiled region code at `address`: i64 region(i64* regs, i64* state, i8* mem,
+    i8* perm, i64 npages). Returns 0 (continue at state[PC]) or an exit reason."""
+    sig = types.int64(types.int64, regs, state, mem, perm)
+
+    def codegen(context, builder, signature, args):
+        i8p = llir.IntType(8).as_pointer()
+        fnty = llir.FunctionType(_I64, [_I64.as_pointer(), _I64.as_pointer(), i8p, i8p, _I64])
+        function = builder.inttoptr(args[0], fnty.as_pointer())
+        arrays = [context.make_array(t)(context, builder, v) for t, v in zip(signature.args[1:], args[1:])]
+        regs_p = builder.bitcast(arrays[0].data, _I64.as_pointer())
+        state_p = builder.bitcast(arrays[1].data, _I64.as_pointer())
+        mem_p = builder.bitcast(arrays[2].data, i8p)
+        perm_p = builder.bitcast(arrays[3].data, i8p)
+        npages = builder.extract_value(arrays[3].shape, 0)
+        return builder.call(function, [regs_p, state_p, mem_p, perm_p, npages])
+
+    return sig, codegen

@@ -24,7 +24,9 @@ RESERVED_VALUE = 9  # the value LR read: SC succeeds only if memory still holds 
 FAULT_ADDR = 5  # faulting guest address at EXIT_FAULT
 FAULT_KIND = 6  # FAULT_* at EXIT_FAULT, TRAP_* at EXIT_TRAP
 SLICE_END = 7  # the dispatcher returns EXIT_SLICE once INSTRET reaches this
-EXIT_OP = 8  # index of the IR op that exited (for EXIT_CSR: the op to finish in Python)
+EXIT_OP = 8  # index of the IR op that exited (for EXIT_CSR: the op to finish in Python), or the
+#            block number at EXIT_HOT
+JIT_THRESHOLD = 10  # heat at which a block is reported hot (EXIT_HOT); -1: never (no JIT)
 NUM_STATE = 16
 
 # Exit reasons the dispatcher returns to Python.
@@ -35,6 +37,7 @@ EXIT_TRAP = 4  # ebreak or illegal instruction at state[PC]: state[FAULT_KIND]
 EXIT_FENCE_I = 5  # fence.i at state[PC]: Python drops stale translations
 EXIT_CSR = 6  # a counter CSR (cycle, time, instret) Python reads: op state[EXIT_OP]
 EXIT_SLICE = 7  # instruction budget spent; resume at state[PC]
+EXIT_HOT = 8  # block state[EXIT_OP] reached the JIT threshold; resume at state[PC]
 
 EXIT_NAMES = {
     EXIT_MISS: "miss",
@@ -44,6 +47,7 @@ EXIT_NAMES = {
     EXIT_FENCE_I: "fence.i",
     EXIT_CSR: "csr",
     EXIT_SLICE: "slice",
+    EXIT_HOT: "hot",
 }
 
 # Fault kinds (state[FAULT_KIND] at EXIT_FAULT).
@@ -77,7 +81,9 @@ BLK_START = 0  # index of the block's first op in the code array
 BLK_OPS = 1  # number of ops
 BLK_PC = 2  # guest pc of the block
 BLK_INSNS = 3  # guest instructions in the block
-BLK_WORDS = 4
+BLK_HEAT = 4  # execution counter (halved as time passes: an EWMA); the JIT's hotness
+BLK_JIT = 5  # address of the compiled region entered at this block, or 0
+BLK_WORDS = 6
 
 #: rm field value meaning "use the dynamic rounding mode in frm".
 RM_DYN = 7

@@ -9,11 +9,22 @@ appends on a miss and clears everything when guest code changes.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import numpy as np
 
 from dbt.ir.builder import Block
-from dbt.ir.state import BLK_INSNS, BLK_OPS, BLK_PC, BLK_START, BLK_WORDS, OP_WORDS, PAGE_SHIFT
+from dbt.ir.state import (
+    BLK_HEAT,
+    BLK_INSNS,
+    BLK_JIT,
+    BLK_OPS,
+    BLK_PC,
+    BLK_START,
+    BLK_WORDS,
+    OP_WORDS,
+    PAGE_SHIFT,
+)
 
 log = logging.getLogger("dbt.cache")
 
@@ -33,6 +44,10 @@ class BlockCache:
         self.flushes = 0
         #: Bumped whenever an array is replaced, so callers holding raw pointers refresh them.
         self.version = 0
+        #: Compiled code for a block pc (the JIT's L1), consulted when a block is (re)decoded.
+        self.region_for: Callable[[int], int] = lambda pc: 0
+        #: Called when every decoded block is dropped.
+        self.on_flush: list[Callable[[], None]] = []
 
     def insert(self, block: Block) -> int:
         """Add a decoded block; returns its number."""
@@ -53,6 +68,8 @@ class BlockCache:
         row[BLK_OPS] = n
         row[BLK_PC] = block.pc
         row[BLK_INSNS] = block.insns
+        row[BLK_HEAT] = 0
+        row[BLK_JIT] = self.region_for(block.pc)
         self.n_ops += n
         self.n_blocks += 1
         self._put(block.pc, number)
@@ -101,6 +118,8 @@ class BlockCache:
         self.n_blocks = 0
         self.code_pages.clear()
         self.flushes += 1
+        for callback in self.on_flush:
+            callback()
 
 
 def _grow(array: np.ndarray, needed: int) -> np.ndarray:

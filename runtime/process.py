@@ -22,6 +22,7 @@ from dbt.ir.state import (
     EXIT_CSR,
     EXIT_FAULT,
     EXIT_FENCE_I,
+    EXIT_HOT,
     EXIT_MISS,
     EXIT_OP,
     EXIT_SLICE,
@@ -31,6 +32,7 @@ from dbt.ir.state import (
     FAULT_KIND,
     FAULT_MISALIGNED,
     INSTRET,
+    JIT_THRESHOLD,
     NUM_SLOTS,
     NUM_STATE,
     PC,
@@ -53,6 +55,8 @@ TIMEBASE_HZ = 10_000_000
 #: Instruction budget between returns to Python while guest signal handlers are installed, so a
 #: host signal reaches a guest spinning in a loop within milliseconds.
 HANDLER_SLICE = 1 << 22
+#: ... and with the JIT on, often enough to install finished regions promptly.
+JIT_SLICE = 1 << 24
 MASK64 = (1 << 64) - 1
 
 
@@ -123,6 +127,18 @@ class GuestProcess:
         self.state[RESERVATION] = -1
         self.cache = BlockCache()
         self.memory.on_code_change.append(self._code_changed)
+        if config.cache_dir:
+            from dbt.backends.diskcache import set_cache_dir
+
+            set_cache_dir(config.cache_dir)
+        #: The JIT (None with --no-jit): hot blocks become compiled regions.
+        self.jit = None
+        if not config.no_jit:
+            from dbt.runtime.jit import JitManager
+
+            self.jit = JitManager(config, self.cache)
+            self.cache.region_for = self.jit.address_for
+            self.cache.on_flush.append(self.jit.flush)
         self.paths = PathMapper(config.sysroot)
         self.signals = sig.SignalState()
         self.image: ProcessImage | None = None
@@ -276,6 +292,11 @@ class GuestProcess:
         raw = kernel.raw
         version = -1
         self.signals.mirror_all()
+        jit = self.jit
+        state[JIT_THRESHOLD] = -1 if jit is None else jit.threshold
+        if jit is not None:
+            # Return to Python often enough to install finished regions and age the counters.
+            slice_insns = min(slice_insns, JIT_SLICE)
         try:
             while True:
                 if cache.version != version:
@@ -296,6 +317,9 @@ class GuestProcess:
                 reason = raw(*args)
                 self.stats.kernel_entries += 1
                 regs[SINK] = 0
+                if jit is not None:
+                    jit.poll()
+                    jit.tick(int(state[INSTRET]))
                 try:
                     self._service(reason, dispatch, ExecRequest)
                 except sig.FatalSignal as fatal:
@@ -381,6 +405,9 @@ class GuestProcess:
             self.advance()
         elif reason == EXIT_CSR:
             self._counter_csr()
+        elif reason == EXIT_HOT:
+            if self.jit is not None:
+                self.jit.hot(int(state[EXIT_OP]))
         elif reason != EXIT_SLICE:
             raise AssertionError(f"unknown dispatcher exit {reason}")
 

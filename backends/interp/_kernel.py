@@ -5,13 +5,17 @@
 # ruff: noqa: E501
 from numba import njit
 
+from dbt.ir import hostops
 from dbt.ir import semantics as sem
 from dbt.ir.state import (
+    BLK_HEAT,
     BLK_INSNS,
+    BLK_JIT,
     BLK_START,
     EXIT_CSR,
     EXIT_FAULT,
     EXIT_FENCE_I,
+    EXIT_HOT,
     EXIT_MISS,
     EXIT_OP,
     EXIT_SLICE,
@@ -25,6 +29,7 @@ from dbt.ir.state import (
     FFLAGS,
     FRM,
     INSTRET,
+    JIT_THRESHOLD,
     PC,
     PC_BITS,
     PC_MASK,
@@ -63,6 +68,23 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 return EXIT_MISS
             slot = (slot + 1) & hmask
         b = ht_vals[slot]
+        region = blocks[b, BLK_JIT]
+        if region != 0:
+            # Compiled code: it runs until it leaves its region, then the lookup goes on here.
+            state[INSTRET] = instret
+            reason = hostops.call_region(region, regs, state, mem, perm)
+            if reason != 0:
+                return reason
+            pc = state[PC]
+            instret = state[INSTRET]
+            continue
+        heat = blocks[b, BLK_HEAT] + 1
+        blocks[b, BLK_HEAT] = heat
+        if heat == state[JIT_THRESHOLD]:
+            state[PC] = pc
+            state[INSTRET] = instret
+            state[EXIT_OP] = b
+            return EXIT_HOT
         i = blocks[b, BLK_START]
         while True:
             w = code[i, 0]

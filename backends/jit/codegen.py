@@ -1,0 +1,410 @@
+"""Region code generation: a region of decoded blocks becomes one LLVM function.
+
+The function takes the guest arrays (registers, state, RAM, page permissions) and returns 0 to
+continue at state[PC] (the dispatcher chains to the next region or block) or an EXIT_* reason
+with the state set exactly as the interpreter would have left it. Guest registers live in
+allocas (promoted to SSA values by LLVM) and go back to the register array at every exit.
+Each op is its shape's lowering here around a call of the op's semantics symbol (oplib), so the
+arithmetic is the interpreter's; branches to blocks inside the region stay inside the function,
+and a budget check on every internal branch target keeps long loops returning to Python.
+
+Stage: backend (knows nothing of frontends or the runtime).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from dbt.backends.jit.oplib import LOAD_SIZED, MEM_OK, STORE_SIZED, SemSymbol, symbol_for
+from dbt.ir.ops import OPS, Shape
+from dbt.ir.state import (
+    EXIT_FAULT,
+    EXIT_TRAP,
+    FAULT_ADDR,
+    FAULT_KIND,
+    FAULT_LOAD,
+    FAULT_MISALIGNED,
+    FAULT_STORE,
+    FFLAGS,
+    FRM,
+    INSTRET,
+    PC,
+    PC_BITS,
+    PC_MASK,
+    PERM_R,
+    PERM_W,
+    RESERVATION,
+    RESERVED_VALUE,
+    RM_DYN,
+    SINK,
+    SLICE_END,
+    TRAP_ILLEGAL,
+)
+
+#: Shapes a region can hold: everything that does not need Python at the op itself.
+REGION_SHAPES = frozenset(Shape) - {Shape.SYSCALL, Shape.TRAP, Shape.FENCE_I, Shape.CSR_EXIT}
+CONTINUE = 0
+
+
+@dataclass(frozen=True, slots=True)
+class RegionBlock:
+    pc: int
+    #: Encoded ops (rows of the code array).
+    code: np.ndarray
+    insns: int
+
+
+@dataclass
+class _Emitter:
+    name: str
+    blocks: list[RegionBlock]
+    lines: list[str] = field(default_factory=list)
+    symbols: dict[str, SemSymbol] = field(default_factory=dict)
+    counter: int = 0
+    slots: set[int] = field(default_factory=set)
+    written: set[int] = field(default_factory=set)
+
+    def tmp(self) -> str:
+        self.counter += 1
+        return f"%t{self.counter}"
+
+    def label(self, hint: str) -> str:
+        self.counter += 1
+        return f"{hint}{self.counter}"
+
+    def emit(self, text: str) -> None:
+        self.lines.append("  " + text)
+
+    def place(self, label: str) -> None:
+        self.lines.append(f"{label}:")
+
+    def use(self, symbol: SemSymbol) -> str:
+        self.symbols[symbol.name] = symbol
+        return f"@{symbol.name}"
+
+
+def _i64(value: int) -> int:
+    value = int(value) & (1 << 64) - 1
+    return value - (1 << 64) if value >= 1 << 63 else value
+
+
+def block_ops(block: RegionBlock):
+    """(op, rd, rs1, rs2, rs3, aux, imm, pc, index, extra) of each op of a block."""
+    for row in block.code:
+        w0, imm, location, extra = (int(x) for x in row)
+        w = w0 & (1 << 64) - 1
+        yield (
+            OPS[w & 0xFFFF], (w >> 16) & 0xFF, (w >> 24) & 0xFF, (w >> 32) & 0xFF, (w >> 40) & 0xFF,
+            (w >> 48) & 0xFFFF, imm, location & PC_MASK, location >> PC_BITS, extra,
+        )  # fmt: skip
+
+
+def region_supported(block: RegionBlock) -> bool:
+    return all(op.shape in REGION_SHAPES for op, *_ in block_ops(block))
+
+
+def generate(name: str, blocks: list[RegionBlock]) -> tuple[str, list[SemSymbol]]:
+    """LLVM IR text of a region function named `name` (entry: blocks[0]) and the semantics
+    symbols it calls."""
+    e = _Emitter(name, blocks)
+    index = {b.pc: i for i, b in enumerate(blocks)}
+    targets = _internal_targets(blocks, index)
+    body: list[str] = []
+    e.lines = body
+    for i, block in enumerate(blocks):
+        _emit_block(e, i, block, index, i in targets)
+    # Exits: state and return code are set by each exit path; registers are written back here.
+    body.append("writeback:")
+    for slot in sorted(e.written):
+        value = e.tmp()
+        body.append(f"  {value} = load i64, i64* %r{slot}")
+        body.append(f"  store i64 {value}, i64* %p{slot}")
+    body.append("  %rc = load i64, i64* %ret")
+    body.append("  ret i64 %rc")
+    head = [
+        f"define i64 @{name}(i64* noalias %regs, i64* noalias %state, i8* noalias %mem, i8* noalias %perm, "
+        "i64 %npages) nounwind {",
+        "entry:",
+        "  %ret = alloca i64",
+        "  %ir = alloca i64",
+        f"  %limitp = getelementptr i64, i64* %state, i64 {SLICE_END}",
+        "  %limit = load i64, i64* %limitp",
+        f"  %irp = getelementptr i64, i64* %state, i64 {INSTRET}",
+        "  %ir0 = load i64, i64* %irp",
+        "  store i64 %ir0, i64* %ir",
+        f"  %fflags = getelementptr i64, i64* %state, i64 {FFLAGS}",
+    ]
+    for slot in sorted(e.slots | e.written):
+        head.append(f"  %p{slot} = getelementptr i64, i64* %regs, i64 {slot}")
+        head.append(f"  %r{slot} = alloca i64")
+        head.append(f"  %v{slot} = load i64, i64* %p{slot}")
+        head.append(f"  store i64 %v{slot}, i64* %r{slot}")
+    head.append("  br label %b0")
+    declarations = [_declare(symbol) for symbol in e.symbols.values()]
+    text = "\n".join(head + body + ["}", *declarations, BRANCH_WEIGHTS]) + "\n"
+    return text, list(e.symbols.values())
+
+
+_DECLARATIONS = {
+    "alu2": "i64 @{}(i64, i64)",
+    "alu1": "i64 @{}(i64)",
+    "cond": "i64 @{}(i64, i64)",
+    "load": "i64 @{}(i8*, i64)",
+    "store": "void @{}(i8*, i64, i64)",
+    "lsized": "i64 @{}(i8*, i64)",
+    "ssized": "void @{}(i8*, i64, i64)",
+    "amo": "i64 @{}(i64, i64)",
+    "csr": "i64 @{}(i64*, i64, i64, i64)",
+    "memok": "i64 @{}(i8*, i64, i64, i64, i64)",
+    "fp3rm": "i64 @{}(i64, i64, i64, i64, i64*)",
+    "fp2rm": "i64 @{}(i64, i64, i64, i64*)",
+    "fp1rm": "i64 @{}(i64, i64, i64*)",
+    "fp2": "i64 @{}(i64, i64, i64*)",
+    "fp1": "i64 @{}(i64, i64*)",
+}
+
+
+def _declare(symbol: SemSymbol) -> str:
+    return "declare " + _DECLARATIONS[symbol.kind].format(symbol.name)
+
+
+def _internal_targets(blocks: list[RegionBlock], index: dict[int, int]) -> set[int]:
+    targets = set()
+    for block in blocks:
+        for op, _rd, _rs1, _rs2, _rs3, _aux, imm, _pc, _idx, extra in block_ops(block):
+            if op.shape is Shape.BRANCH:
+                targets.update(index[t] for t in (imm, extra) if t in index)
+            elif op.shape is Shape.JAL and imm in index:
+                targets.add(index[imm])
+    return targets
+
+
+def _read(e: _Emitter, slot: int) -> str:
+    if slot == 0:
+        return "0"
+    e.slots.add(slot)
+    value = e.tmp()
+    e.emit(f"{value} = load i64, i64* %r{slot}")
+    return value
+
+
+def _write(e: _Emitter, slot: int, value: str) -> None:
+    if slot in (0, SINK):
+        return
+    e.written.add(slot)
+    e.emit(f"store i64 {value}, i64* %r{slot}")
+
+
+def _set_state(e: _Emitter, index: int, value: str) -> None:
+    pointer = e.tmp()
+    e.emit(f"{pointer} = getelementptr i64, i64* %state, i64 {index}")
+    e.emit(f"store i64 {value}, i64* {pointer}")
+
+
+def _get_state(e: _Emitter, index: int) -> str:
+    pointer, value = e.tmp(), e.tmp()
+    e.emit(f"{pointer} = getelementptr i64, i64* %state, i64 {index}")
+    e.emit(f"{value} = load i64, i64* {pointer}")
+    return value
+
+
+def _leave(e: _Emitter, pc: str, retired: int, code: int, extra_state: tuple = ()) -> None:
+    """Exit the region at `pc` with `retired` more instructions of the current block done."""
+    count = e.tmp()
+    e.emit(f"{count} = load i64, i64* %ir")
+    total = e.tmp()
+    e.emit(f"{total} = add i64 {count}, {retired}")
+    _set_state(e, INSTRET, total)
+    _set_state(e, PC, pc)
+    for index, value in extra_state:
+        _set_state(e, index, value)
+    e.emit(f"store i64 {code}, i64* %ret")
+    e.emit("br label %writeback")
+
+
+def _goto(e: _Emitter, target: int, index: dict[int, int], block_insns: int) -> None:
+    """Finish the current block and continue at a constant pc: inside the region or by exiting."""
+    count, total = e.tmp(), e.tmp()
+    e.emit(f"{count} = load i64, i64* %ir")
+    e.emit(f"{total} = add i64 {count}, {block_insns}")
+    e.emit(f"store i64 {total}, i64* %ir")
+    if target in index:
+        e.emit(f"br label %b{index[target]}")
+    else:
+        _leave(e, str(_i64(target)), 0, CONTINUE)
+
+
+def _emit_block(e: _Emitter, i: int, block: RegionBlock, index: dict[int, int], is_target: bool) -> None:
+    e.place(f"b{i}")
+    if is_target:
+        # A loop inside the region: leave once the instruction budget is spent.
+        count, over = e.tmp(), e.tmp()
+        body, out = e.label("body"), e.label("budget")
+        e.emit(f"{count} = load i64, i64* %ir")
+        e.emit(f"{over} = icmp sge i64 {count}, %limit")
+        e.emit(f"br i1 {over}, label %{out}, label %{body}")
+        e.place(out)
+        _leave(e, str(_i64(block.pc)), 0, CONTINUE)
+        e.place(body)
+    for op, rd, rs1, rs2, rs3, aux, imm, pc, insn_index, extra in block_ops(block):
+        _emit_op(e, op, rd, rs1, rs2, rs3, aux, imm, pc, insn_index, extra, block, index)
+
+
+def _check_memory(e: _Emitter, addr: str, size: int, need: int, kind: int, pc: int, insn_index: int,
+                  aligned: bool = False) -> None:  # fmt: skip
+    if aligned and size > 1:
+        low, misaligned = e.tmp(), e.tmp()
+        fault, ok = e.label("misaligned"), e.label("aligned")
+        e.emit(f"{low} = and i64 {addr}, {size - 1}")
+        e.emit(f"{misaligned} = icmp ne i64 {low}, 0")
+        e.emit(f"br i1 {misaligned}, label %{fault}, label %{ok}")
+        e.place(fault)
+        _leave(
+            e,
+            str(_i64(pc)),
+            insn_index,
+            EXIT_FAULT,
+            ((FAULT_ADDR, addr), (FAULT_KIND, str(FAULT_MISALIGNED))),
+        )
+        e.place(ok)
+    mem_ok = e.use(MEM_OK)
+    result, good = e.tmp(), e.tmp()
+    fault, ok = e.label("fault"), e.label("ok")
+    e.emit(f"{result} = call i64 {mem_ok}(i8* %perm, i64 %npages, i64 {addr}, i64 {size}, i64 {need})")
+    e.emit(f"{good} = icmp ne i64 {result}, 0")
+    e.emit(f"br i1 {good}, label %{ok}, label %{fault}, !prof !0")
+    e.place(fault)
+    _leave(e, str(_i64(pc)), insn_index, EXIT_FAULT, ((FAULT_ADDR, addr), (FAULT_KIND, str(kind))))
+    e.place(ok)
+
+
+def _rounding_mode(e: _Emitter, aux: int, pc: int, insn_index: int) -> str:
+    if aux != RM_DYN:
+        return str(aux)
+    rm = _get_state(e, FRM)
+    bad = e.tmp()
+    trap, ok = e.label("badrm"), e.label("rm")
+    e.emit(f"{bad} = icmp ugt i64 {rm}, 4")
+    e.emit(f"br i1 {bad}, label %{trap}, label %{ok}")
+    e.place(trap)
+    _leave(e, str(_i64(pc)), insn_index, EXIT_TRAP, ((FAULT_KIND, str(TRAP_ILLEGAL)),))
+    e.place(ok)
+    return rm
+
+
+def _emit_op(e: _Emitter, op, rd, rs1, rs2, rs3, aux, imm, pc, insn_index, extra, block, index) -> None:
+    shape = op.shape
+    symbol = symbol_for(op)
+    imm = _i64(imm)
+    if shape in (Shape.ALU_RR, Shape.ALU_RI):
+        a = _read(e, rs1)
+        b = _read(e, rs2) if shape is Shape.ALU_RR else str(imm)
+        result = e.tmp()
+        e.emit(f"{result} = call i64 {e.use(symbol)}(i64 {a}, i64 {b})")
+        _write(e, rd, result)
+    elif shape is Shape.ALU_R:
+        a = _read(e, rs1)
+        result = e.tmp()
+        e.emit(f"{result} = call i64 {e.use(symbol)}(i64 {a})")
+        _write(e, rd, result)
+    elif shape is Shape.LI:
+        _write(e, rd, str(imm))
+    elif shape in (Shape.LOAD, Shape.STORE):
+        base, addr = _read(e, rs1), e.tmp()
+        e.emit(f"{addr} = add i64 {base}, {imm}")
+        if shape is Shape.LOAD:
+            _check_memory(e, addr, op.size, PERM_R, FAULT_LOAD, pc, insn_index)
+            result = e.tmp()
+            e.emit(f"{result} = call i64 {e.use(symbol)}(i8* %mem, i64 {addr})")
+            _write(e, rd, result)
+        else:
+            value = _read(e, rs2)
+            _check_memory(e, addr, op.size, PERM_W, FAULT_STORE, pc, insn_index)
+            e.emit(f"call void {e.use(symbol)}(i8* %mem, i64 {addr}, i64 {value})")
+    elif shape is Shape.BRANCH:
+        a, b = _read(e, rs1), _read(e, rs2)
+        cond, taken = e.tmp(), e.tmp()
+        yes, no = e.label("taken"), e.label("fall")
+        e.emit(f"{cond} = call i64 {e.use(symbol)}(i64 {a}, i64 {b})")
+        e.emit(f"{taken} = icmp ne i64 {cond}, 0")
+        e.emit(f"br i1 {taken}, label %{yes}, label %{no}")
+        e.place(yes)
+        _goto(e, imm, index, block.insns)
+        e.place(no)
+        _goto(e, extra, index, block.insns)
+    elif shape is Shape.JAL:
+        _write(e, rd, str(_i64(extra)))
+        _goto(e, imm, index, block.insns)
+    elif shape is Shape.JALR:
+        base = _read(e, rs1)
+        sum_, target = e.tmp(), e.tmp()
+        e.emit(f"{sum_} = add i64 {base}, {imm}")
+        e.emit(f"{target} = and i64 {sum_}, -2")
+        _write(e, rd, str(_i64(extra)))
+        count, total = e.tmp(), e.tmp()
+        e.emit(f"{count} = load i64, i64* %ir")
+        e.emit(f"{total} = add i64 {count}, {block.insns}")
+        e.emit(f"store i64 {total}, i64* %ir")
+        _leave(e, target, 0, CONTINUE)
+    elif shape in (Shape.CSR_R, Shape.CSR_I):
+        src = _read(e, rs1) if shape is Shape.CSR_R else str(_i64(extra))
+        result = e.tmp()
+        e.emit(f"{result} = call i64 {e.use(symbol)}(i64* %state, i64 {aux}, i64 {src}, i64 {imm})")
+        _write(e, rd, result)
+    elif shape is Shape.AMO:
+        addr, src = _read(e, rs1), _read(e, rs2)
+        _check_memory(e, addr, op.size, PERM_R | PERM_W, FAULT_STORE, pc, insn_index, aligned=True)
+        old, new = e.tmp(), e.tmp()
+        e.emit(f"{old} = call i64 {e.use(LOAD_SIZED[op.size])}(i8* %mem, i64 {addr})")
+        e.emit(f"{new} = call i64 {e.use(symbol)}(i64 {old}, i64 {src})")
+        e.emit(f"call void {e.use(STORE_SIZED[op.size])}(i8* %mem, i64 {addr}, i64 {new})")
+        _write(e, rd, old)
+    elif shape is Shape.LR:
+        addr = _read(e, rs1)
+        _check_memory(e, addr, op.size, PERM_R, FAULT_LOAD, pc, insn_index, aligned=True)
+        old = e.tmp()
+        e.emit(f"{old} = call i64 {e.use(LOAD_SIZED[op.size])}(i8* %mem, i64 {addr})")
+        _set_state(e, RESERVATION, addr)
+        _set_state(e, RESERVED_VALUE, old)
+        _write(e, rd, old)
+    elif shape is Shape.SC:
+        addr, src = _read(e, rs1), _read(e, rs2)
+        _check_memory(e, addr, op.size, PERM_W, FAULT_STORE, pc, insn_index, aligned=True)
+        reserved, expected = _get_state(e, RESERVATION), _get_state(e, RESERVED_VALUE)
+        current, same_addr, same_value, success = e.tmp(), e.tmp(), e.tmp(), e.tmp()
+        e.emit(f"{current} = call i64 {e.use(LOAD_SIZED[op.size])}(i8* %mem, i64 {addr})")
+        e.emit(f"{same_addr} = icmp eq i64 {reserved}, {addr}")
+        e.emit(f"{same_value} = icmp eq i64 {current}, {expected}")
+        e.emit(f"{success} = and i1 {same_addr}, {same_value}")
+        do_store, done = e.label("sc_store"), e.label("sc_done")
+        e.emit(f"br i1 {success}, label %{do_store}, label %{done}")
+        e.place(do_store)
+        e.emit(f"call void {e.use(STORE_SIZED[op.size])}(i8* %mem, i64 {addr}, i64 {src})")
+        e.emit(f"br label %{done}")
+        e.place(done)
+        result = e.tmp()
+        e.emit(f"{result} = select i1 {success}, i64 0, i64 1")
+        _set_state(e, RESERVATION, "-1")
+        _write(e, rd, result)
+    elif shape in (Shape.FP_RR_RM, Shape.FP_R_RM, Shape.FP_RRR_RM):
+        rm = _rounding_mode(e, aux, pc, insn_index)
+        operands = {Shape.FP_R_RM: (rs1,), Shape.FP_RR_RM: (rs1, rs2), Shape.FP_RRR_RM: (rs1, rs2, rs3)}[
+            shape
+        ]
+        values = [f"i64 {_read(e, slot)}" for slot in operands]
+        result = e.tmp()
+        e.emit(f"{result} = call i64 {e.use(symbol)}({', '.join(values)}, i64 {rm}, i64* %fflags)")
+        _write(e, rd, result)
+    elif shape in (Shape.FP_RR, Shape.FP_R):
+        operands = (rs1, rs2) if shape is Shape.FP_RR else (rs1,)
+        values = [f"i64 {_read(e, slot)}" for slot in operands]
+        result = e.tmp()
+        e.emit(f"{result} = call i64 {e.use(symbol)}({', '.join(values)}, i64* %fflags)")
+        _write(e, rd, result)
+    else:
+        raise AssertionError(f"{op.name} cannot be in a region")
+
+
+BRANCH_WEIGHTS = '!0 = !{!"branch_weights", i32 2000, i32 1}'

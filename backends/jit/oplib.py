@@ -1,0 +1,119 @@
+"""The op semantics as LLVM bitcode, for the JIT's region code to call and inline.
+
+Each op's semantics function (dbt.ir.semantics, the same functions the interpreter kernel is
+built from) is compiled once by Numba as a C-ABI cfunc with a flat signature, and its bitcode is
+kept in dbt's cache directory. Region code declares `@<symbol>` and the compiler links the
+bitcode of the symbols it uses, so the JIT and the interpreter run one definition of each op.
+
+Only `build_symbol` imports Numba; reading the library needs llvmlite alone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from dbt.backends.diskcache import cache_dir, write_atomic
+from dbt.ir.ops import OPS, OpDef, Shape
+
+# Flat C signatures of the semantics symbols, by kind:
+#   alu2   i64 (i64, i64)                 alu1   i64 (i64)
+#   cond   i64 (i64, i64)  -> 0 or 1
+#   load   i64 (i8* mem, i64 addr)        store  void (i8* mem, i64 addr, i64 value)
+#   amo    i64 (i64 old, i64 src)          (access size baked in)
+#   csr    i64 (i64* state, i64 csr, i64 src, i64 mode)
+#   fp3rm  i64 (i64, i64, i64, i64 rm, i64* fflags)     fp2rm i64 (i64, i64, i64 rm, i64* fflags)
+#   fp1rm  i64 (i64, i64 rm, i64* fflags)               fp2   i64 (i64, i64, i64* fflags)
+#   memok  i64 (i8* perm, i64 npages, i64 addr, i64 size, i64 need)
+#   lsized i64 (i8* mem, i64 addr)  (sign-extended 4 or 8 bytes)    ssized void (i8*, i64, i64)
+
+
+@dataclass(frozen=True, slots=True)
+class SemSymbol:
+    name: str
+    kind: str
+    #: Semantics function in dbt.ir.semantics.
+    sem: str
+    #: Access size for amo/lsized/ssized.
+    size: int = 0
+
+
+def symbol_for(op: OpDef) -> SemSymbol | None:
+    """The semantics symbol an op's JIT code calls (None for ops lowered inline)."""
+    shape = op.shape
+    if shape in (Shape.ALU_RR, Shape.ALU_RI):
+        return SemSymbol(f"dbt_sem_{op.sem}", "alu2", op.sem)
+    if shape is Shape.ALU_R:
+        return SemSymbol(f"dbt_sem_{op.sem}", "alu1", op.sem)
+    if shape is Shape.BRANCH:
+        return SemSymbol(f"dbt_sem_{op.sem}", "cond", op.sem)
+    if shape is Shape.LOAD:
+        return SemSymbol(f"dbt_sem_{op.sem}", "load", op.sem)
+    if shape is Shape.STORE:
+        return SemSymbol(f"dbt_sem_{op.sem}", "store", op.sem)
+    if shape is Shape.AMO:
+        return SemSymbol(f"dbt_sem_{op.sem}_{op.size}", "amo", op.sem, op.size)
+    if shape in (Shape.CSR_R, Shape.CSR_I):
+        return SemSymbol(f"dbt_sem_{op.sem}", "csr", op.sem)
+    kinds = {
+        Shape.FP_RRR_RM: "fp3rm",
+        Shape.FP_RR_RM: "fp2rm",
+        Shape.FP_R_RM: "fp1rm",
+        Shape.FP_RR: "fp2",
+        Shape.FP_R: "fp1",
+    }
+    if shape in kinds:
+        return SemSymbol(f"dbt_sem_{op.sem}", kinds[shape], op.sem)
+    return None
+
+
+#: Helpers every memory-touching op needs.
+MEM_OK = SemSymbol("dbt_sem_mem_ok", "memok", "mem_ok")
+LOAD_SIZED = {size: SemSymbol(f"dbt_sem_load_sized_{size}", "lsized", "load_sized", size) for size in (4, 8)}
+STORE_SIZED = {
+    size: SemSymbol(f"dbt_sem_store_sized_{size}", "ssized", "store_sized", size) for size in (4, 8)
+}
+
+
+def all_symbols() -> dict[str, SemSymbol]:
+    symbols = {s.name: s for s in (MEM_OK, *LOAD_SIZED.values(), *STORE_SIZED.values())}
+    for op in OPS:
+        symbol = symbol_for(op)
+        if symbol is not None:
+            symbols[symbol.name] = symbol
+    return symbols
+
+
+@cache
+def _library_dir() -> Path:
+    from dbt.backends.interp import source_hash
+    from dbt.backends.native import host_fingerprint
+
+    key = hashlib.sha256(f"{source_hash()}|{host_fingerprint()}|oplib-1".encode()).hexdigest()[:24]
+    return cache_dir() / f"jit-ops-{key}"
+
+
+def load_bitcode(symbol: SemSymbol) -> tuple[bytes, str]:
+    """(bitcode, name of the C entry inside it) for a symbol, built and cached if missing."""
+    path = _library_dir() / f"{symbol.name}.bc"
+    try:
+        data = path.read_bytes()
+        header, _, bitcode = data.partition(b"\n")
+        native, digest = header.decode().split()
+        if hashlib.sha256(bitcode).hexdigest() == digest:
+            return bitcode, native
+    except (OSError, ValueError):
+        pass
+    bitcode, native = build_symbol(symbol)
+    write_atomic(path, f"{native} {hashlib.sha256(bitcode).hexdigest()}\n".encode() + bitcode)
+    return bitcode, native
+
+
+def build_symbol(symbol: SemSymbol) -> tuple[bytes, str]:
+    """Compile one semantics symbol with Numba; returns (bitcode, cfunc entry name)."""
+    from dbt.backends.jit import _opbuild
+
+    compiled = _opbuild.compile_symbol(symbol.kind, symbol.sem, symbol.size)
+    return compiled._library._final_module.as_bitcode(), compiled.native_name

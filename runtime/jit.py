@@ -1,0 +1,251 @@
+"""The JIT's control plane: hot blocks become regions, regions become native code.
+
+The dispatcher kernel counts executions per block (an EWMA: the counts are halved as guest time
+passes) and exits with EXIT_HOT when a block reaches the threshold. Here the block grows into a
+region along its warm successors, the region's key is looked up in the L2 disk cache, and on a
+miss its IR is generated and sent to the compile pool while the guest keeps running in the
+interpreter. Finished regions are loaded and installed in the L1 table (the block table's
+BLK_JIT column, and `installed` by pc so re-decoded blocks find their code again).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import statistics
+import time
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from dbt._version import __version__
+from dbt.backends.jit import codegen
+from dbt.backends.jit.l2cache import RegionCache
+from dbt.backends.jit.pool import CompilePool, default_workers
+from dbt.backends.native import NativeLibrary, host_fingerprint
+from dbt.config import Config
+from dbt.ir.ops import OPS, Shape
+from dbt.ir.state import BLK_HEAT, BLK_INSNS, BLK_JIT, BLK_OPS, BLK_PC, BLK_START
+from dbt.runtime.blockcache import BlockCache
+
+log = logging.getLogger("dbt.jit")
+
+#: Region size caps.
+MAX_REGION_BLOCKS = 48
+MAX_REGION_INSNS = 600
+#: Heat a never-compilable block is parked at so it does not reach the threshold again.
+PARKED = -(1 << 62)
+#: Guest instructions between halvings of the heat counters.
+DECAY_INTERVAL = 1 << 24
+
+
+@dataclass
+class JitStats:
+    regions_installed: int = 0
+    compiled: int = 0
+    l2_hits: int = 0
+    failures: int = 0
+    compile_seconds: list[float] = field(default_factory=list)
+    ms_per_insn: list[float] = field(default_factory=list)
+
+    def summary(self) -> str:
+        median = statistics.median(self.ms_per_insn) if self.ms_per_insn else 0.0
+        return (
+            f"{self.regions_installed} regions installed ({self.compiled} compiled, {self.l2_hits} from the "
+            f"disk cache), compile time {sum(self.compile_seconds):.2f} s, "
+            f"median {median:.3f} ms per guest instruction"
+        )
+
+
+@dataclass
+class _Pending:
+    future: Future
+    entry_pc: int
+    epoch: int
+    key: str
+    symbol: str
+    insns: int
+
+
+class JitManager:
+    def __init__(self, config: Config, cache: BlockCache) -> None:
+        self.config = config
+        self.cache = cache
+        workers = default_workers() if config.jit_threads is None else config.jit_threads
+        self.pool = CompilePool(workers)
+        self.l2 = RegionCache(
+            directory=None if config.cache_dir is None else _region_dir(config.cache_dir),
+            enabled=not config.no_cache,
+        )
+        #: Installed regions: entry pc -> native address (L1; BLK_JIT mirrors it per block).
+        self.installed: dict[int, int] = {}
+        self._libraries: list[NativeLibrary] = []
+        self._pending: dict[int, _Pending] = {}
+        #: Bumped when decoded code is flushed: results compiled for older code are dropped.
+        self.epoch = 0
+        self.stats = JitStats()
+        self._key_base = f"{__version__}|{_kernel_hash()}|{host_fingerprint()}|region-1|".encode()
+        self._next_decay = DECAY_INTERVAL
+
+    @property
+    def threshold(self) -> int:
+        """The heat at which the kernel reports a block (1: on its first execution)."""
+        return max(1, self.config.jit_threshold)
+
+    # ---- events from the run loop ----
+    def hot(self, block: int) -> None:
+        """A block reached the threshold: compile (or load) a region starting there."""
+        blocks = self.cache.blocks
+        entry_pc = int(blocks[block, BLK_PC])
+        if entry_pc in self._pending or entry_pc in self.installed:
+            return
+        members = self._form_region(block)
+        if not members:
+            blocks[block, BLK_HEAT] = PARKED
+            return
+        region = [self._region_block(b) for b in members]
+        key = self._key(region)
+        symbol = f"dbt_region_{key[:24]}"
+        cached = self.l2.get(key)
+        if cached is not None:
+            self.stats.l2_hits += 1
+            self._install(entry_pc, *cached)
+            return
+        ir_text, symbols = codegen.generate(symbol, region)
+        directory = str(self.l2.directory) if self.l2.enabled else None
+        future = self.pool.submit(ir_text, symbol, symbols, directory, key)
+        insns = sum(r.insns for r in region)
+        self._pending[entry_pc] = _Pending(future, entry_pc, self.epoch, key, symbol, insns)
+        if self.pool.workers == 0:
+            self.poll()
+
+    def poll(self) -> None:
+        """Install every region whose compile has finished."""
+        for entry_pc, job in list(self._pending.items()):
+            if not job.future.done():
+                continue
+            del self._pending[entry_pc]
+            try:
+                object_code, seconds = job.future.result()
+            except Exception as exc:  # a compile failure costs speed, never correctness
+                self.stats.failures += 1
+                log.warning(
+                    "JIT compile of the region at %#x failed (%s): it stays interpreted", entry_pc, exc
+                )
+                self._park(entry_pc)
+                continue
+            self.stats.compiled += 1
+            self.stats.compile_seconds.append(seconds)
+            self.stats.ms_per_insn.append(1000 * seconds / max(job.insns, 1))
+            if job.epoch == self.epoch:
+                self._install(entry_pc, object_code, job.symbol)
+
+    def tick(self, instret: int) -> None:
+        """Time passes: halve the heat counters every DECAY_INTERVAL guest instructions."""
+        if instret < self._next_decay:
+            return
+        self._next_decay = instret + DECAY_INTERVAL
+        heat = self.cache.blocks[: self.cache.n_blocks, BLK_HEAT]
+        np.right_shift(heat, 1, out=heat, where=heat > 0)
+
+    def flush(self) -> None:
+        """Decoded code was dropped (guest code changed): forget every installed region."""
+        self.installed.clear()
+        self.epoch += 1
+
+    def address_for(self, pc: int) -> int:
+        return self.installed.get(pc, 0)
+
+    def shutdown(self) -> None:
+        self.pool.shutdown()
+
+    # ---- regions ----
+    def _install(self, entry_pc: int, object_code: bytes, symbol: str) -> None:
+        library = NativeLibrary(object_code)
+        address = library.address(symbol)
+        self._libraries.append(library)
+        self.installed[entry_pc] = address
+        block = self.cache.lookup(entry_pc)
+        if block >= 0:
+            self.cache.blocks[block, BLK_JIT] = address
+        self.stats.regions_installed += 1
+        log.debug("installed region at %#x", entry_pc)
+
+    def _park(self, entry_pc: int) -> None:
+        block = self.cache.lookup(entry_pc)
+        if block >= 0:
+            self.cache.blocks[block, BLK_HEAT] = PARKED
+
+    def _region_block(self, block: int) -> codegen.RegionBlock:
+        row = self.cache.blocks[block]
+        start, n = int(row[BLK_START]), int(row[BLK_OPS])
+        return codegen.RegionBlock(
+            int(row[BLK_PC]), self.cache.code[start : start + n].copy(), int(row[BLK_INSNS])
+        )
+
+    def _supported(self, block: int) -> bool:
+        row = self.cache.blocks[block]
+        start, n = int(row[BLK_START]), int(row[BLK_OPS])
+        ops = self.cache.code[start : start + n, 0] & 0xFFFF
+        return all(OPS[int(op)].shape in codegen.REGION_SHAPES for op in ops)
+
+    def _successors(self, block: int) -> list[int]:
+        row = self.cache.blocks[block]
+        last = self.cache.code[int(row[BLK_START]) + int(row[BLK_OPS]) - 1]
+        shape = OPS[int(last[0]) & 0xFFFF].shape
+        if shape is Shape.BRANCH:
+            return [int(last[1]), int(last[3])]
+        if shape is Shape.JAL:
+            return [int(last[1])]
+        return []
+
+    def _form_region(self, entry: int) -> list[int]:
+        """The entry block and its warm successors (breadth first), within the size caps."""
+        if not self._supported(entry):
+            return []
+        blocks = self.cache.blocks
+        warm = max(1, self.threshold // 4)
+        members = [entry]
+        seen = {int(blocks[entry, BLK_PC])}
+        insns = int(blocks[entry, BLK_INSNS])
+        queue = self._successors(entry)
+        while queue and len(members) < MAX_REGION_BLOCKS:
+            pc = queue.pop(0)
+            if pc in seen:
+                continue
+            seen.add(pc)
+            block = self.cache.lookup(pc)
+            if block < 0 or blocks[block, BLK_HEAT] < warm or not self._supported(block):
+                continue
+            size = int(blocks[block, BLK_INSNS])
+            if insns + size > MAX_REGION_INSNS:
+                continue
+            members.append(block)
+            insns += size
+            queue.extend(self._successors(block))
+        return members
+
+    def _key(self, region: list[codegen.RegionBlock]) -> str:
+        digest = hashlib.sha256(self._key_base)
+        for block in region:
+            digest.update(block.pc.to_bytes(8, "little"))
+            digest.update(block.insns.to_bytes(4, "little"))
+            digest.update(block.code.tobytes())
+        return digest.hexdigest()
+
+
+def _kernel_hash() -> str:
+    from dbt.backends.interp import source_hash
+
+    return source_hash()
+
+
+def _region_dir(base: str):
+    from pathlib import Path
+
+    return Path(base) / "regions"
+
+
+def now() -> float:
+    return time.perf_counter()
