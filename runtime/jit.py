@@ -85,7 +85,7 @@ class JitManager:
         #: Bumped when decoded code is flushed: results compiled for older code are dropped.
         self.epoch = 0
         self.stats = JitStats()
-        self._key_base = f"{__version__}|{_kernel_hash()}|{host_fingerprint()}|region-1|".encode()
+        self._key_base = f"{__version__}|{_kernel_hash()}|{_jit_hash()}|{host_fingerprint()}|".encode()
         self._next_decay = DECAY_INTERVAL
 
     @property
@@ -239,6 +239,18 @@ def _kernel_hash() -> str:
     from dbt.backends.interp import source_hash
 
     return source_hash()
+
+
+def _jit_hash() -> str:
+    """Hash of the JIT's own sources: a changed code generator never reuses old regions."""
+    from pathlib import Path
+
+    import dbt.backends.jit as package
+
+    digest = hashlib.sha256()
+    for name in ("codegen.py", "compiler.py", "oplib.py", "_opbuild.py"):
+        digest.update((Path(package.__file__).parent / name).read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def _region_dir(base: str):

@@ -11,6 +11,7 @@ Only `build_symbol` imports Numba; reading the library needs llvmlite alone.
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -91,7 +92,7 @@ def _library_dir() -> Path:
     from dbt.backends.interp import source_hash
     from dbt.backends.native import host_fingerprint
 
-    key = hashlib.sha256(f"{source_hash()}|{host_fingerprint()}|oplib-1".encode()).hexdigest()[:24]
+    key = hashlib.sha256(f"{source_hash()}|{host_fingerprint()}|oplib-2".encode()).hexdigest()[:24]
     return cache_dir() / f"jit-ops-{key}"
 
 
@@ -114,6 +115,22 @@ def load_bitcode(symbol: SemSymbol) -> tuple[bytes, str]:
 def build_symbol(symbol: SemSymbol) -> tuple[bytes, str]:
     """Compile one semantics symbol with Numba; returns (bitcode, cfunc entry name)."""
     from dbt.backends.jit import _opbuild
+    from dbt.backends.native import _llvm
 
     compiled = _opbuild.compile_symbol(symbol.kind, symbol.sem, symbol.size)
-    return compiled._library._final_module.as_bitcode(), compiled.native_name
+    text = str(compiled._library._final_module)
+    return _llvm().parse_assembly(prepare_for_regions(text)).as_bitcode(), compiled.native_name
+
+
+_NO_WRAP_FLAGS = re.compile(r"\b(add|sub|mul|shl|trunc)( nuw)?( nsw)?( nuw)?\b")
+
+
+def prepare_for_regions(text: str) -> str:
+    """Make Numba's IR of an op fit for inlining into region code.
+
+    Numba marks the call of an op's body `noinline`, so every guest op would stay a call: that
+    marking goes. And it tags signed integer arithmetic `nsw` (overflow is undefined), which
+    LLVM may exploit across the ops of a region; guest arithmetic wraps, so the tags go too.
+    """
+    text = text.replace("{ noinline }", "{ alwaysinline }")
+    return _NO_WRAP_FLAGS.sub(lambda m: m.group(1), text)
