@@ -737,12 +737,12 @@ def mem_ok(perm, addr, size, need):
     The permission table has one byte per 4 KiB page and covers the whole guest address space,
     so an address outside it (including 'negative' ones) fails here and never reaches host memory.
     """
-    page = np.uint64(addr) >> np.uint64(12)
-    npages = np.uint64(perm.shape[0])
-    if page >= npages or (perm[page] & need) != need:
+    first = np.uint64(addr)
+    page = first >> np.uint64(12)
+    last = (first + np.uint64(size - 1)) >> np.uint64(12)
+    # last < page: the access wraps around the top of the address space. One branch guards
+    # the table reads; the two pages (the same one unless the access crosses) are then tested
+    # together, which keeps the check short where the JIT inlines it at every access.
+    if last >= np.uint64(perm.shape[0]) or last < page:
         return False
-    if size > 1 and (addr & 4095) > 4096 - size:
-        nxt = page + np.uint64(1)
-        if nxt >= npages or (perm[nxt] & need) != need:
-            return False
-    return True
+    return (perm[page] & perm[last] & need) == need

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import statistics
 import time
+import weakref
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
@@ -87,6 +89,8 @@ class JitManager:
         self.stats = JitStats()
         self._key_base = f"{__version__}|{_kernel_hash()}|{_jit_hash()}|{host_fingerprint()}|".encode()
         self._next_decay = DECAY_INTERVAL
+        after_fork = weakref.WeakMethod(self._after_fork)
+        os.register_at_fork(after_in_child=lambda: (method := after_fork()) and method())
 
     @property
     def threshold(self) -> int:
@@ -159,6 +163,12 @@ class JitManager:
 
     def shutdown(self) -> None:
         self.pool.shutdown()
+
+    def _after_fork(self) -> None:
+        """A guest fork: the parent's compiles finish in the parent, never here (and their
+        futures' locks may be held by threads the child does not have)."""
+        self._pending = {}
+        self.pool.after_fork()
 
     # ---- regions ----
     def _install(self, entry_pc: int, object_code: bytes, symbol: str) -> None:

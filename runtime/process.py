@@ -16,6 +16,7 @@ from typing import TextIO
 
 import numpy as np
 
+from dbt import hostfd
 from dbt.config import Config
 from dbt.frontends.riscv64.translate import FetchFault, translate_block
 from dbt.ir.state import (
@@ -372,7 +373,7 @@ class GuestProcess:
         fd_dir = "/proc/self/fd" if os.path.isdir("/proc/self/fd") else "/dev/fd"
         for name in os.listdir(fd_dir):
             fd = int(name)
-            if fd in self.own_fds:
+            if fd in self.own_fds or hostfd.is_own(fd):
                 continue
             try:
                 if not os.get_inheritable(fd):

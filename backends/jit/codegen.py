@@ -65,6 +65,10 @@ class _Emitter:
     counter: int = 0
     slots: set[int] = field(default_factory=set)
     written: set[int] = field(default_factory=set)
+    #: The label of the block being emitted.
+    current: str = "entry"
+    #: (from label, instret, pc, exit code, fault address, fault kind) of each exit.
+    exits: list[tuple[str, str, str, int, str, str]] = field(default_factory=list)
 
     def tmp(self) -> str:
         self.counter += 1
@@ -79,6 +83,7 @@ class _Emitter:
 
     def place(self, label: str) -> None:
         self.lines.append(f"{label}:")
+        self.current = label
 
     def use(self, symbol: SemSymbol) -> str:
         self.symbols[symbol.name] = symbol
@@ -115,19 +120,11 @@ def generate(name: str, blocks: list[RegionBlock]) -> tuple[str, list[SemSymbol]
     e.lines = body
     for i, block in enumerate(blocks):
         _emit_block(e, i, block, index, i in targets)
-    # Exits: state and return code are set by each exit path; registers are written back here.
-    body.append("writeback:")
-    for slot in sorted(e.written):
-        value = e.tmp()
-        body.append(f"  {value} = load i64, i64* %r{slot}")
-        body.append(f"  store i64 {value}, i64* %p{slot}")
-    body.append("  %rc = load i64, i64* %ret")
-    body.append("  ret i64 %rc")
+    _emit_exit(e)
     head = [
         f"define i64 @{name}(i64* noalias %regs, i64* noalias %state, i8* noalias %mem, i8* noalias %perm, "
         "i64 %npages) nounwind {",
         "entry:",
-        "  %ret = alloca i64",
         "  %ir = alloca i64",
         f"  %limitp = getelementptr i64, i64* %state, i64 {SLICE_END}",
         "  %limit = load i64, i64* %limitp",
@@ -210,18 +207,43 @@ def _get_state(e: _Emitter, index: int) -> str:
     return value
 
 
-def _leave(e: _Emitter, pc: str, retired: int, code: int, extra_state: tuple = ()) -> None:
-    """Exit the region at `pc` with `retired` more instructions of the current block done."""
+def _leave(e: _Emitter, pc: str, retired: int, code: int, fault_addr: str = "0", fault_kind: int = 0) -> None:
+    """Exit the region at `pc` with `retired` more instructions of the current block done.
+
+    Every exit branches to one shared exit block, which stores what the phis there collect: a
+    store sequence per exit would make the region's code several times larger."""
     count = e.tmp()
     e.emit(f"{count} = load i64, i64* %ir")
-    total = e.tmp()
-    e.emit(f"{total} = add i64 {count}, {retired}")
-    _set_state(e, INSTRET, total)
-    _set_state(e, PC, pc)
-    for index, value in extra_state:
-        _set_state(e, index, value)
-    e.emit(f"store i64 {code}, i64* %ret")
+    total = count
+    if retired:
+        total = e.tmp()
+        e.emit(f"{total} = add i64 {count}, {retired}")
+    e.exits.append((e.current, total, pc, code, fault_addr, str(fault_kind)))
+    e.emit("br label %exit")
+
+
+def _emit_exit(e: _Emitter) -> None:
+    """The shared exit: instret, pc and (for faults and traps) the fault fields go to the state
+    array, the written registers back to the register array, and the exit code is returned."""
+    e.place("exit")
+    names = ("instret", "pc", "code", "faddr", "fkind")
+    for position, name in enumerate(names, start=1):
+        incoming = ", ".join(f"[ {exit_[position]}, %{exit_[0]} ]" for exit_ in e.exits)
+        e.emit(f"%x.{name} = phi i64 {incoming}")
+    _set_state(e, INSTRET, "%x.instret")
+    _set_state(e, PC, "%x.pc")
+    e.emit("%x.faulted = icmp ne i64 %x.code, 0")
+    e.emit("br i1 %x.faulted, label %exit.fault, label %writeback")
+    e.place("exit.fault")
+    _set_state(e, FAULT_ADDR, "%x.faddr")
+    _set_state(e, FAULT_KIND, "%x.fkind")
     e.emit("br label %writeback")
+    e.place("writeback")
+    for slot in sorted(e.written):
+        value = e.tmp()
+        e.emit(f"{value} = load i64, i64* %r{slot}")
+        e.emit(f"store i64 {value}, i64* %p{slot}")
+    e.emit("ret i64 %x.code")
 
 
 def _goto(e: _Emitter, target: int, index: dict[int, int], block_insns: int) -> None:
@@ -261,13 +283,7 @@ def _check_memory(e: _Emitter, addr: str, size: int, need: int, kind: int, pc: i
         e.emit(f"{misaligned} = icmp ne i64 {low}, 0")
         e.emit(f"br i1 {misaligned}, label %{fault}, label %{ok}")
         e.place(fault)
-        _leave(
-            e,
-            str(_i64(pc)),
-            insn_index,
-            EXIT_FAULT,
-            ((FAULT_ADDR, addr), (FAULT_KIND, str(FAULT_MISALIGNED))),
-        )
+        _leave(e, str(_i64(pc)), insn_index, EXIT_FAULT, addr, FAULT_MISALIGNED)
         e.place(ok)
     mem_ok = e.use(MEM_OK)
     result, good = e.tmp(), e.tmp()
@@ -276,7 +292,7 @@ def _check_memory(e: _Emitter, addr: str, size: int, need: int, kind: int, pc: i
     e.emit(f"{good} = icmp ne i64 {result}, 0")
     e.emit(f"br i1 {good}, label %{ok}, label %{fault}, !prof !0")
     e.place(fault)
-    _leave(e, str(_i64(pc)), insn_index, EXIT_FAULT, ((FAULT_ADDR, addr), (FAULT_KIND, str(kind))))
+    _leave(e, str(_i64(pc)), insn_index, EXIT_FAULT, addr, kind)
     e.place(ok)
 
 
@@ -289,7 +305,7 @@ def _rounding_mode(e: _Emitter, aux: int, pc: int, insn_index: int) -> str:
     e.emit(f"{bad} = icmp ugt i64 {rm}, 4")
     e.emit(f"br i1 {bad}, label %{trap}, label %{ok}")
     e.place(trap)
-    _leave(e, str(_i64(pc)), insn_index, EXIT_TRAP, ((FAULT_KIND, str(TRAP_ILLEGAL)),))
+    _leave(e, str(_i64(pc)), insn_index, EXIT_TRAP, fault_kind=TRAP_ILLEGAL)
     e.place(ok)
     return rm
 

@@ -1,9 +1,14 @@
 """Compiling region IR to object code with llvmlite (runs in compile workers; no Numba needed
 once the op library is cached).
 
-The region module is linked with the bitcode of the semantics symbols it calls; they become
-internal and are inlined, and the module is optimised with LLVM's O1 pipeline without loop
-vectorisation (measured: about 0.2 ms per guest op against 0.35 at O2, for the same code).
+The region module is linked with the bitcode of the semantics symbols it calls (each already
+optimised down to a few instructions, see oplib.finish_symbol); they become internal and are
+inlined, and the module goes through a short pass list rather than a standard -O pipeline.
+Measured on the regions of tests/guests/compute.c: the list below compiles them in 60% of
+the time of the O1 pipeline (whose fixed cost per module dominates small regions), and the
+code runs as fast (1440 against 1350 MIPS). Code generation is at -O2: -O0 (fast instruction
+selection) emits in a seventh of the time, but the code is three times larger and runs at
+half the speed.
 """
 
 from __future__ import annotations
@@ -15,6 +20,23 @@ from dbt.backends.jit.oplib import SemSymbol, load_bitcode
 from dbt.backends.native import _llvm
 
 OPT_LEVEL = 1
+
+
+def _optimise(module, tm) -> None:
+    """Inline the ops, put the guest registers in SSA values, and clean up."""
+    llvm = _llvm()
+    builder = llvm.create_pass_builder(tm, llvm.create_pipeline_tuning_options(OPT_LEVEL))
+    manager = llvm.create_new_module_pass_manager()
+    manager.add_always_inliner_pass()
+    manager.add_global_dead_code_eliminate_pass()
+    manager.add_sroa_pass()
+    manager.add_instruction_combine_pass()
+    manager.add_simplify_cfg_pass()
+    manager.add_new_gvn_pass()
+    manager.add_dead_store_elimination_pass()
+    manager.add_instruction_combine_pass()
+    manager.add_simplify_cfg_pass()
+    manager.run(module, builder)
 
 
 @cache
@@ -41,11 +63,6 @@ def compile_ir(ir_text: str, entry: str, symbols: list[SemSymbol]) -> tuple[byte
     for function in module.functions:
         if function.name != entry and not function.is_declaration:
             function.linkage = "internal"
-    options = llvm.create_pipeline_tuning_options(OPT_LEVEL)
-    options.loop_vectorization = False
-    options.slp_vectorization = False
-    options.loop_unrolling = False
-    builder = llvm.create_pass_builder(tm, options)
-    builder.getModulePassManager().run(module, builder)
+    _optimise(module, tm)
     object_code = tm.emit_object(module)
     return object_code, time.perf_counter() - started

@@ -92,7 +92,7 @@ def _library_dir() -> Path:
     from dbt.backends.interp import source_hash
     from dbt.backends.native import host_fingerprint
 
-    key = hashlib.sha256(f"{source_hash()}|{host_fingerprint()}|oplib-2".encode()).hexdigest()[:24]
+    key = hashlib.sha256(f"{source_hash()}|{host_fingerprint()}|oplib-4".encode()).hexdigest()[:24]
     return cache_dir() / f"jit-ops-{key}"
 
 
@@ -115,11 +115,44 @@ def load_bitcode(symbol: SemSymbol) -> tuple[bytes, str]:
 def build_symbol(symbol: SemSymbol) -> tuple[bytes, str]:
     """Compile one semantics symbol with Numba; returns (bitcode, cfunc entry name)."""
     from dbt.backends.jit import _opbuild
-    from dbt.backends.native import _llvm
 
     compiled = _opbuild.compile_symbol(symbol.kind, symbol.sem, symbol.size)
     text = str(compiled._library._final_module)
-    return _llvm().parse_assembly(prepare_for_regions(text)).as_bitcode(), compiled.native_name
+    return finish_symbol(prepare_for_regions(text), compiled.native_name), compiled.native_name
+
+
+def finish_symbol(text: str, entry: str) -> bytes:
+    """Optimise an op's module down to its entry alone and mark that `alwaysinline`.
+
+    Numba's cfunc wrapper calls the op's body through its own calling convention, with Python
+    error reporting after it; once the body is inlined the status is a constant and all of that
+    folds away, leaving a few instructions. Doing it once here, not in every region that uses the
+    op, is most of what keeps region compiles cheap.
+    """
+    from dbt.backends.native import _llvm
+
+    llvm = _llvm()
+    module = llvm.parse_assembly(text)
+    # Numba names a symbol's inner functions and constants after the Python functions they come
+    # from, and each build process numbers closures from the same start: two symbols built in
+    # different processes can define the same name. Only the entry is linked against.
+    for value in [*module.functions, *module.global_variables]:
+        if value.name != entry and not value.is_declaration:
+            value.linkage = "internal"
+    target = llvm.Target.from_default_triple().create_target_machine(opt=2)
+    options = llvm.create_pipeline_tuning_options(2)
+    builder = llvm.create_pass_builder(target, options)
+    builder.getModulePassManager().run(module, builder)
+    manager = llvm.create_new_module_pass_manager()
+    manager.add_global_dead_code_eliminate_pass()
+    manager.add_strip_dead_prototype_pass()
+    manager.run(module, builder)
+    text = str(module)
+    head = re.compile(r'^(define [^\n]*@"?' + re.escape(entry) + r'"?\([^\n]*?)\{$', re.MULTILINE)
+    text, count = head.subn(lambda m: m.group(1) + "alwaysinline {", text)
+    if count != 1:
+        raise RuntimeError(f"entry {entry} not found in its module")
+    return llvm.parse_assembly(text).as_bitcode()
 
 
 _NO_WRAP_FLAGS = re.compile(r"\b(add|sub|mul|shl|trunc)( nuw)?( nsw)?( nuw)?\b")

@@ -1,9 +1,11 @@
 """The compile pool: worker processes turn region IR into object code while the guest runs.
 
 Numba and llvmlite serialise compilation inside one process (ARCHITECTURE.md), so parallel
-compilation needs processes. A worker is a plain child process (`python -m
-dbt.backends.jit.worker`) fed over its stdin and answering on its stdout; one thread per worker
-in dbt waits for its answers (the guest keeps running meanwhile: the kernels release the GIL).
+compilation needs processes. A worker is a plain process (`python -m dbt.backends.jit.worker`)
+fed over its stdin and answering on its stdout; one thread per worker in dbt waits for its
+answers (the guest keeps running meanwhile: the kernels release the GIL). Workers are detached
+from dbt (not its children, in their own session), so the guest's wait4(-1) and kill(0, ...)
+never meet them; the one trace left is the SIGCHLD of the short-lived process that starts one.
 
 Why not multiprocessing: its workers and its resource tracker inherit the guest's stdout and
 stderr, so whoever reads the guest's output waits for them after the guest has exited, and
@@ -23,8 +25,9 @@ import subprocess
 import sys
 import threading
 from concurrent.futures import Future
-from typing import IO, Any
+from typing import Any
 
+from dbt import hostfd
 from dbt.backends.jit.oplib import SemSymbol
 from dbt.errors import DbtError
 
@@ -55,22 +58,44 @@ def compile_job(
     return object_code, seconds
 
 
-def write_frame(stream: IO[bytes], value: Any) -> None:
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _read_exactly(fd: int, size: int) -> bytes | None:
+    chunks, remaining = [], size
+    while remaining:
+        chunk = os.read(fd, min(remaining, 1 << 20))
+        if not chunk:
+            return None
+        chunks.append(chunk)
+        remaining -= len(chunk)
+    return b"".join(chunks)
+
+
+def write_frame(fd: int, value: Any) -> None:
     data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
-    stream.write(_LENGTH.pack(len(data)) + data)
-    stream.flush()
+    _write_all(fd, _LENGTH.pack(len(data)) + data)
 
 
-def read_frame(stream: IO[bytes]) -> Any:
+def read_frame(fd: int) -> Any:
     """The next value, or None at end of file."""
-    header = stream.read(_LENGTH.size)
-    if len(header) < _LENGTH.size:
+    header = _read_exactly(fd, _LENGTH.size)
+    if header is None:
         return None
-    (size,) = _LENGTH.unpack(header)
-    data = stream.read(size)
-    if len(data) < size:
-        return None
-    return pickle.loads(data)
+    data = _read_exactly(fd, _LENGTH.unpack(header)[0])
+    return None if data is None else pickle.loads(data)
+
+
+#: Run by `python -S -c`: fork, start the worker in a new session in the child, and exit.
+_DETACH = (
+    "import os, sys\n"
+    "if os.fork() == 0:\n"
+    "    os.setsid()\n"
+    "    os.execv(sys.argv[1], [sys.argv[1], '-m', 'dbt.backends.jit.worker'])\n"
+)
 
 
 class WorkerDied(DbtError):
@@ -78,22 +103,40 @@ class WorkerDied(DbtError):
 
 
 class _Worker:
-    """One worker process and the thread that feeds it jobs from the pool's queue."""
+    """One worker process and the thread that feeds it jobs from the pool's queue.
+
+    The pipes are raw descriptors read and written with os.read/os.write: a guest fork copies
+    this process while the thread may be inside a read, and the child must be able to close
+    its copies without a lock (a buffered file's) that nobody in the child will ever release.
+    """
 
     def __init__(self, jobs: queue.Queue, index: int) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "dbt.backends.jit.worker"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            close_fds=True,
-        )
+        job_r, job_w = os.pipe()
+        answer_r, answer_w = os.pipe()
+        self.job_w, self.answer_r = hostfd.claim(job_w), hostfd.claim(answer_r)
+        try:
+            # The worker must not be dbt's child: the guest's wait4(-1) would wait for it (or
+            # reap it). A short-lived intermediate forks it off in a session of its own (out of
+            # reach of the terminal's and the guest's process-group signals) and exits.
+            starter = subprocess.Popen(
+                [sys.executable, "-S", "-c", _DETACH, sys.executable],
+                stdin=job_r,
+                stdout=answer_w,
+                stderr=subprocess.DEVNULL,
+                close_fds=True,
+            )
+            starter.wait()
+        except BaseException:
+            self.close()
+            raise
+        finally:
+            os.close(job_r)
+            os.close(answer_w)
         self.jobs = jobs
         self.thread = threading.Thread(target=self._serve, name=f"dbt-jit-{index}", daemon=True)
         self.thread.start()
 
     def _serve(self) -> None:
-        assert self.process.stdin is not None and self.process.stdout is not None
         while True:
             item = self.jobs.get()
             if item is None:
@@ -102,12 +145,12 @@ class _Worker:
             if not future.set_running_or_notify_cancel():
                 continue
             try:
-                write_frame(self.process.stdin, args)
-                answer = read_frame(self.process.stdout)
+                write_frame(self.job_w, args)
+                answer = read_frame(self.answer_r)
             except OSError:
                 answer = None
             if answer is None:
-                future.set_exception(WorkerDied(f"JIT compile worker {self.process.pid} died"))
+                future.set_exception(WorkerDied("a JIT compile worker died"))
                 break
             ok, value = answer
             if ok:
@@ -117,12 +160,12 @@ class _Worker:
         self.close()
 
     def close(self) -> None:
-        for stream in (self.process.stdin, self.process.stdout):
-            if stream is not None:
-                try:
-                    stream.close()
-                except OSError:
-                    pass
+        """Close this process's ends of the pipes: the worker sees end of file and leaves."""
+        for name in ("job_w", "answer_r"):
+            fd = getattr(self, name, -1)
+            setattr(self, name, -1)
+            if fd >= 0:
+                hostfd.release(fd)
 
 
 class CompilePool:
@@ -149,17 +192,20 @@ class CompilePool:
 
     def _ensure_workers(self) -> None:
         if self._owner != os.getpid():
-            # A guest fork leaves the child with the parent's pool object, whose workers and
-            # threads are not its own: drop the copies of their pipes and start afresh.
-            for worker in self._running:
-                worker.close()
-            self._running = []
-            self._jobs = queue.Queue()
-            self._owner = os.getpid()
+            self.after_fork()
         self._running = [w for w in self._running if w.thread.is_alive()]
         while len(self._running) < self.workers:
             self._running.append(_Worker(self._jobs, len(self._running)))
-            log.debug("started JIT compile worker %d", self._running[-1].process.pid)
+            log.debug("started JIT compile worker %d", len(self._running))
+
+    def after_fork(self) -> None:
+        """In a forked child: the parent's workers and threads are not this process's. Drop the
+        copies of their pipes (touching no lock the parent's threads may hold) and start afresh."""
+        for worker in self._running:
+            worker.close()
+        self._running = []
+        self._jobs = queue.Queue()
+        self._owner = os.getpid()
 
     def shutdown(self) -> None:
         """Stop the workers (pending jobs are dropped; a running compile finishes)."""

@@ -5,15 +5,17 @@ It leaves at end of file on stdin, which is when dbt closed the pipe or ended, h
 
 from __future__ import annotations
 
-import sys
+import os
 
 from dbt.backends.jit.pool import compile_job, read_frame, write_frame
 
 
 def main() -> None:
-    requests, answers = sys.stdin.buffer, sys.stdout.buffer
-    # Nothing else may write on the answer pipe.
-    sys.stdout = sys.stderr
+    requests, answers = os.dup(0), os.dup(1)
+    # Nothing else may read or write on the job pipes.
+    devnull = os.open(os.devnull, os.O_RDWR)
+    os.dup2(devnull, 0)
+    os.dup2(devnull, 1)
     while (job := read_frame(requests)) is not None:
         try:
             answer = (True, compile_job(*job))
