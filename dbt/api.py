@@ -35,6 +35,11 @@ def guest_environment(
     return [k + b"=" + v for k, v in base.items()]
 
 
+def _reference_config(config: Config) -> Config:
+    """A differential run's guest runs under the interpreter (the JIT is the shadow)."""
+    return config.with_(no_jit=True) if config.differential else config
+
+
 class Machine:
     """One guest program, loaded and ready to run."""
 
@@ -49,12 +54,13 @@ class Machine:
         list of "VAR=VALUE" strings and defaults to the host's environment."""
         self.config = config or Config()
         path = os.fspath(program)
+        self.lockstep = None
         args = [os.fsencode(a) for a in (argv if argv is not None else [path])]
         if env is None or isinstance(env, Mapping):
             envp = guest_environment(env)
         else:
             envp = [os.fsencode(item) for item in env]
-        self._process = GuestProcess(self.config)
+        self._process = GuestProcess(_reference_config(self.config))
         self._process.load(path, args, envp)
         self.exit_status: ExitStatus | None = None
 
@@ -65,8 +71,9 @@ class Machine:
         and pc == base + len(code). Map data memory with map(); set registers through x and f."""
         machine = cls.__new__(cls)
         machine.config = config or Config()
-        machine._process = GuestProcess(machine.config)
+        machine._process = GuestProcess(_reference_config(machine.config))
         machine.exit_status = None
+        machine.lockstep = None
         end = base + len(code)
         ebreak = (0x00100073).to_bytes(4, "little")
         memory = machine._process.memory
@@ -81,7 +88,16 @@ class Machine:
         self._process.memory.map(addr, size, prot, name="[api]")
 
     def run(self) -> ExitStatus:
-        """Run until the guest exits or dies of a signal."""
+        """Run until the guest exits or dies of a signal.
+
+        With `Config(differential=True)` the guest runs under the interpreter with a JIT shadow
+        compared at every guest event; a disagreement raises DifferentialMismatch."""
+        if self.config.differential:
+            if self.lockstep is None:
+                from dbt.runtime.differential import Lockstep
+
+                self.lockstep = Lockstep(self._process)
+            self.lockstep.resync()
         self.exit_status = self._process.run()
         return self.exit_status
 

@@ -72,6 +72,13 @@ def run(
             "--jit-threads", min=0, help="Compile worker processes (default cores-1; 0: main thread)."
         ),
     ] = None,
+    differential: Annotated[
+        bool,
+        typer.Option(
+            "--differential",
+            help="Interpreter run with a JIT shadow compared at every guest event (125: they differ).",
+        ),
+    ] = False,
     no_cache: Annotated[
         bool, typer.Option("--no-cache", help="Do not use the on-disk cache of compiled regions.")
     ] = False,
@@ -124,6 +131,7 @@ def run(
         "jit_threads": jit_threads,
         "no_cache": no_cache or None,
         "cache_dir": cache_dir,
+        "differential": differential or None,
     }
     status = _run_guest(
         guest, guest_args or [], sysroot, env or [], unset_env or [], argv0, strace, trace or [], trace_file,
@@ -221,6 +229,12 @@ def _print_stats(machine, err) -> None:
     )
     if process.jit is not None:
         err.write(f"dbt: JIT: {process.jit.stats.summary()}\n")
+    if machine.lockstep is not None:
+        ls = machine.lockstep.stats
+        err.write(
+            f"dbt: differential: {ls.compared:,} events compared, {ls.resyncs:,} synchronisations, "
+            f"{ls.pages_copied:,} pages copied; JIT shadow: {machine.lockstep.b.jit.stats.summary()}\n"
+        )
 
 
 def _default_host_signals() -> None:

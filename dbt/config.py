@@ -39,6 +39,9 @@ class Config:
     no_cache: bool = False
     #: Directory of dbt's caches (compiled interpreter and regions). DBT_CACHE_DIR.
     cache_dir: str | None = None
+    #: Run the guest under the interpreter with a JIT shadow compared at every guest event
+    #: (runtime/differential.py). DBT_DIFFERENTIAL=1.
+    differential: bool = False
     #: Largest number of guest instructions in one decoded block. DBT_MAX_BLOCK_INSNS.
     max_block_insns: int = 64
     #: Guest instructions the dispatcher runs before it returns to Python to look for events.

@@ -12,7 +12,7 @@ import os
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import TextIO
+from typing import Protocol, TextIO
 
 import numpy as np
 
@@ -102,6 +102,16 @@ class Halted(Exception):
         self.pc = pc
 
 
+#: Dispatcher exits an observer hears of: the guest events, where the guest state is defined.
+OBSERVED_EXITS = frozenset({EXIT_SYSCALL, EXIT_FAULT, EXIT_TRAP, EXIT_CSR})
+
+
+class EventObserver(Protocol):
+    def before(self, process: GuestProcess, reason: int) -> None: ...
+
+    def after(self, process: GuestProcess) -> None: ...
+
+
 class GuestExit(Exception):
     """exit/exit_group: unwinds to the run loop."""
 
@@ -175,6 +185,8 @@ class GuestProcess:
         self.own_fds: set[int] = set()
         #: An ebreak at one of these pcs ends run() with exit code 0 instead of SIGTRAP (code snippets).
         self.halt_pcs: set[int] = set()
+        #: Told of guest events before and after they are handled (differential runs).
+        self.observer: EventObserver | None = None
 
     # ---- setup ----
     def load(self, path: str, argv: list[bytes], envp: list[bytes]) -> None:
@@ -192,6 +204,15 @@ class GuestProcess:
 
     def set_kernel(self, kernel) -> None:
         self._kernel = kernel
+
+    @property
+    def kernel(self):
+        """The interpreter kernel (loaded, and compiled if not cached, on first use)."""
+        if self._kernel is None:
+            from dbt.backends.interp import load_kernel
+
+            self._kernel = load_kernel()
+        return self._kernel
 
     def _map_sigtramp(self) -> None:
         from dbt.runtime.memory import PROT_EXEC, PROT_READ, STACK_SIZE, STACK_TOP
@@ -283,11 +304,7 @@ class GuestProcess:
         from dbt.runtime.syscalls import dispatch
         from dbt.runtime.syscalls.process import ExecRequest
 
-        if self._kernel is None:
-            from dbt.backends.interp import load_kernel
-
-            self._kernel = load_kernel()
-        kernel = self._kernel
+        kernel = self.kernel
         regs, state, memory, cache = self.regs, self.state, self.memory, self.cache
         slice_insns = self.config.slice_insns
         raw = kernel.raw
@@ -321,6 +338,10 @@ class GuestProcess:
                 if jit is not None:
                     jit.poll()
                     jit.tick(int(state[INSTRET]))
+                observer = self.observer
+                observed = observer is not None and reason in OBSERVED_EXITS
+                if observed:
+                    observer.before(self, reason)
                 try:
                     self._service(reason, dispatch, ExecRequest)
                 except sig.FatalSignal as fatal:
@@ -328,7 +349,10 @@ class GuestProcess:
                         raise
                     self._synchronous_signal(fatal)
                 if self.pending_signals:
+                    observed = observer is not None
                     self.deliver_signals()
+                if observed:
+                    observer.after(self)
         except GuestExit as done:
             return ExitStatus(code=done.code & 0xFF)
         except Halted as halt:

@@ -240,16 +240,18 @@ PREFIX_SIZE = 8
 BODY_BASE = CODE_BASE + PREFIX_SIZE
 
 
-def dbt_machine(code: bytes, max_block_insns: int = 64) -> Machine:
-    """`Machine.from_code(code, CODE_BASE)` with blocks of at most `max_block_insns` instructions."""
-    return Machine.from_code(code, CODE_BASE, Config(max_block_insns=max_block_insns))
+def dbt_machine(code: bytes, max_block_insns: int = 64, **config: object) -> Machine:
+    """`Machine.from_code(code, CODE_BASE)` with blocks of at most `max_block_insns` instructions
+    (and other Config fields from `config`)."""
+    return Machine.from_code(code, CODE_BASE, Config(max_block_insns=max_block_insns, **config))
 
 
 def run_on_dbt(
-    program: Sequence[Instr], init: State, max_block_insns: int = 64
+    program: Sequence[Instr], init: State, max_block_insns: int = 64, **config: object
 ) -> tuple[Outcome, ExitStatus]:
-    """Run on dbt's interpreter (blocks of at most `max_block_insns` instructions)."""
-    m = dbt_machine(assemble(setup_prefix(init) + list(program)), max_block_insns)
+    """Run on dbt (blocks of at most `max_block_insns` instructions; other Config fields from
+    `config`, e.g. no_jit=True for the interpreter alone)."""
+    m = dbt_machine(assemble(setup_prefix(init) + list(program)), max_block_insns, **config)
     m.map(DATA_BASE, DATA_SIZE)
     m.write_memory(DATA_BASE, init.mem)
     for i in range(1, 32):
