@@ -18,6 +18,7 @@ from typing import Annotated
 import typer
 
 from dbt._version import __version__
+from dbt.cache_cli import cache_app
 
 app = typer.Typer(
     add_completion=False,
@@ -27,6 +28,7 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 log = logging.getLogger("dbt")
+app.add_typer(cache_app, name="cache")
 
 ARCHES = ("riscv64",)
 
