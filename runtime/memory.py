@@ -75,6 +75,9 @@ class Vma:
     #: File offset of `start` for file mappings.
     offset: int = 0
     shared: bool = False
+    #: The host maps the file at these pages itself (MAP_SHARED, or MAP_PRIVATE whose dropped
+    #: pages read the file again), not a copy of it in the reservation's anonymous memory.
+    backed: bool = False
 
 
 class GuestMemory:
@@ -124,14 +127,23 @@ class GuestMemory:
         return None
 
     def map(
-        self, start: int, length: int, prot: int, name: str = "", offset: int = 0, shared: bool = False
+        self,
+        start: int,
+        length: int,
+        prot: int,
+        name: str = "",
+        offset: int = 0,
+        shared: bool = False,
+        backed: bool = False,
     ) -> None:
-        """Map [start, start+length) zero-filled (replacing whatever was there, as MAP_FIXED)."""
+        """Map [start, start+length) zero-filled (replacing whatever was there, as MAP_FIXED).
+        With `backed`, the caller has already put a host file mapping there (after unmap)."""
         start, end = page_down(start), page_up(start + length)
         if start < 0 or end > self.size:
             raise GuestFault(start, f"mapping {start:#x}-{end:#x} is outside the guest address space")
         self.unmap(start, end - start)
-        bisect.insort(self._vmas, Vma(start, end, prot, name, offset, shared), key=lambda v: v.start)
+        vma = Vma(start, end, prot, name, offset, shared, backed)
+        bisect.insort(self._vmas, vma, key=lambda v: v.start)
         self.perm[start >> PAGE_SHIFT : end >> PAGE_SHIFT] = prot_to_perm(prot)
         self._merge()
 
@@ -194,7 +206,7 @@ class GuestMemory:
             for lo, hi in ((vma.start, start), (max(vma.start, start), min(vma.end, end)), (end, vma.end)):
                 if lo < hi and vma.start <= lo and hi <= vma.end:
                     offset = vma.offset + (lo - vma.start) if _is_file(vma) else 0
-                    result.append(Vma(lo, hi, vma.prot, vma.name, offset, vma.shared))
+                    result.append(Vma(lo, hi, vma.prot, vma.name, offset, vma.shared, vma.backed))
         self._vmas = result
         return touched
 
@@ -206,7 +218,8 @@ class GuestMemory:
             if (
                 last is not None
                 and last.end == vma.start
-                and (last.prot, last.name, last.shared) == (vma.prot, vma.name, vma.shared)
+                and (last.prot, last.name, last.shared, last.backed)
+                == (vma.prot, vma.name, vma.shared, vma.backed)
                 and (not _is_file(last) or last.offset + (last.end - last.start) == vma.offset)
             ):
                 last.end = vma.end
@@ -215,13 +228,18 @@ class GuestMemory:
         self._vmas = merged
 
     def _drop_pages(self, vma: Vma) -> None:
-        if vma.shared:
-            hostmem.map_anonymous_fixed(self._host_base + vma.start, vma.end - vma.start)
-        else:
-            self.zero(vma.start, vma.end - vma.start)
+        # Host file mappings give way to fresh anonymous pages: discarding the pages of a private
+        # one would read the file again, not zeros.
+        if (vma.shared or vma.backed) and hostmem.map_anonymous_fixed(
+            self._host_base + vma.start, vma.end - vma.start
+        ):
+            return
+        self.zero(vma.start, vma.end - vma.start)
 
     def zero(self, start: int, length: int) -> None:
-        """Make a range read as zeros, giving its host pages back where they are whole."""
+        """Make a range read as zeros, giving its host pages back where they are whole (in a
+        private host file mapping, a `backed` one, the pages read the file again instead, as
+        Linux's MADV_DONTNEED has them)."""
         end = start + length
         host_lo = -(-start // hostmem.HOST_PAGE) * hostmem.HOST_PAGE
         host_hi = end // hostmem.HOST_PAGE * hostmem.HOST_PAGE
@@ -234,6 +252,11 @@ class GuestMemory:
     def _code_changed(self, start: int, end: int) -> None:
         for callback in self.on_code_change:
             callback(start, end)
+
+    def host_pointer(self, addr: int) -> int:
+        """The host address of guest address `addr`, unchecked: for host calls on whole mappings
+        (mprotect, mremap and msync of the pages behind guest mappings)."""
+        return self._host_base + addr
 
     def map_file_shared(self, start: int, length: int, fd: int, offset: int, writable: bool) -> bool:
         """Back [start, start+length) with a MAP_SHARED host mapping of the file, if the host allows."""

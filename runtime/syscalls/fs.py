@@ -16,6 +16,7 @@ import sys
 import tempfile
 
 from dbt.errors import GuestFault
+from dbt.ir.state import PERM_W
 from dbt.runtime import signals as sig
 from dbt.runtime.syscalls import errnos, hostcall, syscall
 from dbt.runtime.syscalls.signal import raise_in_guest
@@ -83,11 +84,33 @@ def open_flags_from_host(host: int) -> int:
 
 
 # ---- path helpers ----
-def guest_path(proc, addr: int) -> bytes:
-    """Read a path argument; an empty path is ENOENT (unless the caller allows AT_EMPTY_PATH)."""
+PATH_MAX = 4096
+PAGE = 4096
+
+
+def read_string(proc, addr: int, limit: int) -> bytes | None:
+    """A NUL-terminated guest string as the kernel's strncpy_from_user copies one: its bytes, or
+    None if the first `limit` bytes hold no NUL; GuestFault if memory before the NUL is unreadable."""
     if addr == 0:
         raise GuestFault(0)
-    path = proc.memory.read_cstr(addr, 4096)
+    out = bytearray()
+    while len(out) < limit:
+        # Up to the end of the page, so an unmapped page after the NUL is never touched.
+        chunk = proc.memory.read_slice(addr, min(PAGE - addr % PAGE, limit - len(out)))
+        nul = chunk.find(b"\0")
+        if nul >= 0:
+            return bytes(out + chunk[:nul])
+        out += chunk
+        addr += len(chunk)
+    return None
+
+
+def guest_path(proc, addr: int) -> bytes:
+    """Read a path argument (ENAMETOOLONG from PATH_MAX bytes on, as Linux's getname); an empty
+    path is ENOENT to the callers (unless they allow AT_EMPTY_PATH)."""
+    path = read_string(proc, addr, PATH_MAX)
+    if path is None:
+        raise OSError(errno.ENAMETOOLONG, "path too long")
     return path
 
 
@@ -216,8 +239,12 @@ def sys_pwritev(proc, fd: int, iov: int, iovcnt: int, offset: int) -> int:
 @syscall(62, "ili")
 def sys_lseek(proc, fd: int, offset: int, whence: int) -> int:
     result = os.lseek(fd, offset, whence)
-    if fd in proc.dir_streams and result == 0:
-        del proc.dir_streams[fd]
+    stream = proc.dir_streams.get(fd)
+    if stream is not None:  # a listing dbt keeps (hosts without getdents64): d_off is an index
+        if result == 0:
+            del proc.dir_streams[fd]  # a rewind lists the directory anew
+        else:
+            stream.position = result
     return result
 
 
@@ -298,13 +325,20 @@ def sys_close(proc, fd: int) -> int:
     return 0
 
 
+CLOSE_RANGE_UNSHARE, CLOSE_RANGE_CLOEXEC = 2, 4
+
+
 @syscall(436, "iix", name="close_range")
 def sys_close_range(proc, first: int, last: int, flags: int) -> int:
-    last = min(last & 0xFFFFFFFF, os.sysconf("SC_OPEN_MAX") if hasattr(os, "sysconf") else 65536)
-    for fd in range(first & 0xFFFFFFFF, last + 1):
+    first, last = first & 0xFFFFFFFF, last & 0xFFFFFFFF  # unsigned ints
+    # CLOSE_RANGE_UNSHARE unshares the descriptor table first: the guest's one thread owns it.
+    if flags & ~(CLOSE_RANGE_UNSHARE | CLOSE_RANGE_CLOEXEC) or first > last:
+        return -errnos.EINVAL
+    last = min(last, os.sysconf("SC_OPEN_MAX") if hasattr(os, "sysconf") else 65536)
+    for fd in range(first, last + 1):
         if fd in proc.own_fds:
             continue
-        if flags & 4:  # CLOSE_RANGE_CLOEXEC
+        if flags & CLOSE_RANGE_CLOEXEC:
             try:
                 os.set_inheritable(fd, False)
             except OSError:
@@ -462,7 +496,8 @@ def sys_ioctl(proc, fd: int, request: int, arg: int) -> int:
     if SIOC_FIRST <= request <= SIOC_LAST:
         # Socket ioctls (SIOCGIFFLAGS, SIOCGIFTXQLEN, ...) take a struct ifreq, laid out alike everywhere.
         return hostcall.libc("ioctl")(fd, request, proc.memory.host_address(arg, IFREQ_SIZE, writable=True))
-    return -errnos.ENOTTY if not os.isatty(fd) else -errnos.EINVAL
+    os.fstat(fd)  # EBADF first
+    return -errnos.ENOTTY  # what Linux answers for a request the file does not know, terminals too
 
 
 def _ioctl_portable(proc, fd: int, request: int, arg: int) -> int:
@@ -476,9 +511,8 @@ def _ioctl_portable(proc, fd: int, request: int, arg: int) -> int:
         size = os.get_terminal_size(fd)
         proc.memory.write_slice(arg, struct.pack("<HHHH", size.lines, size.columns, 0, 0))
         return 0
-    if not os.isatty(fd):
-        return -errnos.ENOTTY
-    return -errnos.EINVAL
+    os.fstat(fd)
+    return -errnos.ENOTTY
 
 
 # ---- metadata ----
@@ -521,9 +555,17 @@ def sys_statx(proc, dirfd: int, path_addr: int, flags: int, mask: int, buf: int)
 
 
 def _access(proc, dirfd: int, path_addr: int, mode: int, flags: int) -> int:
-    if mode & ~7:
+    if mode & ~7 or flags & ~(AT_EACCESS | AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH):
         return -errnos.EINVAL
-    path, dfd = _resolve(proc, dirfd, path_addr)
+    raw = guest_path(proc, path_addr)
+    if raw:
+        path, dfd = host_path(proc, raw), dir_fd(dirfd)
+    elif flags & AT_EMPTY_PATH:  # the file dirfd refers to (or the current directory)
+        if dirfd != AT_FDCWD:
+            os.fstat(dirfd)
+        path, dfd = b"." if dirfd == AT_FDCWD else f"/proc/self/fd/{dirfd}".encode(), None
+    else:
+        raise OSError(errno.ENOENT, "empty path")
     follow = not flags & AT_SYMLINK_NOFOLLOW
     effective = bool(flags & AT_EACCESS)
     if effective and not os.supports_effective_ids:
@@ -613,17 +655,32 @@ def sys_symlinkat(proc, target_addr: int, dirfd: int, path_addr: int) -> int:
     return 0
 
 
+# The *at calls below take Linux's AT_* flags and UTIME_* values as they are: Linux hosts only.
+_linkat = hostcall.libc_function("linkat") if hostcall.LINUX else None
+
+
 @syscall(37, "isisx")
 def sys_linkat(proc, olddirfd: int, old_addr: int, newdirfd: int, new_addr: int, flags: int) -> int:
+    if _linkat is not None:
+        # libc's linkat with the guest's flags (the host checks them, AT_EMPTY_PATH included):
+        # Python's os.link calls link(2), which never follows a symlink, when both are AT_FDCWD.
+        old, new = guest_path(proc, old_addr), guest_path(proc, new_addr)
+        return _linkat(olddirfd, old, newdirfd, new, flags)
     old, odfd = _raw(proc, olddirfd, old_addr)
     new, ndfd = _raw(proc, newdirfd, new_addr)
     os.link(old, new, src_dir_fd=odfd, dst_dir_fd=ndfd, follow_symlinks=bool(flags & AT_SYMLINK_FOLLOW))
     return 0
 
 
+_renameat2 = hostcall.libc_function("renameat2") if hostcall.LINUX else None
+
+
 def _rename(proc, olddirfd: int, old_addr: int, newdirfd: int, new_addr: int, flags: int) -> int:
     old, odfd = _raw(proc, olddirfd, old_addr)
     new, ndfd = _raw(proc, newdirfd, new_addr)
+    if _renameat2 is not None:
+        # The host's renameat2: RENAME_EXCHANGE and an atomic RENAME_NOREPLACE, its flag checks.
+        return _renameat2(olddirfd, old, newdirfd, new, flags)
     if flags & ~RENAME_NOREPLACE:
         return -errnos.EINVAL
     if flags & RENAME_NOREPLACE:
@@ -675,17 +732,46 @@ def sys_fchownat(proc, dirfd: int, path_addr: int, uid: int, gid: int, flags: in
 UTIME_NOW, UTIME_OMIT = (1 << 30) - 1, (1 << 30) - 2
 
 
+_utimensat = hostcall.libc_function("utimensat") if hostcall.LINUX else None
+_futimens = hostcall.libc_function("futimens") if hostcall.LINUX else None
+
+
 @syscall(88, "ispx")
 def sys_utimensat(proc, dirfd: int, path_addr: int, times_addr: int, flags: int) -> int:
+    times = struct.unpack("<qqqq", proc.memory.read_slice(times_addr, 32)) if times_addr else None
+    if times is not None and times[1] == times[3] == UTIME_OMIT:
+        return 0  # nothing to change: Linux checks nothing else, not even the path
+    if times is not None:
+        for nsec in (times[1], times[3]):
+            if nsec not in (UTIME_NOW, UTIME_OMIT) and not 0 <= nsec < 1_000_000_000:
+                return -errnos.EINVAL
+    if flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH):
+        return -errnos.EINVAL
+    if _utimensat is not None and _futimens is not None:
+        # The host applies UTIME_NOW and UTIME_OMIT itself, with its permission rules for them.
+        value = ctypes.create_string_buffer(struct.pack("<qqqq", *times), 32) if times else None
+        if not path_addr:  # Linux's utimensat(fd, NULL, ...), which libc's utimensat refuses
+            if dirfd == AT_FDCWD:
+                raise GuestFault(0)
+            if flags:
+                return -errnos.EINVAL
+            return _futimens(dirfd, value)
+        raw = guest_path(proc, path_addr)
+        # An empty path is the kernel's to judge (ENOENT, or dirfd itself with AT_EMPTY_PATH).
+        return _utimensat(dirfd, host_path(proc, raw) if raw else b"", value, flags)
+    return _utime_portable(proc, dirfd, path_addr, times, flags)
+
+
+def _utime_portable(proc, dirfd: int, path_addr: int, times: tuple | None, flags: int) -> int:
     if path_addr:
         path, dfd = _resolve(proc, dirfd, path_addr)
         target: object = path
     else:
         target, dfd = dirfd, None
-    if times_addr == 0:
+    if times is None:
         ns = None
     else:
-        a_s, a_ns, m_s, m_ns = struct.unpack("<qqqq", proc.memory.read_slice(times_addr, 32))
+        a_s, a_ns, m_s, m_ns = times
         current = os.stat(target, dir_fd=dfd, follow_symlinks=not flags & AT_SYMLINK_NOFOLLOW)  # type: ignore[arg-type]
         import time as _time
 
@@ -748,6 +834,11 @@ def sys_sync(proc) -> int:
 
 @syscall(223, "illi")
 def sys_fadvise64(proc, fd: int, offset: int, length: int, advice: int) -> int:
+    if hasattr(os, "posix_fadvise"):
+        # The host's checks (ESPIPE for a pipe, EINVAL for an unknown advice) and its effect; the
+        # POSIX_FADV_* numbers of Linux hosts are riscv64's.
+        os.posix_fadvise(fd, offset, length, advice)
+        return 0
     os.fstat(fd)
     return 0
 
@@ -782,22 +873,57 @@ def _statfs(proc, buf: int, st: os.statvfs_result) -> int:
     return 0
 
 
+# struct statfs is the same on the 64-bit Linux hosts dbt runs on: the host fills it (f_type,
+# f_fsid and the ST_* flags as the kernel has them, which statvfs does not give).
+_host_statfs = hostcall.libc_function("statfs") if hostcall.LINUX else None
+_host_fstatfs = hostcall.libc_function("fstatfs") if hostcall.LINUX else None
+
+
 @syscall(43, "sp")
 def sys_statfs(proc, path_addr: int, buf: int) -> int:
-    return _statfs(proc, buf, os.statvfs(host_path(proc, guest_path(proc, path_addr))))
+    path = host_path(proc, guest_path(proc, path_addr))
+    if _host_statfs is not None:
+        value = ctypes.create_string_buffer(STATFS.size)
+        _host_statfs(path, value)
+        proc.memory.write_slice(buf, value.raw)
+        return 0
+    return _statfs(proc, buf, os.statvfs(path))
 
 
 @syscall(44, "ip")
 def sys_fstatfs(proc, fd: int, buf: int) -> int:
+    if _host_fstatfs is not None:
+        value = ctypes.create_string_buffer(STATFS.size)
+        _host_fstatfs(fd, value)
+        proc.memory.write_slice(buf, value.raw)
+        return 0
     return _statfs(proc, buf, os.fstatvfs(fd))
 
 
 # ---- directories ----
+_getdents64 = hostcall.libc_function("getdents64", ctypes.c_ssize_t) if hostcall.LINUX else None
+#: Most directory bytes one getdents64 hands over (a program's buffer may be far larger).
+DIRENTS_MAX = 1 << 16
+
+
+def _writable_prefix(proc, addr: int, length: int) -> int:
+    """How many bytes from addr on (up to length) the guest may write: what a kernel copy fills
+    before it faults."""
+    done = 0
+    while done < length:
+        chunk = min(PAGE - (addr + done) % PAGE, length - done)
+        if not proc.memory.check(addr + done, chunk, PERM_W):
+            break
+        done += chunk
+    return done
+
+
 class _DirStream:
-    """A directory listing handed out across getdents64 calls."""
+    """A directory listing handed out across getdents64 calls (hosts without getdents64): d_off
+    is an entry's index, which lseek takes back."""
 
     def __init__(self, fd: int) -> None:
-        entries = [(b".", os.fstat(fd)), (b"..", None)]
+        entries: list[tuple[bytes, object]] = [(b".", os.fstat(fd)), (b"..", os.stat("..", dir_fd=fd))]
         with os.scandir(fd) as it:
             for entry in it:
                 entries.append((os.fsencode(entry.name), entry))
@@ -807,6 +933,21 @@ class _DirStream:
 
 @syscall(61, "ipu")
 def sys_getdents64(proc, fd: int, buf: int, count: int) -> int:
+    count &= 0xFFFFFFFF  # an unsigned int
+    if _getdents64 is not None:
+        # struct linux_dirent64 is the same on every Linux: the host's own entries, with the d_off
+        # cookies lseek takes back and the inode of '..', through a buffer of what the guest can
+        # take (an entry that does not fit where the guest's buffer stops writable is EFAULT).
+        size = min(count, _writable_prefix(proc, buf, min(count, DIRENTS_MAX)))
+        host = ctypes.create_string_buffer(max(size, 1))
+        try:
+            n = _getdents64(fd, host, size)
+        except OSError as exc:
+            if exc.errno == errno.EINVAL and size < min(count, DIRENTS_MAX):
+                raise GuestFault(buf + size) from None
+            raise
+        proc.memory.write_slice(buf, host.raw[:n])
+        return n
     stream = proc.dir_streams.get(fd)
     if stream is None:
         st = os.fstat(fd)
@@ -822,14 +963,12 @@ def sys_getdents64(proc, fd: int, buf: int, count: int) -> int:
             if not out:
                 return -errnos.EINVAL
             break
-        if entry is None:
-            ino, dtype = 0, 4
-        elif isinstance(entry, os.stat_result):
+        if isinstance(entry, os.stat_result):
             ino, dtype = entry.st_ino, 4
         else:
             try:
-                ino = entry.inode()
-                dtype = dirent_type(entry.stat(follow_symlinks=False).st_mode)
+                ino = entry.inode()  # type: ignore[attr-defined]
+                dtype = dirent_type(entry.stat(follow_symlinks=False).st_mode)  # type: ignore[attr-defined]
             except OSError:
                 ino, dtype = 0, 0
         stream.position += 1
@@ -840,11 +979,18 @@ def sys_getdents64(proc, fd: int, buf: int, count: int) -> int:
 
 
 # ---- special files ----
+MFD_NAME_MAX = 249  # 255 less the "memfd:" prefix
+
+
 @syscall(279, "sx")
 def sys_memfd_create(proc, name_addr: int, flags: int) -> int:
-    name = guest_path(proc, name_addr).decode("utf-8", "replace")
+    raw = read_string(proc, name_addr, MFD_NAME_MAX + 1)
+    if raw is None:  # longer than MFD_NAME_MAX
+        return -errnos.EINVAL
+    name = raw.decode("utf-8", "surrogateescape")
     if hasattr(os, "memfd_create"):
-        fd = os.memfd_create(name, os.MFD_CLOEXEC if flags & 1 else 0)
+        # The MFD_* bits are the host's (sealing, huge pages, exec): the host checks them.
+        fd = os.memfd_create(name, flags | os.MFD_CLOEXEC)
     else:
         fd = _synthetic_file(b"")
     os.set_inheritable(fd, not flags & 1)
@@ -855,6 +1001,20 @@ def sys_memfd_create(proc, name_addr: int, flags: int) -> int:
 def sys_copy_file_range(
     proc, fd_in: int, off_in: int, fd_out: int, off_out: int, length: int, flags: int
 ) -> int:
-    if off_in or off_out or not hasattr(os, "copy_file_range"):
-        return -errnos.EINVAL if off_in or off_out else -errnos.ENOSYS
-    return os.copy_file_range(fd_in, fd_out, length)
+    if not hasattr(os, "copy_file_range"):
+        return -errnos.ENOSYS
+    # Linux's order: both descriptors, the offsets, then the flags.
+    os.fstat(fd_in)
+    os.fstat(fd_out)
+    pos_in = struct.unpack("<q", proc.memory.read_slice(off_in, 8))[0] if off_in else None
+    pos_out = struct.unpack("<q", proc.memory.read_slice(off_out, 8))[0] if off_out else None
+    if flags:
+        return -errnos.EINVAL
+    # With an offset pointer the copy starts there and the pointer, not the file position, moves.
+    copied = os.copy_file_range(fd_in, fd_out, length, pos_in, pos_out)
+    if copied > 0:
+        if pos_in is not None:
+            proc.memory.write_slice(off_in, struct.pack("<q", pos_in + copied))
+        if pos_out is not None:
+            proc.memory.write_slice(off_out, struct.pack("<q", pos_out + copied))
+    return copied

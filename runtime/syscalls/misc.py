@@ -9,9 +9,9 @@ import resource
 import struct
 import time as host_time
 
-from dbt.runtime.syscalls import errnos, syscall
+from dbt.runtime.syscalls import RESTART, errnos, syscall
 from dbt.runtime.syscalls.structs import RLIM_INFINITY, RLIMIT
-from dbt.runtime.syscalls.time import read_timespec
+from dbt.runtime.syscalls.time import read_timespec, sleep_until
 
 log = logging.getLogger("dbt.syscall")
 
@@ -89,16 +89,38 @@ def _set_limit(proc, number: int, soft: int, hard: int) -> int:
     return 0
 
 
+def _host_prlimit(proc, pid: int, number: int, new: tuple[int, int] | None, old: int) -> int:
+    """prlimit64 of another process: the host's limits of that process, with its checks."""
+    host = getattr(resource, _RLIMITS[number], None) if 0 <= number < len(_RLIMITS) else None
+    if host is None:
+        os.kill(pid, 0)  # ESRCH comes before EINVAL, as in Linux
+        return -errnos.EINVAL
+    if new is None:
+        previous = resource.prlimit(pid, host)
+    else:
+        previous = resource.prlimit(pid, host, tuple(_to_host_limit(v) for v in new))
+    if old:
+        proc.memory.write_slice(old, RLIMIT.pack(*(_to_guest(v) for v in previous)))
+    return 0
+
+
+def _to_host_limit(value: int) -> int:
+    return resource.RLIM_INFINITY if value == RLIM_INFINITY else value
+
+
 @syscall(261, "iipp")
 def sys_prlimit64(proc, pid: int, number: int, new: int, old: int) -> int:
+    new_limits = RLIMIT.unpack(proc.memory.read_slice(new, RLIMIT.size)) if new else None
     if pid not in (0, os.getpid()):
-        return -errnos.EPERM
+        if pid < 0 or not hasattr(resource, "prlimit"):
+            return -errnos.ESRCH if pid < 0 else -errnos.EPERM
+        return _host_prlimit(proc, pid, number, new_limits, old)
     if not 0 <= number < len(_RLIMITS):
         return -errnos.EINVAL
     if old:
         proc.memory.write_slice(old, RLIMIT.pack(*_get_limit(proc, number)))
-    if new:
-        return _set_limit(proc, number, *RLIMIT.unpack(proc.memory.read_slice(new, RLIMIT.size)))
+    if new_limits is not None:
+        return _set_limit(proc, number, *new_limits)
     return 0
 
 
@@ -121,6 +143,8 @@ def sys_setrlimit(proc, number: int, addr: int) -> int:
 def sys_getrandom(proc, buf: int, length: int, flags: int) -> int:
     if flags & ~7:
         return -errnos.EINVAL
+    if flags & 6 == 6:  # GRND_RANDOM | GRND_INSECURE: blocking and insecure at once makes no sense
+        return -errnos.EINVAL
     length = min(length, 1 << 25)
     proc.memory.write_slice(buf, os.urandom(length))
     return length
@@ -129,33 +153,47 @@ def sys_getrandom(proc, buf: int, length: int, flags: int) -> int:
 # ---- futex: one guest thread, so nobody else can change the word or wake a waiter ----
 FUTEX_WAIT, FUTEX_WAKE, FUTEX_REQUEUE, FUTEX_CMP_REQUEUE, FUTEX_WAKE_OP = 0, 1, 3, 4, 5
 FUTEX_WAIT_BITSET, FUTEX_WAKE_BITSET = 9, 10
+FUTEX_WAIT_REQUEUE_PI, FUTEX_LOCK_PI2 = 11, 13
 FUTEX_CMD_MASK = 0x7F
+FUTEX_CLOCK_REALTIME = 256
 ETIMEDOUT = 110
 
 
 @syscall(98, "pxipxi")
-def sys_futex(proc, uaddr: int, op: int, val: int, timeout: int, uaddr2: int, val3: int) -> int:
+def sys_futex(proc, uaddr: int, op: int, val: int, timeout: int, uaddr2: int, val3: int) -> object:
     cmd = op & FUTEX_CMD_MASK
+    waiting = cmd in (FUTEX_WAIT, FUTEX_WAIT_BITSET)
+    # Linux's order: the timeout, the clock flag, the bitset, the word's alignment, its value.
+    deadline = None
+    if waiting and timeout:
+        ns = read_timespec(proc, timeout)
+        if ns is None:
+            return -errnos.EINVAL
+        # FUTEX_WAIT's timeout is relative, FUTEX_WAIT_BITSET's absolute on the chosen clock.
+        deadline = host_time.clock_gettime_ns(host_time.CLOCK_MONOTONIC) + ns if cmd == FUTEX_WAIT else ns
+    if op & FUTEX_CLOCK_REALTIME and cmd not in (FUTEX_WAIT_BITSET, FUTEX_WAIT_REQUEUE_PI, FUTEX_LOCK_PI2):
+        return -errnos.ENOSYS
+    if cmd in (FUTEX_WAIT_BITSET, FUTEX_WAKE_BITSET) and val3 == 0:
+        return -errnos.EINVAL
     if uaddr % 4:
         return -errnos.EINVAL
-    if cmd in (FUTEX_WAIT, FUTEX_WAIT_BITSET):
+    if waiting:
         current = proc.memory.read_u32(uaddr)
         if current != val & 0xFFFFFFFF:
             return -errnos.EAGAIN
-        if timeout:
-            ns = read_timespec(proc, timeout)
-            if ns is None:
-                return -errnos.EINVAL
-            if cmd == FUTEX_WAIT:
-                host_time.sleep(ns / 1e9)
-            else:
-                clock = host_time.CLOCK_REALTIME if op & 256 else host_time.CLOCK_MONOTONIC
-                host_time.sleep(max(0, ns - host_time.clock_gettime_ns(clock)) / 1e9)
-            return -ETIMEDOUT
-        # No other thread exists to wake us: like the kernel, wait until a signal ends the process.
-        log.warning("futex wait with no other guest thread to wake it: the guest is deadlocked")
-        while True:
-            host_time.sleep(3600)
+        clock = host_time.CLOCK_REALTIME if op & FUTEX_CLOCK_REALTIME else host_time.CLOCK_MONOTONIC
+        if deadline is None and not proc.signals.any_handler:
+            log.warning("futex wait with no other guest thread to wake it: the guest is deadlocked")
+        try:
+            # No other thread exists to wake us: only the timeout or a signal ends the wait.
+            sleep_until(proc, clock, deadline)
+        except InterruptedError:
+            # Without a timeout Linux answers ERESTARTSYS (SA_RESTART restarts the wait), with one
+            # it restarts only when no handler runs: here one does, so EINTR.
+            if deadline is None and proc.restart_interrupted():
+                return RESTART
+            return -errnos.EINTR
+        return -ETIMEDOUT
     if cmd in (FUTEX_WAKE, FUTEX_WAKE_BITSET, FUTEX_REQUEUE, FUTEX_CMP_REQUEUE, FUTEX_WAKE_OP):
         if cmd == FUTEX_CMP_REQUEUE and proc.memory.read_u32(uaddr) != val3 & 0xFFFFFFFF:
             return -errnos.EAGAIN
@@ -184,10 +222,65 @@ def sys_rseq(proc, rseq: int, length: int, flags: int, sig_: int) -> int:
     return -errnos.ENOSYS
 
 
-@syscall(283, "xxi")
+# membarrier commands (include/uapi/linux/membarrier.h).
+MEMBARRIER_CMD_QUERY, MEMBARRIER_CMD_GLOBAL, MEMBARRIER_CMD_GLOBAL_EXPEDITED = 0, 1, 2
+MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED, MEMBARRIER_CMD_PRIVATE_EXPEDITED = 4, 8
+MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, MEMBARRIER_CMD_PRIVATE_EXPEDITED_SYNC_CORE = 16, 32
+MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_SYNC_CORE, MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ = 64, 128
+MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_RSEQ, MEMBARRIER_CMD_GET_REGISTRATIONS = 256, 512
+MEMBARRIER_CMD_FLAG_CPU = 1
+#: What QUERY reports: everything but the rseq commands (dbt has no rseq, like a kernel built
+#: without CONFIG_RSEQ, which then refuses them with EINVAL).
+MEMBARRIER_SUPPORTED = (
+    MEMBARRIER_CMD_GLOBAL
+    | MEMBARRIER_CMD_GLOBAL_EXPEDITED
+    | MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED
+    | MEMBARRIER_CMD_PRIVATE_EXPEDITED
+    | MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED
+    | MEMBARRIER_CMD_PRIVATE_EXPEDITED_SYNC_CORE
+    | MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_SYNC_CORE
+    | MEMBARRIER_CMD_GET_REGISTRATIONS
+)
+#: The private commands and the registration each needs first (else EPERM).
+_MEMBARRIER_NEEDS = {
+    MEMBARRIER_CMD_PRIVATE_EXPEDITED: MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED,
+    MEMBARRIER_CMD_PRIVATE_EXPEDITED_SYNC_CORE: MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_SYNC_CORE,
+}
+_MEMBARRIER_REGISTER = (
+    MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED
+    | MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED
+    | MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_SYNC_CORE
+)
+
+
+def _membarrier_registrations(proc, add: int = 0) -> int:
+    """The registrations of this address space (a new one after fork or execve, as in Linux)."""
+    key = (os.getpid(), id(proc.image))
+    owner, mask = getattr(proc, "_membarrier", (key, 0))
+    mask = (mask if owner == key else 0) | add
+    proc._membarrier = (key, mask)
+    return mask
+
+
+@syscall(283, "ixi")
 def sys_membarrier(proc, cmd: int, flags: int, cpu_id: int) -> int:
-    if cmd == 0:  # MEMBARRIER_CMD_QUERY: nothing supported beyond the trivially true
+    # One guest thread: every barrier is already complete; only the arguments and the
+    # registration protocol are Linux's to check.
+    allowed_flags = MEMBARRIER_CMD_FLAG_CPU if cmd == MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ else 0
+    if flags & ~allowed_flags & 0xFFFFFFFF:
+        return -errnos.EINVAL
+    if cmd == MEMBARRIER_CMD_QUERY:
+        return MEMBARRIER_SUPPORTED
+    if cmd < 0 or cmd & (cmd - 1) or not cmd & MEMBARRIER_SUPPORTED:
+        return -errnos.EINVAL
+    if cmd == MEMBARRIER_CMD_GET_REGISTRATIONS:
+        return _membarrier_registrations(proc)
+    if cmd & _MEMBARRIER_REGISTER:
+        _membarrier_registrations(proc, cmd)
         return 0
+    needed = _MEMBARRIER_NEEDS.get(cmd)
+    if needed is not None and not _membarrier_registrations(proc) & needed:
+        return -errnos.EPERM
     return 0
 
 
@@ -220,29 +313,49 @@ def sys_getcpu(proc, cpu: int, node: int, cache: int) -> int:
     return 0
 
 
+# Scheduling policies and priorities are the host's (dbt runs the guest's one thread).
+_HOST_SCHED = hasattr(os, "sched_setscheduler")
+
+
 @syscall(120, "i")
 def sys_sched_getscheduler(proc, pid: int) -> int:
-    return 0
+    if pid < 0:
+        return -errnos.EINVAL
+    return os.sched_getscheduler(pid) if _HOST_SCHED else 0
 
 
 @syscall(121, "ip")
 def sys_sched_getparam(proc, pid: int, param: int) -> int:
-    proc.memory.write_u32(param, 0)
+    if not param or pid < 0:
+        return -errnos.EINVAL
+    priority = os.sched_getparam(pid).sched_priority if _HOST_SCHED else 0
+    proc.memory.write_u32(param, priority)
     return 0
 
 
 @syscall(119, "iip")
 def sys_sched_setscheduler(proc, pid: int, policy: int, param: int) -> int:
-    return 0 if policy == 0 else -errnos.EPERM
+    if not param or pid < 0:
+        return -errnos.EINVAL
+    (priority,) = struct.unpack("<i", proc.memory.read_slice(param, 4))
+    if not _HOST_SCHED:
+        return 0 if policy == 0 else -errnos.EPERM
+    # The host checks the policy and the priority it allows with it (EINVAL), and permissions.
+    os.sched_setscheduler(pid, policy, os.sched_param(priority))
+    return 0
 
 
 @syscall(125, "i")
 def sys_sched_get_priority_max(proc, policy: int) -> int:
+    if _HOST_SCHED:
+        return os.sched_get_priority_max(policy)
     return 99 if policy in (1, 2) else 0
 
 
 @syscall(126, "i")
 def sys_sched_get_priority_min(proc, policy: int) -> int:
+    if _HOST_SCHED:
+        return os.sched_get_priority_min(policy)
     return 1 if policy in (1, 2) else 0
 
 

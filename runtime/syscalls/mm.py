@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import ctypes
+import fcntl
+import mmap as host_mmap
 import os
 
 from dbt.ir.state import PAGE_SIZE
+from dbt.runtime import hostmem
 from dbt.runtime.memory import PROT_EXEC, PROT_READ, PROT_WRITE, page_up
-from dbt.runtime.syscalls import errnos, syscall
+from dbt.runtime.syscalls import errnos, hostcall, syscall
 
 MAP_SHARED, MAP_PRIVATE, MAP_SHARED_VALIDATE = 0x01, 0x02, 0x03
 MAP_FIXED, MAP_ANONYMOUS = 0x10, 0x20
@@ -16,6 +20,13 @@ MADV_DONTNEED, MADV_FREE = 4, 8
 PROT_MASK = PROT_READ | PROT_WRITE | PROT_EXEC
 #: Largest brk heap dbt grows (the guest sees ENOMEM-like failure past it, as with a rlimit).
 BRK_MAX = 1 << 36
+
+# Host calls on the pages behind guest mappings (Linux hosts: mremap and the flags are Linux's).
+_LINUX = hostcall.LINUX
+_mmap = hostcall.libc_function("mmap", ctypes.c_ssize_t) if _LINUX else None
+_mremap = hostcall.libc_function("mremap", ctypes.c_ssize_t) if _LINUX else None
+_mprotect = hostcall.libc_function("mprotect")
+_msync = hostcall.libc_function("msync") if _LINUX else None
 
 
 @syscall(214, "p")
@@ -35,6 +46,36 @@ def sys_brk(proc, addr: int) -> int:
     return addr
 
 
+def _host_map_private(memory, start: int, size: int, fd: int, offset: int) -> bool:
+    """Map the file's pages MAP_PRIVATE over [start, start+size) of the reservation, read-write
+    (guest permissions are dbt's to enforce): copy-on-write pages that MADV_DONTNEED and
+    mremap treat as Linux does. Only whole pages within the file: pages past its end stay
+    anonymous zeros, which a host mapping would fault on."""
+    if _mmap is None:
+        return False
+    length = min(size, page_up(max(os.fstat(fd).st_size - offset, 0)))
+    if length == 0:
+        return False
+    flags = host_mmap.MAP_PRIVATE | hostmem.MAP_FIXED
+    prot = host_mmap.PROT_READ | host_mmap.PROT_WRITE
+    addr = memory.host_pointer(start)
+    try:
+        return _mmap(addr, length, prot, flags, fd, offset) == addr
+    except OSError:  # a host page size the mapping does not fit, a file the host cannot map
+        return False
+
+
+def _copy_in(memory, start: int, size: int, fd: int, offset: int) -> None:
+    """Copy a file into private guest pages; bytes past the end of the file read as zero."""
+    view = memory.ram[start : start + min(size, max(os.fstat(fd).st_size - offset, 0))]
+    done = 0
+    while done < len(view):
+        n = os.preadv(fd, [view[done:]], offset + done)
+        if n <= 0:
+            break
+        done += n
+
+
 @syscall(222, "puxxil")
 def sys_mmap(proc, addr: int, length: int, prot: int, flags: int, fd: int, offset: int) -> int:
     memory = proc.memory
@@ -46,6 +87,17 @@ def sys_mmap(proc, addr: int, length: int, prot: int, flags: int, fd: int, offse
     size = page_up(length)
     if size == 0 or size > memory.size:
         return -errnos.ENOMEM
+    anonymous = bool(flags & MAP_ANONYMOUS)
+    shared = kind != MAP_PRIVATE
+    if not anonymous:
+        st = os.fstat(fd)
+        if (st.st_mode & 0o170000) == 0o040000:
+            return -errnos.ENODEV
+        # Linux's checks of the descriptor's access mode: readable, and writable for a shared
+        # writable mapping (before anything is mapped, so a failure leaves the old mapping).
+        access = fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE
+        if access == os.O_WRONLY or (shared and prot & PROT_WRITE and access != os.O_RDWR):
+            return -errnos.EACCES
     fixed = bool(flags & (MAP_FIXED | MAP_FIXED_NOREPLACE))
     if fixed:
         if addr % PAGE_SIZE:
@@ -64,26 +116,18 @@ def sys_mmap(proc, addr: int, length: int, prot: int, flags: int, fd: int, offse
             if found is None:
                 return -errnos.ENOMEM
             start = found
-    anonymous = bool(flags & MAP_ANONYMOUS)
-    shared = kind != MAP_PRIVATE
-    name = ""
-    if not anonymous:
-        st = os.fstat(fd)
-        if (st.st_mode & 0o170000) == 0o040000:
-            return -errnos.ENODEV
-        name = os.readlink(f"/proc/self/fd/{fd}") if os.path.exists(f"/proc/self/fd/{fd}") else f"fd:{fd}"
-    memory.map(start, size, prot, name=name, offset=offset, shared=shared and not anonymous)
-    if not anonymous:
-        writable = bool(prot & PROT_WRITE)
-        if not (shared and memory.map_file_shared(start, size, fd, offset, writable)):
-            # Private file maps are copied in; bytes past the end of the file read as zero.
-            view = memory.ram[start : start + min(size, max(os.fstat(fd).st_size - offset, 0))]
-            done = 0
-            while done < len(view):
-                n = os.preadv(fd, [view[done:]], offset + done)
-                if n <= 0:
-                    break
-                done += n
+    if anonymous:
+        memory.map(start, size, prot)
+        return start
+    name = os.readlink(f"/proc/self/fd/{fd}") if os.path.exists(f"/proc/self/fd/{fd}") else f"fd:{fd}"
+    memory.unmap(start, size)  # first, so the host mapping put there next stays
+    if shared:
+        backed = memory.map_file_shared(start, size, fd, offset, bool(prot & PROT_WRITE))
+    else:
+        backed = _host_map_private(memory, start, size, fd, offset)
+    memory.map(start, size, prot, name=name, offset=offset, shared=shared, backed=backed)
+    if not backed:
+        _copy_in(memory, start, size, fd, offset)
     return start
 
 
@@ -95,13 +139,36 @@ def sys_munmap(proc, addr: int, length: int) -> int:
     return 0
 
 
+def _vmas_in(memory, start: int, end: int) -> list[tuple[object, int, int]]:
+    """The mappings overlapping [start, end), each with the part of the range it covers."""
+    return [(v, max(v.start, start), min(v.end, end)) for v in memory.vmas if v.start < end and v.end > start]
+
+
+def _mapped(memory, start: int, end: int) -> bool:
+    """Whether every page of [start, end) is mapped."""
+    covered = sum(hi - lo for _, lo, hi in _vmas_in(memory, start, end))
+    return covered == end - start
+
+
 @syscall(226, "pux")
 def sys_mprotect(proc, addr: int, length: int, prot: int) -> int:
     if addr % PAGE_SIZE or prot & ~(PROT_MASK | 0x01000000 | 0x02000000):
         return -errnos.EINVAL
     if length == 0:
         return 0
-    if not proc.memory.protect(addr, length, prot & PROT_MASK):
+    memory = proc.memory
+    end = page_up(addr + length)
+    if end > memory.size or not _mapped(memory, addr, end):
+        return -errnos.ENOMEM
+    if prot & PROT_WRITE and _mprotect is not None:
+        # A shared file mapping made read-only on the host must become writable there too (dbt
+        # itself writes through it); the host refuses (EACCES) for a descriptor not open for
+        # writing, as Linux does.
+        for vma, lo, hi in _vmas_in(memory, addr, end):
+            if vma.shared and vma.backed and not vma.prot & PROT_WRITE:
+                rw = host_mmap.PROT_READ | host_mmap.PROT_WRITE
+                _mprotect(memory.host_pointer(lo), hi - lo, rw)
+    if not memory.protect(addr, length, prot & PROT_MASK):
         return -errnos.ENOMEM
     return 0
 
@@ -109,18 +176,38 @@ def sys_mprotect(proc, addr: int, length: int, prot: int) -> int:
 @syscall(216, "puuxp")
 def sys_mremap(proc, old: int, old_size: int, new_size: int, flags: int, new_addr: int) -> int:
     memory = proc.memory
-    if old % PAGE_SIZE or new_size == 0 or flags & ~(MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP):
+    if flags & ~(MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP):
         return -errnos.EINVAL
     if flags & MREMAP_FIXED and not flags & MREMAP_MAYMOVE:
         return -errnos.EINVAL
+    # MREMAP_DONTUNMAP is always a move, without a change of size.
+    if flags & MREMAP_DONTUNMAP and (not flags & MREMAP_MAYMOVE or old_size != new_size):
+        return -errnos.EINVAL
+    if old % PAGE_SIZE:
+        return -errnos.EINVAL
     old_size, new_size = page_up(old_size), page_up(new_size)
+    if new_size == 0:
+        return -errnos.EINVAL
+    if flags & (MREMAP_FIXED | MREMAP_DONTUNMAP):
+        if flags & MREMAP_FIXED:
+            if new_addr % PAGE_SIZE or new_addr + new_size > memory.size:
+                return -errnos.EINVAL
+            if old < new_addr + new_size and new_addr < old + old_size:  # overlapping ranges
+                return -errnos.EINVAL
+        vma = memory.vma_at(old)
+        if vma is None or old + old_size > vma.end:
+            return -errnos.EFAULT
+        if flags & MREMAP_FIXED:
+            target = new_addr
+        else:
+            found = memory.find_free(new_size)
+            if found is None:
+                return -errnos.ENOMEM
+            target = found
+        return _move(memory, vma, old, old_size, new_size, target, bool(flags & MREMAP_DONTUNMAP))
     vma = memory.vma_at(old)
     if vma is None or old + old_size > vma.end:
         return -errnos.EFAULT
-    if flags & MREMAP_FIXED:
-        if new_addr % PAGE_SIZE:
-            return -errnos.EINVAL
-        return _move(memory, vma, old, old_size, new_size, new_addr)
     if new_size <= old_size:
         if new_size < old_size:
             memory.unmap(old + new_size, old_size - new_size)
@@ -133,14 +220,39 @@ def sys_mremap(proc, old: int, old_size: int, new_size: int, flags: int, new_add
     target = memory.find_free(new_size)
     if target is None:
         return -errnos.ENOMEM
-    return _move(memory, vma, old, old_size, new_size, target)
+    return _move(memory, vma, old, old_size, new_size, target, False)
 
 
-def _move(memory, vma, old: int, old_size: int, new_size: int, target: int) -> int:
+def _move(memory, vma, old: int, old_size: int, new_size: int, target: int, keep_old: bool) -> int:
+    """Move [old, old+old_size) to target, resized; with keep_old (MREMAP_DONTUNMAP) the old
+    range stays mapped without its pages."""
+    offset = vma.offset + (old - vma.start)
+    if vma.backed and _mremap is not None:
+        # A host file mapping moves on the host, so it stays the file's (writes to a shared one
+        # reach it; a private one's dropped pages read it again).
+        memory.unmap(target, new_size)
+        host_flags = MREMAP_MAYMOVE | MREMAP_FIXED | (MREMAP_DONTUNMAP if keep_old else 0)
+        try:
+            moved = _mremap(
+                memory.host_pointer(old), old_size, new_size, host_flags, memory.host_pointer(target)
+            )
+        except OSError:  # the range spans several host mappings (file pages and zeros past the end)
+            moved = -1
+        if moved == memory.host_pointer(target):
+            if not keep_old:
+                memory.unmap(old, old_size)  # refills the hole the move left with anonymous pages
+            memory.map(target, new_size, vma.prot, vma.name, offset, vma.shared, backed=True)
+            return target
     keep = min(old_size, new_size)
     data = memory.ram[old : old + keep].copy()
-    memory.unmap(old, old_size)
-    memory.map(target, new_size, vma.prot, name=vma.name)
+    if keep_old:
+        # The old range keeps its mapping; a private one loses its pages (a shared one still
+        # shows the file, as the copy does).
+        if not vma.shared:
+            memory.zero(old, old_size)
+    else:
+        memory.unmap(old, old_size)
+    memory.map(target, new_size, vma.prot, name=vma.name, offset=offset)
     memory.ram[target : target + keep] = data
     return target
 
@@ -149,34 +261,76 @@ def _move(memory, vma, old: int, old_size: int, new_size: int, target: int) -> i
 def sys_madvise(proc, addr: int, length: int, advice: int) -> int:
     if addr % PAGE_SIZE:
         return -errnos.EINVAL
-    if advice in (MADV_DONTNEED, MADV_FREE) and length:
-        memory = proc.memory
-        end = page_up(addr + length)
-        for vma in memory.vmas:
-            lo, hi = max(vma.start, addr), min(vma.end, end)
-            if lo < hi and not vma.shared and not vma.name.startswith(("/", "fd:")):
-                # Private anonymous memory reads back as zeros after MADV_DONTNEED.
+    memory = proc.memory
+    end = page_up(addr + length)
+    if end == addr:
+        return 0
+    if advice in (MADV_DONTNEED, MADV_FREE):
+        for vma, lo, hi in _vmas_in(memory, addr, end):
+            # Private pages go: anonymous ones read back as zeros, those of a host file mapping
+            # as the file has them. Shared mappings keep their contents (the file's or the
+            # object's); so do private copies of a file dbt cannot read again.
+            if not vma.shared and (vma.backed or not vma.name or vma.name.startswith("[")):
                 memory.zero(lo, hi - lo)
-    return 0
+    # Linux applies the advice to what is mapped, then reports the holes.
+    return 0 if end <= memory.size and _mapped(memory, addr, end) else -errnos.ENOMEM
+
+
+MS_ASYNC, MS_INVALIDATE, MS_SYNC = 1, 2, 4
 
 
 @syscall(227, "pux")
 def sys_msync(proc, addr: int, length: int, flags: int) -> int:
-    return 0 if addr % PAGE_SIZE == 0 else -errnos.EINVAL
+    if flags & ~(MS_ASYNC | MS_INVALIDATE | MS_SYNC) or addr % PAGE_SIZE:
+        return -errnos.EINVAL
+    if flags & MS_ASYNC and flags & MS_SYNC:
+        return -errnos.EINVAL
+    memory = proc.memory
+    end = page_up(addr + length)
+    if end == addr:
+        return 0
+    if end > memory.size:
+        return -errnos.ENOMEM
+    if flags & MS_SYNC and _msync is not None:
+        # Write shared file pages back, as MS_SYNC asks.
+        for vma, lo, hi in _vmas_in(memory, addr, end):
+            if vma.shared and vma.backed:
+                _msync(memory.host_pointer(lo), hi - lo, MS_SYNC)
+    # Linux syncs what is mapped, then reports the unmapped parts.
+    return 0 if _mapped(memory, addr, end) else -errnos.ENOMEM
+
+
+def _lock_range(proc, addr: int, length: int) -> int:
+    """mlock/munlock: ENOMEM for unmapped pages. Nothing is locked on the host: guest munmap
+    discards pages of the reservation, which locked pages would refuse, and keep counting
+    against dbt's RLIMIT_MEMLOCK."""
+    memory = proc.memory
+    start, end = addr - addr % PAGE_SIZE, page_up(addr + length)
+    if end == start:
+        return 0
+    if end > memory.size or not _mapped(memory, start, end):
+        return -errnos.ENOMEM
+    return 0
 
 
 @syscall(228, "pu")
 def sys_mlock(proc, addr: int, length: int) -> int:
-    return 0
+    return _lock_range(proc, addr, length)
 
 
 @syscall(229, "pu")
 def sys_munlock(proc, addr: int, length: int) -> int:
-    return 0
+    return _lock_range(proc, addr, length)
+
+
+MCL_CURRENT, MCL_FUTURE, MCL_ONFAULT = 1, 2, 4
 
 
 @syscall(230, "x")
 def sys_mlockall(proc, flags: int) -> int:
+    if not flags or flags & ~(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT) or flags == MCL_ONFAULT:
+        return -errnos.EINVAL
+    # Not passed on: the host would lock all of dbt, the whole guest address space reservation too.
     return 0
 
 

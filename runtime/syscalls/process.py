@@ -8,6 +8,7 @@ close-on-exec ones), so a shell's commands start without a new Python. Guest thr
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
 import resource
@@ -16,6 +17,8 @@ import struct
 from dbt.errors import DbtError
 from dbt.runtime import signals as sig
 from dbt.runtime.syscalls import KEEP, errnos, syscall
+from dbt.runtime.syscalls.fs import guest_path, read_string
+from dbt.runtime.syscalls.hostcall import LINUX, libc_function
 
 log = logging.getLogger("dbt.syscall")
 
@@ -140,25 +143,43 @@ def sys_set_tid_address(proc, addr: int) -> int:
     return os.getpid()
 
 
-PR_SET_PDEATHSIG, PR_GET_DUMPABLE, PR_SET_DUMPABLE = 1, 3, 4
+PR_SET_PDEATHSIG, PR_GET_PDEATHSIG, PR_GET_DUMPABLE, PR_SET_DUMPABLE = 1, 2, 3, 4
 PR_SET_NAME, PR_GET_NAME = 15, 16
 PR_SET_NO_NEW_PRIVS, PR_GET_NO_NEW_PRIVS = 38, 39
+TASK_COMM_LEN = 16
+
+_prctl = libc_function("prctl") if LINUX else None
 
 
 @syscall(167, "ixxxx")
 def sys_prctl(proc, option: int, arg2: int, arg3: int, arg4: int, arg5: int) -> int:
     if option == PR_SET_NAME:
-        proc.comm = proc.memory.read_cstr(arg2, 16)[:15]
+        # Linux copies at most TASK_COMM_LEN - 1 bytes: a longer name is cut, not refused.
+        name = read_string(proc, arg2, TASK_COMM_LEN - 1)
+        proc.comm = name if name is not None else proc.memory.read_slice(arg2, TASK_COMM_LEN - 1)
         return 0
     if option == PR_GET_NAME:
-        proc.memory.write_slice(arg2, proc.comm[:15].ljust(16, b"\0"))
+        proc.memory.write_slice(arg2, proc.comm[: TASK_COMM_LEN - 1].ljust(TASK_COMM_LEN, b"\0"))
         return 0
-    if option in (PR_GET_DUMPABLE,):
-        return 1
-    if option in (PR_SET_DUMPABLE, PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS):
+    if _prctl is None:  # no host to keep these: Linux's defaults
+        if option in (PR_SET_DUMPABLE, PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS):
+            return 0
+        if option in (PR_GET_DUMPABLE, PR_GET_NO_NEW_PRIVS):
+            return 1 if option == PR_GET_DUMPABLE else 0
+        return -errnos.EINVAL
+    # These are the process's, and the dbt process is the guest's: the host keeps them (and checks
+    # their arguments), so they act as on Linux (no_new_privs on what it runs, the parent's death).
+    if option == PR_SET_PDEATHSIG:
+        if not 0 <= arg2 <= sig.NSIG:
+            return -errnos.EINVAL
+        return _prctl(PR_SET_PDEATHSIG, (sig.to_host(arg2) or 0) if arg2 else 0, 0, 0, 0)
+    if option == PR_GET_PDEATHSIG:
+        value = ctypes.c_int()
+        _prctl(PR_GET_PDEATHSIG, ctypes.addressof(value), 0, 0, 0)
+        proc.memory.write_u32(arg2, sig.from_host(value.value) if value.value else 0)
         return 0
-    if option == PR_GET_NO_NEW_PRIVS:
-        return 0
+    if option in (PR_GET_DUMPABLE, PR_SET_DUMPABLE, PR_SET_NO_NEW_PRIVS, PR_GET_NO_NEW_PRIVS):
+        return _prctl(option, arg2, arg3, arg4, arg5)
     return -errnos.EINVAL
 
 
@@ -248,18 +269,41 @@ def _string_array(proc, addr: int) -> list[bytes]:
 
 @syscall(221, "spp")
 def sys_execve(proc, path_addr: int, argv_addr: int, envp_addr: int) -> int:
-    path = proc.memory.read_cstr(path_addr)
+    path = guest_path(proc, path_addr)
     argv = _string_array(proc, argv_addr)
     envp = _string_array(proc, envp_addr)
     return _execve(proc, os.fsdecode(path), argv, envp)
 
 
+AT_FDCWD, AT_SYMLINK_NOFOLLOW, AT_EMPTY_PATH = -100, 0x100, 0x1000
+
+
+def _at_path(dirfd: int, path: str) -> str:
+    """The file execveat names, as a path that still opens once the exec has closed the
+    close-on-exec descriptors (dbt loads the new program after that): the directory's (or with
+    AT_EMPTY_PATH the file's) path, else Linux's own name for it, /dev/fd/N[/path]."""
+    os.fstat(dirfd)  # EBADF
+    base = f"/dev/fd/{dirfd}"
+    try:
+        target = os.readlink(f"/proc/self/fd/{dirfd}")
+    except OSError:
+        target = ""
+    if target.startswith("/") and os.path.exists(target):  # not deleted, not a memfd or a pipe
+        base = target
+    return base if not path else f"{base}/{path}"
+
+
 @syscall(281, "isppx")
 def sys_execveat(proc, dirfd: int, path_addr: int, argv_addr: int, envp_addr: int, flags: int) -> int:
-    path = os.fsdecode(proc.memory.read_cstr(path_addr))
-    if dirfd != -100 and not path.startswith("/"):
-        return -errnos.ENOSYS
-    return _execve(proc, path, _string_array(proc, argv_addr), _string_array(proc, envp_addr))
+    path = os.fsdecode(guest_path(proc, path_addr))
+    if flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH):
+        return -errnos.EINVAL
+    argv, envp = _string_array(proc, argv_addr), _string_array(proc, envp_addr)
+    if not path.startswith("/") and (path or flags & AT_EMPTY_PATH) and dirfd != AT_FDCWD:
+        path = _at_path(dirfd, path)
+    if flags & AT_SYMLINK_NOFOLLOW and path and os.path.islink(proc.paths.host(path)):
+        return -errnos.ELOOP
+    return _execve(proc, path, argv, envp)
 
 
 def _execve(proc, path: str, argv: list[bytes], envp: list[bytes]) -> int:

@@ -7,27 +7,25 @@ vanish). See dbt.runtime.signals for how the host follows the guest's dispositio
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import logging
 import os
 import signal as host_signal
+from collections.abc import Callable
 
 from dbt.runtime import sigframe
 from dbt.runtime import signals as sig
 from dbt.runtime.syscalls import KEEP, errnos, syscall
-from dbt.runtime.syscalls.hostcall import LINUX, libc_function
+from dbt.runtime.syscalls.hostcall import libc_function
 from dbt.runtime.syscalls.structs import SIGACTION, STACK_T
 
 log = logging.getLogger("dbt.signal")
 
 SIG_BLOCK, SIG_UNBLOCK, SIG_SETMASK = 0, 1, 2
 SIGSET_SIZE = 8
-SS_ONSTACK, SS_DISABLE = 1, 2
+SS_ONSTACK, SS_DISABLE, SS_AUTODISARM = 1, 2, 1 << 31
 MINSIGSTKSZ = 2048
 SI_USER, SI_TKILL = 0, -6
-
-_sigsuspend = libc_function("sigsuspend") if LINUX else None
 
 
 def raise_in_guest(proc, signo: int, code: int = SI_USER, pid: int | None = None) -> None:
@@ -89,25 +87,40 @@ def sys_rt_sigpending(proc, set_addr: int, sigsetsize: int) -> int:
     return 0
 
 
+def _on_altstack(proc, sp: int) -> bool:
+    """Linux's on_sig_stack: sp in (ss_sp, ss_sp + ss_size]; never with SS_AUTODISARM, whose
+    stack is disarmed while a handler runs on it."""
+    ss_sp, flags, size = proc.signals.altstack
+    return not flags & SS_AUTODISARM and 0 < sp - ss_sp <= size
+
+
 @syscall(132, "pp")
 def sys_sigaltstack(proc, ss: int, old_ss: int) -> int:
+    # Linux copies the new stack in first, and the old one out only if the call succeeds.
+    new = STACK_T.unpack(proc.memory.read_slice(ss, STACK_T.size)) if ss else None
     sp, flags, size = proc.signals.altstack
     current_sp = int(proc.regs[2]) & (1 << 64) - 1
-    on_stack = not flags & SS_DISABLE and sp <= current_sp < sp + size
-    if old_ss:
-        proc.memory.write_slice(old_ss, STACK_T.pack(sp, SS_ONSTACK if on_stack else flags, 0, size))
-    if ss:
-        new_sp, new_flags, _, new_size = STACK_T.unpack(proc.memory.read_slice(ss, STACK_T.size))
+    on_stack = _on_altstack(proc, current_sp)
+    if new is not None:
+        new_sp, new_flags, _, new_size = new
+        new_flags &= 0xFFFFFFFF  # an unsigned int in the kernel: SS_AUTODISARM is bit 31
         if on_stack:
             return -errnos.EPERM
-        if new_flags & ~(SS_DISABLE | (1 << 31)):
+        mode = new_flags & ~SS_AUTODISARM
+        if mode not in (0, SS_ONSTACK, SS_DISABLE):  # SS_ONSTACK is accepted and means 0
             return -errnos.EINVAL
-        if new_flags & SS_DISABLE:
-            proc.signals.altstack = (0, SS_DISABLE, 0)
-        else:
-            if new_size < MINSIGSTKSZ:
+        if (new_sp, new_flags, new_size) != (sp, flags, size):
+            if mode == SS_DISABLE:
+                new_sp, new_size = 0, 0
+            elif new_size < MINSIGSTKSZ:
                 return -errnos.ENOMEM
-            proc.signals.altstack = (new_sp, 0, new_size)
+            proc.signals.altstack = (new_sp, new_flags, new_size)
+    if old_ss:
+        # The state (disabled, on it, or neither) as of now, and the SS_AUTODISARM bit as set.
+        state = SS_DISABLE if not size else SS_ONSTACK if on_stack else 0
+        old_flags = state | (flags & SS_AUTODISARM)
+        old_flags -= (1 << 32) if old_flags >= 1 << 31 else 0
+        proc.memory.write_slice(old_ss, STACK_T.pack(sp, old_flags, 0, size))
     return 0
 
 
@@ -118,64 +131,116 @@ def sys_rt_sigreturn(proc) -> object:
     return KEEP
 
 
-@contextlib.contextmanager
-def temporary_mask(proc, mask: int | None):
-    """Block `mask` while waiting (ppoll, pselect6, sigsuspend). If a signal arrives for a handler,
-    the original mask is restored after the handler runs (from its frame), as Linux does."""
-    if mask is None:
-        yield
-        return
+def _host_sigset(mask: int) -> ctypes.Array:
+    """A host sigset_t blocking the host signals of the guest mask (and nothing dbt needs)."""
+    words = (ctypes.c_ulong * 16)()
+    for host in _host_numbers(mask):
+        words[(host - 1) // 64] |= 1 << ((host - 1) % 64)
+    return words
+
+
+def _host_numbers(mask: int) -> set[int]:
+    return {h for s in sig.MIRRORED if mask & sig.bit(s) and (h := sig.to_host(s)) is not None}
+
+
+#: Every host signal that follows a guest disposition.
+_ALL_HOSTS = frozenset(_host_numbers((1 << sig.NSIG) - 1))
+
+
+def _interrupting(proc, mask: int) -> bool:
+    """Whether a pending signal that `mask` lets through ends a wait: one with a guest handler, or
+    one whose default action ends the process. Ignored ones do not: Linux restarts the call."""
+    deliverable = proc.pending_signals & ~mask
+    while deliverable:
+        signo = (deliverable & -deliverable).bit_length()
+        deliverable &= deliverable - 1
+        handler = proc.signals.disposition(signo)
+        if handler not in (sig.SIG_DFL, sig.SIG_IGN):
+            return True
+        if handler == sig.SIG_DFL and sig.default_action(signo) in ("term", "core"):
+            return True
+    return False
+
+
+#: A wait's answer meaning "not finished yet" (a sleep woken early, a probe that found nothing).
+NOT_DONE = None
+
+
+def wait_for(proc, wait: Callable[[int, bool], int | None], mask: int | None = None) -> int:
+    """Run a blocking host wait so that a signal for a guest handler ends it as it ends Linux's:
+    raises InterruptedError then (the dispatcher answers -EINTR, or restarts an SA_RESTART call).
+
+    `wait(sigset, block)` makes one host call that waits with the host signal mask at address
+    `sigset` (ppoll's and pselect's argument) and returns its result, or NOT_DONE if the wait is not
+    over (a sleep woken early; with block=False, a check that must not wait found nothing ready:
+    Linux reports ready descriptors or an elapsed sleep rather than EINTR). The host signals the
+    guest handles stay blocked outside that call and it unblocks them atomically, so a signal that
+    arrives just before the wait still ends it. `mask` is the guest's blocked mask during the wait
+    (ppoll's, pselect6's and sigsuspend's argument; None: the current one). After an interruption
+    it stays in force until the handler has run, whose frame restores the mask from before (as
+    Linux's set_restore_sigmask); otherwise the old mask is back at once.
+    """
     state = proc.signals
     original = state.blocked
-    state.set_blocked(mask)
+    wait_mask = original if mask is None else mask & ~sig.UNBLOCKABLE
+    state.blocked = wait_mask
+    host_signal.pthread_sigmask(host_signal.SIG_BLOCK, _ALL_HOSTS)
+    host_set = _host_sigset(wait_mask)
+    interrupted = False
     try:
-        yield
+        while True:
+            pending = _interrupting(proc, wait_mask)
+            try:
+                result = wait(ctypes.addressof(host_set), not pending)
+            except InterruptedError:
+                continue  # the host signal's Python handler has made it pending: look again
+            if result is not NOT_DONE:
+                return result
+            if pending:
+                interrupted = True
+                raise InterruptedError
     finally:
-        if proc.pending_signals & ~state.blocked:
-            proc.saved_mask = original
+        if interrupted:
+            if proc.saved_mask is None:
+                proc.saved_mask = original
+            state.mirror_mask()  # the wait's mask until the handler runs
         else:
             state.set_blocked(original)
 
 
-def _host_sigset(proc, mask: int) -> ctypes.Array:
-    """A host sigset_t blocking the host signals of the guest mask (and nothing dbt needs)."""
-    words = (ctypes.c_ulong * 16)()
-    for signo in sig.MIRRORED:
-        if mask & sig.bit(signo):
-            host = sig.to_host(signo)
-            if host is not None:
-                words[(host - 1) // 64] |= 1 << ((host - 1) % 64)
-    return words
+_pselect = libc_function("pselect")
+
+
+class Timespec(ctypes.Structure):
+    """struct timespec of the 64-bit hosts dbt runs on (the same as riscv64's)."""
+
+    _fields_ = [("tv_sec", ctypes.c_long), ("tv_nsec", ctypes.c_long)]
+
+    @classmethod
+    def of(cls, ns: int) -> Timespec:
+        return cls(min(ns // 1_000_000_000, (1 << 63) - 1), ns % 1_000_000_000)
+
+
+def pause_wait(sigset: int, timeout_ns: int | None) -> None:
+    """Wait until a signal the host mask `sigset` lets through arrives or `timeout_ns` passes
+    (None: no timeout): pselect with no descriptors, which takes a signal mask as ppoll does."""
+    timeout = None if timeout_ns is None else Timespec.of(max(timeout_ns, 0))
+    _pselect(0, 0, 0, 0, ctypes.addressof(timeout) if timeout is not None else 0, sigset)
 
 
 @syscall(133, "pu")
 def sys_rt_sigsuspend(proc, mask_addr: int, sigsetsize: int) -> int:
     if sigsetsize != SIGSET_SIZE:
         return -errnos.EINVAL
-    mask = proc.memory.read_u64(mask_addr) & ~sig.UNBLOCKABLE
-    state = proc.signals
-    # The wait mask holds until the handler has run; the frame restores the original one.
-    proc.saved_mask = state.blocked if proc.saved_mask is None else proc.saved_mask
-    state.blocked = mask
-    # Host signals stay blocked while the pending set is checked, and only sigsuspend itself
-    # unblocks them, atomically: a signal arriving between the check and the wait is not lost.
-    hosts = {sig.to_host(s) for s in sig.MIRRORED} - {None}
-    host_signal.pthread_sigmask(host_signal.SIG_BLOCK, hosts)
-    host_set = _host_sigset(proc, mask)  # kept alive for the calls below
-    try:
-        while not proc.pending_signals & ~mask:
-            if _sigsuspend is not None:
-                with contextlib.suppress(InterruptedError):
-                    _sigsuspend(ctypes.addressof(host_set))
-            else:
-                host_signal.sigtimedwait(hosts - _host_numbers(mask), 0.05)
-    finally:
-        state.mirror_mask()
-    return -errnos.EINTR
+    mask = proc.memory.read_u64(mask_addr)
 
+    def wait(sigset: int, block: bool) -> None:
+        if block:
+            pause_wait(sigset, None)
+        return NOT_DONE
 
-def _host_numbers(mask: int) -> set[int]:
-    return {h for s in sig.MIRRORED if mask & sig.bit(s) and (h := sig.to_host(s)) is not None}
+    # Only a signal ends it (InterruptedError: -EINTR); its handler runs with `mask` in force.
+    return wait_for(proc, wait, mask)
 
 
 def _send(proc, pid: int, signo: int, code: int) -> int:
@@ -192,6 +257,44 @@ def _send(proc, pid: int, signo: int, code: int) -> int:
     return 0
 
 
+_tgkill = libc_function("tgkill")
+
+
+def _thread_group(tid: int) -> int | None:
+    """The process (thread group) of host thread `tid`, or None if there is no such thread."""
+    if tid == os.getpid():
+        return tid
+    try:
+        with open(f"/proc/{tid}/status", "rb") as f:
+            for line in f:
+                if line.startswith(b"Tgid:"):
+                    return int(line.split()[1])
+    except OSError:
+        if not os.path.isdir("/proc"):  # no procfs to ask: take the thread for a process
+            return tid
+    return None
+
+
+def _send_to_thread(proc, tgid: int, tid: int, signo: int) -> int:
+    """tkill (tgid 0) and tgkill: signal one thread, which must belong to tgid."""
+    group = _thread_group(tid)
+    # The guest has one thread, dbt's own host threads are not its.
+    if group is None or (tgid and group != tgid) or (group == os.getpid() and tid != group):
+        return -errnos.ESRCH
+    if tid == os.getpid():
+        return _send(proc, tid, signo, SI_TKILL)
+    if not 0 <= signo <= sig.NSIG:
+        return -errnos.EINVAL
+    host = sig.to_host(signo) if signo else 0
+    if host is None:
+        return -errnos.EINVAL
+    if _tgkill is not None:
+        _tgkill(group, tid, host)
+    else:
+        os.kill(tid, host)
+    return 0
+
+
 @syscall(129, "ii")
 def sys_kill(proc, pid: int, signo: int) -> int:
     return _send(proc, pid, signo, SI_USER)
@@ -199,13 +302,13 @@ def sys_kill(proc, pid: int, signo: int) -> int:
 
 @syscall(130, "ii")
 def sys_tkill(proc, tid: int, signo: int) -> int:
-    return _send(proc, tid, signo, SI_TKILL)
+    if tid <= 0:  # not a process group, as kill's pid would be
+        return -errnos.EINVAL
+    return _send_to_thread(proc, 0, tid, signo)
 
 
 @syscall(131, "iii")
 def sys_tgkill(proc, tgid: int, tid: int, signo: int) -> int:
     if tgid <= 0 or tid <= 0:
         return -errnos.EINVAL
-    if tgid == os.getpid() and tid != os.getpid():
-        return -errnos.ESRCH
-    return _send(proc, tid, signo, SI_TKILL)
+    return _send_to_thread(proc, tgid, tid, signo)

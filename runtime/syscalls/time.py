@@ -1,14 +1,23 @@
-"""Clocks and sleeping."""
+"""Clocks and sleeping.
+
+Linux hosts number their clocks as riscv64 Linux does, so clock ids go to the host as they are
+(coarse clocks, CLOCK_TAI, CPU-time clocks of other processes); elsewhere the ids with a host
+clock of the same name are translated. Sleeps wait in the host's pselect with the host signal
+mask, so a signal for a guest handler ends them with EINTR as on Linux (signal.wait_for).
+"""
 
 from __future__ import annotations
 
+import ctypes
 import os
 import time as host_time
 
 from dbt.runtime.syscalls import errnos, syscall
+from dbt.runtime.syscalls.hostcall import LINUX
+from dbt.runtime.syscalls.signal import NOT_DONE, pause_wait, wait_for
 from dbt.runtime.syscalls.structs import TIMESPEC, TIMEVAL
 
-# Linux clock ids and the host clock of the same meaning.
+# Linux clock ids (include/uapi/linux/time.h; 10 was CLOCK_SGI_CYCLE, long gone).
 _CLOCKS = {
     0: "CLOCK_REALTIME",
     1: "CLOCK_MONOTONIC",
@@ -18,12 +27,25 @@ _CLOCKS = {
     5: "CLOCK_REALTIME_COARSE",
     6: "CLOCK_MONOTONIC_COARSE",
     7: "CLOCK_BOOTTIME",
+    8: "CLOCK_REALTIME_ALARM",
+    9: "CLOCK_BOOTTIME_ALARM",
+    11: "CLOCK_TAI",
 }
 _FALLBACK = {"CLOCK_REALTIME_COARSE": "CLOCK_REALTIME", "CLOCK_MONOTONIC_COARSE": "CLOCK_MONOTONIC"}
+#: Clocks clock_nanosleep cannot sleep on: their k_clock has no nsleep (EOPNOTSUPP).
+_NO_SLEEP = frozenset({3, 4, 5, 6})
+#: Clocks dbt sleeps on itself, in a wait a guest signal can end.
+_SLEEPABLE = frozenset({0, 1, 7, 11})
 TIMER_ABSTIME = 1
+CLOCK_MONOTONIC = 1
+
+_libc = ctypes.CDLL(None, use_errno=True) if LINUX else None
 
 
 def host_clock(clock_id: int) -> int | None:
+    """The host clock for a Linux clock id (None: no such clock here, EINVAL)."""
+    if LINUX:
+        return clock_id  # the same numbering: the host kernel judges the id
     name = _CLOCKS.get(clock_id)
     if name is None:
         return None
@@ -59,8 +81,20 @@ def sys_clock_getres(proc, clock_id: int, res: int) -> int:
     clock = host_clock(clock_id)
     if clock is None:
         return -errnos.EINVAL
+    if _libc is not None:
+        # Exactly as the host has it (Python's float would round a coarse clock's resolution).
+        # Reading the clock first refuses what the kernel refuses: the vDSO's clock_getres
+        # answers for disabled auxiliary clocks (16..23) too.
+        host_time.clock_gettime_ns(clock)
+        value = ctypes.create_string_buffer(TIMESPEC.size)
+        if _libc.clock_getres(clock, value) != 0:
+            return -errnos.from_host(ctypes.get_errno())
+        sec, nsec = TIMESPEC.unpack(value.raw)
+        ns = sec * 1_000_000_000 + nsec
+    else:
+        ns = max(round(host_time.clock_getres(clock) * 1e9), 1)
     if res:
-        _write_timespec(proc, res, int(host_time.clock_getres(clock) * 1e9) or 1)
+        _write_timespec(proc, res, ns)
     return 0
 
 
@@ -74,12 +108,35 @@ def sys_gettimeofday(proc, tv: int, tz: int) -> int:
     return 0
 
 
-def _sleep_until(clock: int, deadline: int) -> None:
-    while True:
-        remaining = deadline - host_time.clock_gettime_ns(clock)
-        if remaining <= 0:
-            return
-        host_time.sleep(remaining / 1e9)
+def sleep_until(proc, clock: int, deadline: int | None) -> None:
+    """Sleep until host clock `clock` reads `deadline` (None: until a signal). A signal for a guest
+    handler ends the sleep first with InterruptedError (signal.wait_for)."""
+
+    def wait(sigset: int, block: bool) -> int | None:
+        if deadline is None:
+            remaining = None
+        else:
+            remaining = deadline - host_time.clock_gettime_ns(clock)
+            if remaining <= 0:
+                return 0
+        if block:
+            # A relative wait, after which the clock is read again: it may run slower than the
+            # monotonic clock the wait is timed with (CPU time) or be set meanwhile (realtime).
+            pause_wait(sigset, remaining)
+        return NOT_DONE
+
+    wait_for(proc, wait)
+
+
+def _sleep(proc, clock: int, deadline: int, rem: int) -> int:
+    """A relative sleep: on EINTR, the time left goes to `rem` (if given) as Linux reports it."""
+    try:
+        sleep_until(proc, clock, deadline)
+    except InterruptedError:
+        if rem:
+            _write_timespec(proc, rem, max(deadline - host_time.clock_gettime_ns(clock), 0))
+        raise
+    return 0
 
 
 @syscall(101, "pp")
@@ -87,21 +144,37 @@ def sys_nanosleep(proc, req: int, rem: int) -> int:
     ns = read_timespec(proc, req)
     if ns is None:
         return -errnos.EINVAL
-    _sleep_until(host_time.CLOCK_MONOTONIC, host_time.clock_gettime_ns(host_time.CLOCK_MONOTONIC) + ns)
-    return 0
+    clock = host_clock(CLOCK_MONOTONIC)
+    return _sleep(proc, clock, host_time.clock_gettime_ns(clock) + ns, rem)
 
 
 @syscall(115, "ixpp")
 def sys_clock_nanosleep(proc, clock_id: int, flags: int, req: int, rem: int) -> int:
-    clock = host_clock(clock_id)
-    if clock is None or clock_id in (2, 3):
+    if clock_id >= 0 and clock_id not in _CLOCKS:
         return -errnos.EINVAL
+    if clock_id in _NO_SLEEP:
+        return -errnos.EOPNOTSUPP
     ns = read_timespec(proc, req)
     if ns is None:
         return -errnos.EINVAL
-    deadline = ns if flags & TIMER_ABSTIME else host_time.clock_gettime_ns(clock) + ns
-    _sleep_until(clock, deadline)
-    return 0
+    clock = host_clock(clock_id)
+    if clock is None:
+        return -errnos.EINVAL
+    if _libc is not None and clock_id not in _SLEEPABLE:
+        # The process CPU clock, alarm clocks, other processes' CPU clocks: the host's own sleep
+        # (with its checks), which a signal for a guest handler interrupts too.
+        value = ctypes.create_string_buffer(TIMESPEC.pack(ns // 1_000_000_000, ns % 1_000_000_000))
+        left = ctypes.create_string_buffer(TIMESPEC.size)
+        error = _libc.clock_nanosleep(clock, flags & TIMER_ABSTIME, value, left)
+        if error == errnos.EINTR and rem and not flags & TIMER_ABSTIME:
+            proc.memory.write_slice(rem, left.raw)
+        if error:
+            raise OSError(error, os.strerror(error))
+        return 0
+    if flags & TIMER_ABSTIME:
+        sleep_until(proc, clock, ns)  # an absolute sleep reports nothing in rem
+        return 0
+    return _sleep(proc, clock, host_time.clock_gettime_ns(clock) + ns, rem)
 
 
 @syscall(153, "p")

@@ -5,10 +5,19 @@ from __future__ import annotations
 import os
 
 from dbt.runtime.syscalls import errnos, syscall
-from dbt.runtime.syscalls.fs import guest_path, host_path
+from dbt.runtime.syscalls.fs import guest_path, host_path, read_string
 
 _SUPPORTED = hasattr(os, "getxattr")
 XATTR_CREATE, XATTR_REPLACE = 1, 2
+XATTR_NAME_MAX = 255
+
+
+def _name(proc, addr: int) -> bytes:
+    """An attribute name: ERANGE if empty or longer than XATTR_NAME_MAX, as Linux answers."""
+    name = read_string(proc, addr, XATTR_NAME_MAX + 1)
+    if not name:
+        raise OSError(errnos.ERANGE, "attribute name")
+    return name
 
 
 def _target(proc, path_addr: int, by_fd: bool, read: bool) -> object:
@@ -21,7 +30,7 @@ def _target(proc, path_addr: int, by_fd: bool, read: bool) -> object:
 def _get(proc, target: object, name_addr: int, value: int, size: int, follow: bool) -> int:
     if not _SUPPORTED:
         return -errnos.EOPNOTSUPP
-    name = proc.memory.read_cstr(name_addr, 256)
+    name = _name(proc, name_addr)
     data = os.getxattr(target, name, follow_symlinks=follow)  # type: ignore[arg-type]
     if size == 0:
         return len(data)
@@ -47,7 +56,7 @@ def _list(proc, target: object, buf: int, size: int, follow: bool) -> int:
 def _set(proc, target: object, name_addr: int, value: int, size: int, flags: int, follow: bool) -> int:
     if not _SUPPORTED:
         return -errnos.EOPNOTSUPP
-    name = proc.memory.read_cstr(name_addr, 256)
+    name = _name(proc, name_addr)
     os.setxattr(target, name, proc.memory.read_slice(value, size), flags, follow_symlinks=follow)  # type: ignore[arg-type]
     return 0
 
@@ -55,7 +64,7 @@ def _set(proc, target: object, name_addr: int, value: int, size: int, flags: int
 def _remove(proc, target: object, name_addr: int, follow: bool) -> int:
     if not _SUPPORTED:
         return -errnos.EOPNOTSUPP
-    os.removexattr(target, proc.memory.read_cstr(name_addr, 256), follow_symlinks=follow)  # type: ignore[arg-type]
+    os.removexattr(target, _name(proc, name_addr), follow_symlinks=follow)  # type: ignore[arg-type]
     return 0
 
 

@@ -371,11 +371,19 @@ def test_trace_in_asm_to_file(hello, tmp_path):
 def test_stats(hello):
     result = dbt("run", "--stats", hello)
     assert (result.status, result.stdout) == (0, HELLO_STDOUT)
-    (line,) = result.stderr_lines
+    line, jit_line = result.stderr_lines
     for words in ("instructions retired", "blocks decoded", "MIPS"):
         assert words in line
     retired = re.search(r"([\d,]+) instructions retired", line)
     assert retired and int(retired.group(1).replace(",", "")) > 1000
+    assert jit_line.startswith("dbt: JIT: ") and "regions installed" in jit_line
+
+
+def test_stats_without_the_jit(hello):
+    result = dbt("run", "--stats", "--no-jit", hello)
+    assert (result.status, result.stdout) == (0, HELLO_STDOUT)
+    (line,) = result.stderr_lines
+    assert "instructions retired" in line
 
 
 @pytest.mark.parametrize("how", ["env", "option"])

@@ -93,9 +93,6 @@ def test_mmap_argument_errors(guest):
     assert guest.call(MMAP, 0, PAGE, PROT_READ, MAP_PRIVATE, 9999, 0) == -errno.EBADF
 
 
-@pytest.mark.xfail(
-    strict=True, reason="mm.py returns errnos.ENODEV, which errnos.py does not define: AttributeError"
-)
 def test_mmap_of_a_directory_is_enodev(guest, fds, tmp_path):
     d = fds.add(os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY))
     assert guest.call(MMAP, 0, PAGE, PROT_READ, MAP_PRIVATE, d, 0) == -errno.ENODEV
@@ -141,9 +138,6 @@ def test_private_file_mapping_keeps_writes_to_itself(guest, fds, tmp_path):
     assert guest.m.read_memory(addr, 8) == b"changed!"
 
 
-@pytest.mark.xfail(
-    strict=True, reason="dbt's mprotect leaves a shared file mapping read-only on the host: dbt dies"
-)
 def test_mprotect_makes_a_shared_file_mapping_writable(fds, tmp_path):
     path = tmp_path / "data"
     path.write_bytes(b"A" * (2 * PAGE))
@@ -205,7 +199,6 @@ def test_mremap_argument_errors(guest):
     assert guest.call(MREMAP, addr, 4 * PAGE, 8 * PAGE, MREMAP_MAYMOVE, 0) == -errno.EFAULT  # runs past it
 
 
-@pytest.mark.xfail(strict=True, reason="dbt's mremap treats MREMAP_DONTUNMAP as a plain resize")
 def test_mremap_dontunmap_moves_and_keeps_the_old_range(guest):
     addr = anon(guest, PAGE)
     guest.m.write_memory(addr, b"data")
@@ -216,7 +209,6 @@ def test_mremap_dontunmap_moves_and_keeps_the_old_range(guest):
     assert guest.m.read_memory(addr, 4) == bytes(4)  # still mapped, its pages gone
 
 
-@pytest.mark.xfail(strict=True, reason="dbt's mremap turns a moved shared file mapping into anonymous memory")
 def test_mremap_of_a_shared_file_mapping_stays_file_backed(guest, fds, tmp_path):
     path = tmp_path / "shared"
     path.write_bytes(bytes(2 * PAGE))
@@ -249,9 +241,6 @@ def test_madvise_dontneed_zeroes_private_anonymous_memory(guest, fds, tmp_path):
     assert guest.m.read_memory(shared, 4) == b"file"
 
 
-@pytest.mark.xfail(
-    strict=True, reason="dbt's madvise keeps private changes to a file mapping (Linux re-reads the file)"
-)
 def test_madvise_dontneed_on_a_private_file_mapping_drops_private_changes(guest, fds, tmp_path):
     path = tmp_path / "f"
     path.write_bytes(b"file" * PAGE)
@@ -272,7 +261,6 @@ def test_msync_and_memory_locking(guest):
     assert guest.call(MUNLOCKALL) == 0
 
 
-@pytest.mark.xfail(strict=True, reason="dbt's msync and mlock answer 0 for unmapped memory and bad flags")
 def test_msync_and_mlock_check_their_range(guest):
     unmapped = 0x2300_0000
     assert guest.call(MSYNC, unmapped, PAGE, MS_SYNC) == -errno.ENOMEM

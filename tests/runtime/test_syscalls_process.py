@@ -159,9 +159,6 @@ def test_prctl_name_and_the_proc_files_that_show_it(guest):
             assert f"Pid:\t{os.getpid()}" in lines
 
 
-@pytest.mark.xfail(
-    strict=True, reason="dbt's PR_SET_NAME reads at most 16 bytes and answers EFAULT if no NUL"
-)
 def test_prctl_set_name_truncates_a_long_name(guest):
     assert guest.call(PRCTL, PR_SET_NAME, guest.cstr(0, "a-rather-long-thread-name"), 0, 0, 0) == 0
     assert guest.call(PRCTL, PR_GET_NAME, guest.addr(64), 0, 0, 0) == 0
@@ -175,7 +172,6 @@ def test_prctl_other_options(guest):
     assert guest.call(PRCTL, 9999, 0, 0, 0, 0) == -errno.EINVAL
 
 
-@pytest.mark.xfail(strict=True, reason="dbt's prctl accepts these settings but does not keep them")
 def test_prctl_settings_read_back():
     def body() -> bytes:  # in a child: no_new_privs cannot be undone
         g = Guest()
@@ -473,7 +469,6 @@ def test_execveat_checks_like_execve(guest, programs):
         os.close(d)
 
 
-@pytest.mark.xfail(strict=True, reason="dbt's execveat answers ENOSYS for a path relative to a directory fd")
 def test_execveat_relative_to_a_directory_descriptor(guest, programs):
     argv = _argv(guest, ["prog"], 4096)
     d = os.open(programs["dir"], os.O_RDONLY | os.O_DIRECTORY)

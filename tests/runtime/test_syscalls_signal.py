@@ -117,9 +117,6 @@ def test_sigaltstack_cannot_change_while_running_on_it(guest):
     assert guest.call(SIGALTSTACK, guest.put(64, stack_t(0, SS_DISABLE, 0)), 0) == 0
 
 
-@pytest.mark.xfail(
-    strict=True, reason="dbt's sigaltstack refuses ss_flags == SS_ONSTACK, which Linux accepts as 0"
-)
 def test_sigaltstack_accepts_ss_onstack_as_flags(guest):
     alt = guest.addr(20 * 4096)
     assert guest.call(SIGALTSTACK, guest.put(64, stack_t(alt, SS_ONSTACK, 8192)), 0) == 0
@@ -127,9 +124,6 @@ def test_sigaltstack_accepts_ss_onstack_as_flags(guest):
     assert read_stack_t(guest, 0) == (alt, 0, 8192)
 
 
-@pytest.mark.xfail(
-    strict=True, reason="dbt's sigaltstack reads ss_flags signed: SS_AUTODISARM (1 << 31) is EINVAL"
-)
 def test_sigaltstack_accepts_ss_autodisarm(guest):
     alt = guest.addr(20 * 4096)
     assert guest.call(SIGALTSTACK, guest.put(64, stack_t(alt, SS_AUTODISARM, 8192)), 0) == 0
@@ -200,15 +194,11 @@ def test_tkill_to_self_reaches_the_handler(guest):
     assert guest.handled() == SIGUSR1
 
 
-@pytest.mark.xfail(
-    strict=True, reason="dbt's tkill passes tid <= 0 to kill(2) (a process group!) instead of EINVAL"
-)
 def test_tkill_with_a_non_positive_tid_is_einval(guest):
     assert guest.call(TKILL, 0, 0) == -errno.EINVAL  # signal 0: nothing is sent either way
     assert guest.call(TKILL, -1, 0) == -errno.EINVAL
 
 
-@pytest.mark.xfail(strict=True, reason="dbt's tgkill does not check that tid belongs to tgid")
 def test_tgkill_of_a_thread_outside_the_group_is_esrch(guest):
     child = os.fork()
     if child == 0:

@@ -119,7 +119,6 @@ def test_descriptor_forms(guest, target):
         fds.close_all()
 
 
-@pytest.mark.xfail(strict=True, reason="dbt reads xattr names with a 256-byte limit and answers EFAULT")
 def test_a_name_longer_than_255_bytes_is_erange(guest, target):
     name = "user." + "n" * 300
     with pytest.raises(OSError) as host:
