@@ -134,6 +134,19 @@ def f64_to_bits(typingctx, x):
 
 
 @intrinsic
+def poke_i64(typingctx, address, index, value):
+    """Store `value` at the host address `address` + 8 * `index` (a region's inline cache)."""
+    sig = types.void(types.int64, types.int64, types.int64)
+
+    def codegen(context, builder, signature, args):
+        base = builder.inttoptr(args[0], _I64.as_pointer())
+        builder.store(args[2], builder.gep(base, [args[1]]))
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@intrinsic
 def call_region(typingctx, address, regs, state, mem, perm):
     """Call compiled region code at `address`: i64 region(i64* regs, i64* state, i8* mem,
     i8* perm, i64 npages). Returns 0 (continue at state[PC]) or an exit reason."""

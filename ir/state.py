@@ -27,6 +27,8 @@ SLICE_END = 7  # the dispatcher returns EXIT_SLICE once INSTRET reaches this
 EXIT_OP = 8  # index of the IR op that exited (for EXIT_CSR: the op to finish in Python), or the
 #            block number at EXIT_HOT
 JIT_THRESHOLD = 10  # heat at which a block is reported hot (EXIT_HOT); -1: never (no JIT)
+IC_SITE = 11  # host address of the inline cache of the region exit just taken, or 0
+JIT_EPOCH = 12  # bumped when compiled code is dropped: inline caches of older epochs miss
 NUM_STATE = 16
 
 # Exit reasons the dispatcher returns to Python.

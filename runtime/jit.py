@@ -28,7 +28,7 @@ from dbt.backends.jit.pool import CompilePool, default_workers
 from dbt.backends.native import NativeLibrary, host_fingerprint
 from dbt.config import Config
 from dbt.ir.ops import OPS, Shape
-from dbt.ir.state import BLK_HEAT, BLK_INSNS, BLK_JIT, BLK_OPS, BLK_PC, BLK_START
+from dbt.ir.state import BLK_HEAT, BLK_INSNS, BLK_JIT, BLK_OPS, BLK_PC, BLK_START, JIT_EPOCH
 from dbt.runtime.blockcache import BlockCache
 
 log = logging.getLogger("dbt.jit")
@@ -71,9 +71,11 @@ class _Pending:
 
 
 class JitManager:
-    def __init__(self, config: Config, cache: BlockCache) -> None:
+    def __init__(self, config: Config, cache: BlockCache, state: np.ndarray) -> None:
         self.config = config
         self.cache = cache
+        #: The guest state array: its JIT_EPOCH word invalidates the regions' inline caches.
+        self.state = state
         workers = default_workers() if config.jit_threads is None else config.jit_threads
         self.pool = CompilePool(workers)
         self.l2 = RegionCache(
@@ -157,6 +159,7 @@ class JitManager:
         """Decoded code was dropped (guest code changed): forget every installed region."""
         self.installed.clear()
         self.epoch += 1
+        self.state[JIT_EPOCH] = self.epoch
 
     def address_for(self, pc: int) -> int:
         return self.installed.get(pc, 0)

@@ -33,6 +33,7 @@ from dbt.ir.state import (
     FAULT_KIND,
     FAULT_MISALIGNED,
     INSTRET,
+    JIT_EPOCH,
     JIT_THRESHOLD,
     NUM_SLOTS,
     NUM_STATE,
@@ -147,7 +148,7 @@ class GuestProcess:
         if not config.no_jit:
             from dbt.runtime.jit import JitManager
 
-            self.jit = JitManager(config, self.cache)
+            self.jit = JitManager(config, self.cache, self.state)
             self.cache.region_for = self.jit.address_for
             self.cache.on_flush.append(self.jit.flush)
         self.paths = PathMapper(config.sysroot)
@@ -386,7 +387,11 @@ class GuestProcess:
         self.memory.unmap(0, self.memory.size)
         self.cache.flush()
         self.regs[:] = 0
+        # The guest's state starts afresh; the JIT's words in the state array carry on.
+        jit_words = (JIT_THRESHOLD, JIT_EPOCH)
+        kept = [self.state[i] for i in jit_words]
         self.state[:] = 0
+        self.state[list(jit_words)] = kept
         self.state[RESERVATION] = -1
         self.signals.reset_for_exec()
         self.tid_address = 0

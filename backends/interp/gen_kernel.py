@@ -183,7 +183,9 @@ from dbt.ir.state import (
     FAULT_STORE,
     FFLAGS,
     FRM,
+    IC_SITE,
     INSTRET,
+    JIT_EPOCH,
     JIT_THRESHOLD,
     PC,
     PC_BITS,
@@ -224,6 +226,15 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
             slot = (slot + 1) & hmask
         b = ht_vals[slot]
         region = blocks[b, BLK_JIT]
+        site = state[IC_SITE]
+        if site != 0:
+            # The region that just left asks for the code at pc: if compiled, cache it at that
+            # exit, so the exit calls it directly next time (while the epoch holds).
+            state[IC_SITE] = 0
+            if region != 0:
+                hostops.poke_i64(site, 0, pc)
+                hostops.poke_i64(site, 1, region)
+                hostops.poke_i64(site, 2, state[JIT_EPOCH])
         if region != 0:
             # Compiled code: it runs until it leaves its region, then the lookup goes on here.
             state[INSTRET] = instret

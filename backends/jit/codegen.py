@@ -29,7 +29,9 @@ from dbt.ir.state import (
     FAULT_STORE,
     FFLAGS,
     FRM,
+    IC_SITE,
     INSTRET,
+    JIT_EPOCH,
     PC,
     PC_BITS,
     PC_MASK,
@@ -46,6 +48,8 @@ from dbt.ir.state import (
 #: Shapes a region can hold: everything that does not need Python at the op itself.
 REGION_SHAPES = frozenset(Shape) - {Shape.SYSCALL, Shape.TRAP, Shape.FENCE_I, Shape.CSR_EXIT}
 CONTINUE = 0
+#: The LLVM type of a region function.
+REGION_TYPE = "i64 (i64*, i64*, i8*, i8*, i64)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,8 +71,11 @@ class _Emitter:
     written: set[int] = field(default_factory=set)
     #: The label of the block being emitted.
     current: str = "entry"
-    #: (from label, instret, pc, exit code, fault address, fault kind) of each exit.
-    exits: list[tuple[str, str, str, int, str, str]] = field(default_factory=list)
+    #: (from label, instret, pc, exit code, fault address, fault kind, next region, cache site)
+    #: of each exit.
+    exits: list[tuple[str, str, str, int, str, str, str, str]] = field(default_factory=list)
+    #: Inline caches (globals) of the exits that can chain to the next region.
+    caches: list[str] = field(default_factory=list)
 
     def tmp(self) -> str:
         self.counter += 1
@@ -140,7 +147,7 @@ def generate(name: str, blocks: list[RegionBlock]) -> tuple[str, list[SemSymbol]
         head.append(f"  store i64 %v{slot}, i64* %r{slot}")
     head.append("  br label %b0")
     declarations = [_declare(symbol) for symbol in e.symbols.values()]
-    text = "\n".join(head + body + ["}", *declarations, BRANCH_WEIGHTS]) + "\n"
+    text = "\n".join([*e.caches, *head, *body, "}", *declarations, BRANCH_WEIGHTS]) + "\n"
     return text, list(e.symbols.values())
 
 
@@ -212,26 +219,59 @@ def _leave(e: _Emitter, pc: str, retired: int, code: int, fault_addr: str = "0",
 
     Every exit branches to one shared exit block, which stores what the phis there collect: a
     store sequence per exit would make the region's code several times larger."""
+    total = _retired(e, retired)
+    e.exits.append((e.current, total, pc, code, fault_addr, str(fault_kind), "0", "0"))
+    e.emit("br label %exit")
+
+
+def _retired(e: _Emitter, retired: int) -> str:
     count = e.tmp()
     e.emit(f"{count} = load i64, i64* %ir")
-    total = count
-    if retired:
-        total = e.tmp()
-        e.emit(f"{total} = add i64 {count}, {retired}")
-    e.exits.append((e.current, total, pc, code, fault_addr, str(fault_kind)))
+    if not retired:
+        return count
+    total = e.tmp()
+    e.emit(f"{total} = add i64 {count}, {retired}")
+    return total
+
+
+def _leave_chained(e: _Emitter, pc: str) -> None:
+    """Leave for `pc` through this exit's inline cache: (pc, region, epoch) of the region that
+    last followed it. On a hit (same pc, epoch current, budget left) the exit block tail-calls
+    that region without returning to the dispatcher; on a miss the exit names its cache in
+    state[IC_SITE] and the dispatcher fills it once it has found pc's region."""
+    cache = f"@ic.{len(e.caches)}"
+    e.caches.append(f"{cache} = internal global [3 x i64] [i64 -1, i64 0, i64 -1]")
+    total = _retired(e, 0)
+    cached_pc, region, epoch = e.tmp(), e.tmp(), e.tmp()
+    e.emit(f"{cached_pc} = load i64, i64* getelementptr ([3 x i64], [3 x i64]* {cache}, i64 0, i64 0)")
+    e.emit(f"{region} = load i64, i64* getelementptr ([3 x i64], [3 x i64]* {cache}, i64 0, i64 1)")
+    e.emit(f"{epoch} = load i64, i64* getelementptr ([3 x i64], [3 x i64]* {cache}, i64 0, i64 2)")
+    epoch_now = _get_state(e, JIT_EPOCH)
+    same_pc, same_epoch, budget, hit, hit2 = e.tmp(), e.tmp(), e.tmp(), e.tmp(), e.tmp()
+    e.emit(f"{same_pc} = icmp eq i64 {cached_pc}, {pc}")
+    e.emit(f"{same_epoch} = icmp eq i64 {epoch}, {epoch_now}")
+    e.emit(f"{budget} = icmp slt i64 {total}, %limit")
+    e.emit(f"{hit} = and i1 {same_pc}, {same_epoch}")
+    e.emit(f"{hit2} = and i1 {hit}, {budget}")
+    next_region, site = e.tmp(), e.tmp()
+    e.emit(f"{next_region} = select i1 {hit2}, i64 {region}, i64 0")
+    e.emit(f"{site} = select i1 {hit2}, i64 0, i64 ptrtoint ([3 x i64]* {cache} to i64)")
+    e.exits.append((e.current, total, pc, CONTINUE, "0", "0", next_region, site))
     e.emit("br label %exit")
 
 
 def _emit_exit(e: _Emitter) -> None:
     """The shared exit: instret, pc and (for faults and traps) the fault fields go to the state
-    array, the written registers back to the register array, and the exit code is returned."""
+    array, the written registers back to the register array; then the next region is
+    tail-called (a chained exit that hit its inline cache) or the exit code returned."""
     e.place("exit")
-    names = ("instret", "pc", "code", "faddr", "fkind")
+    names = ("instret", "pc", "code", "faddr", "fkind", "next", "site")
     for position, name in enumerate(names, start=1):
         incoming = ", ".join(f"[ {exit_[position]}, %{exit_[0]} ]" for exit_ in e.exits)
         e.emit(f"%x.{name} = phi i64 {incoming}")
     _set_state(e, INSTRET, "%x.instret")
     _set_state(e, PC, "%x.pc")
+    _set_state(e, IC_SITE, "%x.site")
     e.emit("%x.faulted = icmp ne i64 %x.code, 0")
     e.emit("br i1 %x.faulted, label %exit.fault, label %writeback")
     e.place("exit.fault")
@@ -243,6 +283,15 @@ def _emit_exit(e: _Emitter) -> None:
         value = e.tmp()
         e.emit(f"{value} = load i64, i64* %r{slot}")
         e.emit(f"store i64 {value}, i64* %p{slot}")
+    e.emit("%x.chain = icmp ne i64 %x.next, 0")
+    e.emit("br i1 %x.chain, label %chain, label %return")
+    e.place("chain")
+    e.emit(f"%x.callee = inttoptr i64 %x.next to {REGION_TYPE}*")
+    e.emit(
+        "%x.result = musttail call i64 %x.callee(i64* %regs, i64* %state, i8* %mem, i8* %perm, i64 %npages)"
+    )
+    e.emit("ret i64 %x.result")
+    e.place("return")
     e.emit("ret i64 %x.code")
 
 
@@ -255,7 +304,7 @@ def _goto(e: _Emitter, target: int, index: dict[int, int], block_insns: int) -> 
     if target in index:
         e.emit(f"br label %b{index[target]}")
     else:
-        _leave(e, str(_i64(target)), 0, CONTINUE)
+        _leave_chained(e, str(_i64(target)))
 
 
 def _emit_block(e: _Emitter, i: int, block: RegionBlock, index: dict[int, int], is_target: bool) -> None:
@@ -363,7 +412,7 @@ def _emit_op(e: _Emitter, op, rd, rs1, rs2, rs3, aux, imm, pc, insn_index, extra
         e.emit(f"{count} = load i64, i64* %ir")
         e.emit(f"{total} = add i64 {count}, {block.insns}")
         e.emit(f"store i64 {total}, i64* %ir")
-        _leave(e, target, 0, CONTINUE)
+        _leave_chained(e, target)
     elif shape in (Shape.CSR_R, Shape.CSR_I):
         src = _read(e, rs1) if shape is Shape.CSR_R else str(_i64(extra))
         result = e.tmp()
