@@ -78,6 +78,7 @@ def run(
         bool,
         typer.Option(
             "--differential",
+            "--diff",
             help="Interpreter run with a JIT shadow compared at every guest event (125: they differ).",
         ),
     ] = False,
@@ -230,7 +231,8 @@ def _print_stats(machine, err) -> None:
         f"{process.stats.syscalls:,} system calls, {seconds:.3f} s wall, {mips:.1f} MIPS\n"
     )
     if process.jit is not None:
-        err.write(f"dbt: JIT: {process.jit.stats.summary()}\n")
+        summary = process.jit.stats.summary(process.state, process.stats.kernel_entries)
+        err.write(f"dbt: JIT: {summary}\n")
     if machine.lockstep is not None:
         ls = machine.lockstep.stats
         err.write(

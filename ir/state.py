@@ -29,6 +29,9 @@ EXIT_OP = 8  # index of the IR op that exited (for EXIT_CSR: the op to finish in
 JIT_THRESHOLD = 10  # heat at which a block is reported hot (EXIT_HOT); -1: never (no JIT)
 IC_SITE = 11  # host address of the inline cache of the region exit just taken, or 0
 JIT_EPOCH = 12  # bumped when compiled code is dropped: inline caches of older epochs miss
+JIT_INSNS = 13  # guest instructions retired inside compiled regions (for --stats)
+REGION_CALLS = 14  # calls of compiled regions from the dispatcher (for --stats)
+CHAINED = 15  # region exits that tail-called the next region through their inline cache
 NUM_STATE = 16
 
 # Exit reasons the dispatcher returns to Python.

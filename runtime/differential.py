@@ -154,9 +154,18 @@ class Lockstep:
         pc = int(self.a.state[PC]) & (1 << 64) - 1
         event = _EVENT_NAMES.get(reason, str(reason))
         return DifferentialMismatch(
-            f"interpreter and JIT differ at event {self.stats.events} ({event} at pc {pc:#x}, "
-            f"after {int(self.a.state[INSTRET]):,} instructions): {detail}"
+            f"interpreter and JIT differ at event {self.stats.events} ({event} at pc {pc:#x}: "
+            f"{self._disassemble(pc)}, after {int(self.a.state[INSTRET]):,} instructions): {detail}"
         )
+
+    def _disassemble(self, pc: int) -> str:
+        from dbt.frontends.riscv64.disasm import format_insn
+
+        code = self.a.memory.fetch(pc, 4)
+        try:
+            return format_insn(code, pc).strip() if code else "unmapped"
+        except Exception:  # the message must not fail for want of a listing
+            return code.hex()
 
     # ---- synchronising ----
     def resync(self) -> None:

@@ -28,7 +28,19 @@ from dbt.backends.jit.pool import CompilePool, default_workers
 from dbt.backends.native import NativeLibrary, host_fingerprint
 from dbt.config import Config
 from dbt.ir.ops import OPS, Shape
-from dbt.ir.state import BLK_HEAT, BLK_INSNS, BLK_JIT, BLK_OPS, BLK_PC, BLK_START, JIT_EPOCH
+from dbt.ir.state import (
+    BLK_HEAT,
+    BLK_INSNS,
+    BLK_JIT,
+    BLK_OPS,
+    BLK_PC,
+    BLK_START,
+    CHAINED,
+    INSTRET,
+    JIT_EPOCH,
+    JIT_INSNS,
+    REGION_CALLS,
+)
 from dbt.runtime.blockcache import BlockCache
 
 log = logging.getLogger("dbt.jit")
@@ -51,13 +63,30 @@ class JitStats:
     compile_seconds: list[float] = field(default_factory=list)
     ms_per_insn: list[float] = field(default_factory=list)
 
-    def summary(self) -> str:
+    def summary(self, state: np.ndarray | None = None, returns: int | None = None) -> str:
+        """One line for --stats (with the state array: the tiers' shares and transfers)."""
         median = statistics.median(self.ms_per_insn) if self.ms_per_insn else 0.0
-        return (
-            f"{self.regions_installed} regions installed ({self.compiled} compiled, {self.l2_hits} from the "
-            f"disk cache), compile time {sum(self.compile_seconds):.2f} s, "
-            f"median {median:.3f} ms per guest instruction"
+        per_region = 1000 * statistics.median(self.compile_seconds) if self.compile_seconds else 0.0
+        lookups = self.compiled + self.l2_hits
+        installed, compiled_regions, hits = self.regions_installed, self.compiled, self.l2_hits
+        seconds = sum(self.compile_seconds)
+        text = (
+            f"{installed:,} regions installed ({compiled_regions:,} compiled, {hits:,} from the disk "
+            f"cache: L2 hits {hits:,}, misses {compiled_regions:,} of {lookups:,}), compile time "
+            f"{seconds:.2f} s, median {per_region:.1f} ms per region, {median:.3f} ms per guest instruction"
         )
+        if state is not None:
+            total = int(state[INSTRET])
+            compiled = int(state[JIT_INSNS])
+            share = 100 * compiled / total if total else 0.0
+            text += (
+                f"; {compiled:,} instructions in compiled code ({share:.1f}%), "
+                f"{total - compiled:,} interpreted; {int(state[REGION_CALLS]):,} region calls from the "
+                f"dispatcher (L1 hits), {int(state[CHAINED]):,} chained region-to-region transfers"
+            )
+        if returns is not None:
+            text += f", {returns:,} returns to Python"
+        return text
 
 
 @dataclass

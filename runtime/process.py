@@ -20,6 +20,7 @@ from dbt import hostfd
 from dbt.config import Config
 from dbt.frontends.riscv64.translate import FetchFault, translate_block
 from dbt.ir.state import (
+    CHAINED,
     EXIT_CSR,
     EXIT_FAULT,
     EXIT_FENCE_I,
@@ -34,11 +35,13 @@ from dbt.ir.state import (
     FAULT_MISALIGNED,
     INSTRET,
     JIT_EPOCH,
+    JIT_INSNS,
     JIT_THRESHOLD,
     NUM_SLOTS,
     NUM_STATE,
     PC,
     PERM_MAPPED,
+    REGION_CALLS,
     RESERVATION,
     SINK,
     SLICE_END,
@@ -388,7 +391,7 @@ class GuestProcess:
         self.cache.flush()
         self.regs[:] = 0
         # The guest's state starts afresh; the JIT's words in the state array carry on.
-        jit_words = (JIT_THRESHOLD, JIT_EPOCH)
+        jit_words = (JIT_THRESHOLD, JIT_EPOCH, JIT_INSNS, REGION_CALLS, CHAINED)
         kept = [self.state[i] for i in jit_words]
         self.state[:] = 0
         self.state[list(jit_words)] = kept

@@ -2,4 +2,4 @@
 dbt.backends.interp.gen_kernel: do not edit. Kept apart from _kernel.py so reading it needs no Numba.
 """
 
-SOURCE_HASH = "f2591e356f36d1ef"
+SOURCE_HASH = "6fd7ab1ab57dfccf"

@@ -31,12 +31,14 @@ from dbt.ir.state import (
     IC_SITE,
     INSTRET,
     JIT_EPOCH,
+    JIT_INSNS,
     JIT_THRESHOLD,
     PC,
     PC_BITS,
     PC_MASK,
     PERM_R,
     PERM_W,
+    REGION_CALLS,
     RESERVATION,
     RESERVED_VALUE,
     RM_DYN,
@@ -83,7 +85,9 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
         if region != 0:
             # Compiled code: it runs until it leaves its region, then the lookup goes on here.
             state[INSTRET] = instret
+            state[REGION_CALLS] += 1
             reason = hostops.call_region(region, regs, state, mem, perm)
+            state[JIT_INSNS] += state[INSTRET] - instret
             if reason != 0:
                 return reason
             pc = state[PC]

@@ -20,6 +20,7 @@ import numpy as np
 from dbt.backends.jit.oplib import LOAD_SIZED, MEM_OK, STORE_SIZED, SemSymbol, symbol_for
 from dbt.ir.ops import OPS, Shape
 from dbt.ir.state import (
+    CHAINED,
     EXIT_FAULT,
     EXIT_TRAP,
     FAULT_ADDR,
@@ -286,6 +287,10 @@ def _emit_exit(e: _Emitter) -> None:
     e.emit("%x.chain = icmp ne i64 %x.next, 0")
     e.emit("br i1 %x.chain, label %chain, label %return")
     e.place("chain")
+    chained = _get_state(e, CHAINED)
+    more = e.tmp()
+    e.emit(f"{more} = add i64 {chained}, 1")
+    _set_state(e, CHAINED, more)
     e.emit(f"%x.callee = inttoptr i64 %x.next to {REGION_TYPE}*")
     e.emit(
         "%x.result = musttail call i64 %x.callee(i64* %regs, i64* %state, i8* %mem, i8* %perm, i64 %npages)"

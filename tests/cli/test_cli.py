@@ -379,6 +379,13 @@ def test_stats(hello):
     assert jit_line.startswith("dbt: JIT: ") and "regions installed" in jit_line
 
 
+def test_diff_runs_the_jit_shadow(hello):
+    result = dbt("run", "--diff", "--stats", hello)
+    assert (result.status, result.stdout) == (0, HELLO_STDOUT)
+    compared = re.search(r"differential: ([\d,]+) events compared", result.stderr.decode())
+    assert compared and int(compared.group(1).replace(",", "")) > 0
+
+
 def test_stats_without_the_jit(hello):
     result = dbt("run", "--stats", "--no-jit", hello)
     assert (result.status, result.stdout) == (0, HELLO_STDOUT)

@@ -147,4 +147,4 @@ def test_lockstep_reports_a_planted_difference(plant: str) -> None:
     message = str(caught.value)
     expected = {"register": "x10 interpreter 0xf JIT 0x10", "memory": "memory at 0x200010", "fcsr": "frm"}
     assert expected[plant] in message, message
-    assert f"pc {CODE_BASE + len(assemble(LOOP)):#x}" in message
+    assert f"pc {CODE_BASE + len(assemble(LOOP)):#x}: ebreak" in message
