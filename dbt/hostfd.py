@@ -1,4 +1,4 @@
-"""Host descriptors dbt keeps for itself (JIT worker pipes), out of the guest's way.
+"""Host descriptors dbt keeps for itself (its private stderr, JIT worker pipes), out of the guest's way.
 
 A guest expects the descriptor numbers Linux would give it (the lowest free), and an execve
 closes its close-on-exec descriptors: dbt's own pipes must neither take low numbers nor be
@@ -38,3 +38,8 @@ def release(fd: int) -> None:
 
 def is_own(fd: int) -> bool:
     return fd in _OWN
+
+
+def owned() -> set[int]:
+    """The live set of dbt's descriptors (what the guest may not close or replace)."""
+    return _OWN

@@ -6,7 +6,6 @@ The level comes from --log-level or the DBT_LOG environment variable.
 
 from __future__ import annotations
 
-import fcntl
 import io
 import logging
 import os
@@ -49,12 +48,12 @@ class _TolerantStream(io.TextIOBase):
 
 def private_stderr() -> _TolerantStream:
     """A close-on-exec duplicate of fd 2 at a high number, out of the way of guest descriptors."""
-    for lowest in (1000, 100, 10):
-        try:
-            return _TolerantStream(fcntl.fcntl(2, fcntl.F_DUPFD_CLOEXEC, lowest))
-        except OSError:
-            continue
-    return _TolerantStream(2)
+    from dbt import hostfd
+
+    try:
+        return _TolerantStream(hostfd.claim(os.dup(2)))
+    except OSError:
+        return _TolerantStream(2)
 
 
 #: Where dbt writes its own messages (stderr; the CLI swaps in a private duplicate).

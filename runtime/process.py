@@ -185,8 +185,9 @@ class GuestProcess:
         self.robust_list = 0
         #: In a vfork child: the pipe end whose closing lets the parent go on (at execve or exit).
         self.vfork_release: int | None = None
-        #: File descriptors dbt itself owns (kept open across a guest execve).
-        self.own_fds: set[int] = set()
+        #: File descriptors dbt itself owns (kept open across a guest execve, not the guest's
+        #: to close): the process-wide set of dbt.hostfd.
+        self.own_fds: set[int] = hostfd.owned()
         #: An ebreak at one of these pcs ends run() with exit code 0 instead of SIGTRAP (code snippets).
         self.halt_pcs: set[int] = set()
         #: Told of guest events before and after they are handled (differential runs).
@@ -405,7 +406,7 @@ class GuestProcess:
         fd_dir = "/proc/self/fd" if os.path.isdir("/proc/self/fd") else "/dev/fd"
         for name in os.listdir(fd_dir):
             fd = int(name)
-            if fd in self.own_fds or hostfd.is_own(fd):
+            if fd in self.own_fds:
                 continue
             try:
                 if not os.get_inheritable(fd):

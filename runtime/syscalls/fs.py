@@ -363,6 +363,8 @@ def sys_dup(proc, fd: int) -> int:
 def sys_dup3(proc, old: int, new: int, flags: int) -> int:
     if old == new or flags & ~GUEST_O_CLOEXEC:
         return -errnos.EINVAL
+    if new in proc.own_fds:  # dbt's own descriptors are not the guest's to replace
+        return -errnos.EBADF
     os.dup2(old, new, inheritable=not flags & GUEST_O_CLOEXEC)
     proc.dir_streams.pop(new, None)
     return new

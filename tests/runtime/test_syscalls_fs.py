@@ -542,3 +542,18 @@ def test_close_range_argument_errors(guest, high_fds):
     assert guest.call(CLOSE_RANGE, b, a, 0) == -errno.EINVAL  # first > last
     assert guest.call(CLOSE_RANGE, a, b, 8) == -errno.EINVAL  # unknown flag
     assert _is_open(a) and _is_open(b)
+
+
+def test_dbt_descriptors_are_not_the_guests_to_close_or_replace(guest) -> None:
+    from dbt import hostfd
+
+    own = hostfd.claim(os.dup(1))
+    try:
+        assert own >= 10 and hostfd.is_own(own)
+        assert guest.call(57, own) == -errno.EBADF  # close
+        assert guest.call(24, 1, own, 0) == -errno.EBADF  # dup3 onto it
+        assert guest.call(436, own, own, 0) == 0  # close_range skips it
+        os.fstat(own)  # still open
+    finally:
+        hostfd.release(own)
+    assert not hostfd.is_own(own)
