@@ -44,16 +44,28 @@ def loop_programs(draw: st.DrawFn, max_body: int) -> list[Instr]:
     for part in parts:
         for instr in part:
             assume(instr.operand("rd") != COUNTER)
-    # Forward branches over the next few parts, on a comparison of random registers.
+    # Forward branches over the next few parts, on a comparison of random registers. Targets are
+    # part numbers (len(parts): the loop's tail), turned into offsets once everything is laid out.
+    branches: dict[int, tuple[str, int, int, int]] = {}
+    for index in range(len(parts) - 1):
+        if draw(st.integers(0, 4)) == 0:
+            target = min(len(parts), index + 1 + draw(st.integers(1, 3)))
+            name = draw(st.sampled_from(["beq", "bne", "blt", "bge", "bltu", "bgeu"]))
+            branches[index] = (name, draw(st.integers(0, 31)), draw(st.integers(0, 31)), target)
+    starts, branch_at, address = [], {}, 0
+    for index, part in enumerate(parts):
+        starts.append(address)
+        address += sum(i.size for i in part)
+        if index in branches:
+            branch_at[index] = address
+            address += 4
+    starts.append(address)
     body: list[Instr] = []
     for index, part in enumerate(parts):
         body.extend(part)
-        if draw(st.integers(0, 4)) == 0 and index + 1 < len(parts):
-            skip = parts[index + 1 : index + 1 + draw(st.integers(1, 3))]
-            offset = 4 + sum(i.size for p in skip for i in p)
-            name = draw(st.sampled_from(["beq", "bne", "blt", "bge", "bltu", "bgeu"]))
-            rs1, rs2 = draw(st.integers(0, 31)), draw(st.integers(0, 31))
-            body.append(encode(name, rs1=rs1, rs2=rs2, bimm12=offset))
+        if index in branches:
+            name, rs1, rs2, target = branches[index]
+            body.append(encode(name, rs1=rs1, rs2=rs2, bimm12=starts[target] - branch_at[index]))
     back = -(sum(i.size for i in body) + 4)
     assume(back >= -4096)
     count = draw(st.integers(1, 4))
