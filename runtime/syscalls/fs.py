@@ -885,21 +885,23 @@ _host_fstatfs = hostcall.libc_function("fstatfs") if hostcall.LINUX else None
 def sys_statfs(proc, path_addr: int, buf: int) -> int:
     path = host_path(proc, guest_path(proc, path_addr))
     if _host_statfs is not None:
-        value = ctypes.create_string_buffer(STATFS.size)
-        _host_statfs(path, value)
-        proc.memory.write_slice(buf, value.raw)
-        return 0
+        return _host_statfs_into(proc, buf, _host_statfs, path)
     return _statfs(proc, buf, os.statvfs(path))
 
 
 @syscall(44, "ip")
 def sys_fstatfs(proc, fd: int, buf: int) -> int:
     if _host_fstatfs is not None:
-        value = ctypes.create_string_buffer(STATFS.size)
-        _host_fstatfs(fd, value)
-        proc.memory.write_slice(buf, value.raw)
-        return 0
+        return _host_statfs_into(proc, buf, _host_fstatfs, fd)
     return _statfs(proc, buf, os.fstatvfs(fd))
+
+
+def _host_statfs_into(proc, buf: int, call, target) -> int:
+    """The host's struct statfs (the same layout as riscv64's on Linux) copied to the guest."""
+    value = ctypes.create_string_buffer(STATFS.size)
+    call(target, value)
+    proc.memory.write_slice(buf, value.raw)
+    return 0
 
 
 # ---- directories ----

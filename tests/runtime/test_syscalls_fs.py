@@ -12,7 +12,7 @@ import struct
 import termios
 
 import pytest
-from syscall_harness import AT_FDCWD, FdTracker, Guest, preserved_signal_state
+from syscall_harness import AT_FDCWD, Guest, preserved_signal_state
 
 # riscv64 (asm-generic) system call numbers.
 OPENAT, CLOSE, READ, WRITE, READV, WRITEV = 56, 57, 63, 64, 65, 66
@@ -33,18 +33,6 @@ LOCK_SH, LOCK_EX, LOCK_NB, LOCK_UN = 1, 2, 4, 8
 
 TCGETS, TCSETS, TIOCGWINSZ, TIOCSWINSZ, TIOCGPGRP = 0x5401, 0x5402, 0x5413, 0x5414, 0x540F
 FIONREAD, FIONBIO, FIOCLEX, FIONCLEX = 0x541B, 0x5421, 0x5451, 0x5450
-
-
-@pytest.fixture
-def guest():
-    return Guest()
-
-
-@pytest.fixture
-def fds():
-    tracker = FdTracker()
-    yield tracker
-    tracker.close_all()
 
 
 def open_guest(guest, fds, path, flags, mode=0, offset=3000):

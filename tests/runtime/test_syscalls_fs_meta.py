@@ -12,7 +12,7 @@ import struct
 import time
 
 import pytest
-from syscall_harness import AT_FDCWD, FdTracker, Guest, hello_binary
+from syscall_harness import AT_FDCWD, Guest, hello_binary
 
 from dbt.api import Machine
 from dbt.runtime.syscalls import structs
@@ -34,18 +34,6 @@ STAT_FIELDS = [
     "dev", "ino", "mode", "nlink", "uid", "gid", "rdev", "pad1", "size", "blksize", "pad2", "blocks",
     "atime", "atime_nsec", "mtime", "mtime_nsec", "ctime", "ctime_nsec", "unused4", "unused5",
 ]  # fmt: skip
-
-
-@pytest.fixture
-def guest():
-    return Guest()
-
-
-@pytest.fixture
-def fds():
-    tracker = FdTracker()
-    yield tracker
-    tracker.close_all()
 
 
 def guest_stat(guest, offset: int = 1024) -> dict:

@@ -28,11 +28,6 @@ FUTEX_WAIT, FUTEX_WAKE, FUTEX_REQUEUE, FUTEX_CMP_REQUEUE, FUTEX_WAKE_OP = 0, 1, 
 FUTEX_WAIT_BITSET, FUTEX_WAKE_BITSET, FUTEX_PRIVATE, FUTEX_CLOCK_REALTIME = 9, 10, 128, 256
 
 
-@pytest.fixture
-def guest():
-    return Guest()
-
-
 # ---- uname, sysinfo ----
 def test_uname_fields(guest):
     assert guest.call(UNAME, guest.addr(0)) == 0

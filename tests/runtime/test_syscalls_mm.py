@@ -9,7 +9,7 @@ import os
 import struct
 
 import pytest
-from syscall_harness import PAGE, FdTracker, Guest, in_child
+from syscall_harness import PAGE, Guest, in_child
 
 from dbt.errors import GuestFault
 from dbt.runtime.memory import MMAP_TOP
@@ -31,18 +31,6 @@ MREMAP_MAYMOVE, MREMAP_FIXED, MREMAP_DONTUNMAP = 1, 2, 4
 MADV_NORMAL, MADV_DONTNEED, MADV_FREE = 0, 4, 8
 MS_ASYNC, MS_SYNC = 1, 4
 NO_FD = (1 << 64) - 1
-
-
-@pytest.fixture
-def guest():
-    return Guest()
-
-
-@pytest.fixture
-def fds():
-    tracker = FdTracker()
-    yield tracker
-    tracker.close_all()
 
 
 def anon(guest, length, addr=0, flags=MAP_PRIVATE | MAP_ANON, prot=PROT_RW) -> int:

@@ -9,9 +9,6 @@ import os
 import socket
 import struct
 
-import pytest
-from syscall_harness import FdTracker, Guest
-
 SOCKET, SOCKETPAIR, BIND, LISTEN, ACCEPT, CONNECT = 198, 199, 200, 201, 202, 203
 GETSOCKNAME, GETPEERNAME, SENDTO, RECVFROM, SETSOCKOPT, GETSOCKOPT = 204, 205, 206, 207, 208, 209
 SHUTDOWN, SENDMSG, RECVMSG, ACCEPT4, IOCTL = 210, 211, 212, 242, 29
@@ -21,18 +18,6 @@ SOCK_NONBLOCK, SOCK_CLOEXEC = 0o4000, 0o2000000
 SOL_SOCKET, SO_REUSEADDR, SO_TYPE, SCM_RIGHTS = 1, 2, 3, 1
 MSG_PEEK, MSG_CTRUNC, MSG_DONTWAIT = 2, 8, 0x40
 MSGHDR = struct.Struct("<QIxxxxQQQQixxxx")
-
-
-@pytest.fixture
-def guest():
-    return Guest()
-
-
-@pytest.fixture
-def fds():
-    tracker = FdTracker()
-    yield tracker
-    tracker.close_all()
 
 
 def host_socket(fd: int) -> socket.socket:

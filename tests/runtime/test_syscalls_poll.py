@@ -11,24 +11,12 @@ import struct
 import time
 
 import pytest
-from syscall_harness import FdTracker, Guest, preserved_signal_state
+from syscall_harness import Guest, preserved_signal_state
 
 PSELECT6, PPOLL, RT_SIGPROCMASK, KILL = 72, 73, 135, 129
 POLLIN, POLLPRI, POLLOUT, POLLERR, POLLHUP, POLLNVAL = 0x1, 0x2, 0x4, 0x8, 0x10, 0x20
 POLLFD = struct.Struct("<ihh")
 SIGUSR1 = 10
-
-
-@pytest.fixture
-def guest():
-    return Guest()
-
-
-@pytest.fixture
-def fds():
-    tracker = FdTracker()
-    yield tracker
-    tracker.close_all()
 
 
 def pollfds(guest, entries, offset=0) -> int:

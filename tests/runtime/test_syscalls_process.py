@@ -30,11 +30,6 @@ CLD_EXITED, CLD_KILLED, CLD_STOPPED = 1, 2, 5
 RUSAGE = struct.Struct("<qqqq14q")
 
 
-@pytest.fixture
-def guest():
-    return Guest()
-
-
 # ---- identity ----
 def test_ids_match_the_host(guest):
     assert [guest.call(n) for n in (GETPID, GETTID, GETPPID)] == [os.getpid(), os.getpid(), os.getppid()]

@@ -19,11 +19,6 @@ TIMER_ABSTIME = 1
 ITIMERVAL = struct.Struct("<qqqq")  # it_interval, it_value
 
 
-@pytest.fixture
-def guest():
-    return Guest()
-
-
 def ns(guest, offset=0) -> int:
     sec, nsec = guest.unpack("<qq", offset)
     assert 0 <= nsec < 10**9

@@ -7,7 +7,7 @@ import errno
 import os
 
 import pytest
-from syscall_harness import FdTracker, Guest
+from syscall_harness import FdTracker
 
 SETXATTR, LSETXATTR, FSETXATTR, GETXATTR, LGETXATTR, FGETXATTR = 5, 6, 7, 8, 9, 10
 LISTXATTR, LLISTXATTR, FLISTXATTR, REMOVEXATTR, LREMOVEXATTR, FREMOVEXATTR = 11, 12, 13, 14, 15, 16
@@ -27,11 +27,6 @@ def target(tmp_path):
             pytest.skip("the host file system refuses user extended attributes")
         raise
     return path
-
-
-@pytest.fixture
-def guest():
-    return Guest()
 
 
 def test_set_get_list_remove_by_path(guest, target):
