@@ -14,6 +14,7 @@ from numba import njit
 from dbt.ir import hostops as h
 from dbt.ir import softfloat as sf
 from dbt.ir.ops import CSR_MODE_CLEAR, CSR_MODE_SET, CSR_MODE_WRITE
+from dbt.ir.state import PERM_PAIR_SHIFT
 
 INT64_MIN = np.int64(-(1 << 63))
 MASK32 = np.int64(0xFFFFFFFF)
@@ -739,10 +740,26 @@ def mem_ok(perm, addr, size, need):
     """
     first = np.uint64(addr)
     page = first >> np.uint64(12)
+    npages = np.uint64(perm.shape[0])
+    # Fast path, one table byte: the page's pair bits say it and the next page both allow
+    # `need`, so the access is fine wherever in the page it starts (a byte never crosses).
+    # This is what the JIT inlines at every access; the exact test below runs only when the
+    # next page lacks the rights (the last bytes before a guard page) or the access faults.
+    if page < npages:
+        if size == 1:
+            if (perm[page] & need) == need:
+                return True
+        elif (perm[page] & (need << PERM_PAIR_SHIFT)) == need << PERM_PAIR_SHIFT:
+            return True
+    return _mem_ok_exact(perm, addr, size, need)
+
+
+@_inline
+def _mem_ok_exact(perm, addr, size, need):
+    first = np.uint64(addr)
+    page = first >> np.uint64(12)
     last = (first + np.uint64(size - 1)) >> np.uint64(12)
-    # last < page: the access wraps around the top of the address space. One branch guards
-    # the table reads; the two pages (the same one unless the access crosses) are then tested
-    # together, which keeps the check short where the JIT inlines it at every access.
+    # last < page: the access wraps around the top of the address space.
     if last >= np.uint64(perm.shape[0]) or last < page:
         return False
     return (perm[page] & perm[last] & need) == need

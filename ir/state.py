@@ -69,6 +69,12 @@ PERM_R = 1
 PERM_W = 2
 PERM_X = 4
 PERM_MAPPED = 8  # mapped, even with no access rights (PROT_NONE): faults are SEGV_ACCERR, not MAPERR
+# PERM_R and PERM_W of this page and the next one together, shifted up by PERM_PAIR_SHIFT: an
+# access of up to 8 bytes that starts in a page with these bits is allowed whether or not it
+# crosses into the next page, so the common check reads one byte (see semantics.mem_ok).
+PERM_PAIR_SHIFT = 4
+PERM_R_PAIR = PERM_R << PERM_PAIR_SHIFT
+PERM_W_PAIR = PERM_W << PERM_PAIR_SHIFT
 PAGE_SHIFT = 12
 PAGE_SIZE = 1 << PAGE_SHIFT
 

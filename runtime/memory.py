@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dbt.errors import GuestFault
-from dbt.ir.state import PAGE_SHIFT, PAGE_SIZE, PERM_MAPPED, PERM_R, PERM_W, PERM_X
+from dbt.ir.state import PAGE_SHIFT, PAGE_SIZE, PERM_MAPPED, PERM_PAIR_SHIFT, PERM_R, PERM_W, PERM_X
 from dbt.runtime import hostmem
 
 log = logging.getLogger("dbt.memory")
@@ -37,6 +37,8 @@ PIE_BASE = 0x2AAAAAB000
 MMAP_MIN = 0x10000
 
 PROT_READ, PROT_WRITE, PROT_EXEC = 1, 2, 4
+#: The pair bits of the permission table.
+PAIR_BITS = (PERM_R | PERM_W) << PERM_PAIR_SHIFT
 
 
 def prot_to_perm(prot: int) -> int:
@@ -144,7 +146,7 @@ class GuestMemory:
         self.unmap(start, end - start)
         vma = Vma(start, end, prot, name, offset, shared, backed)
         bisect.insort(self._vmas, vma, key=lambda v: v.start)
-        self.perm[start >> PAGE_SHIFT : end >> PAGE_SHIFT] = prot_to_perm(prot)
+        self._set_perm(start, end, prot_to_perm(prot))
         self._merge()
 
     def unmap(self, start: int, length: int) -> None:
@@ -162,7 +164,7 @@ class GuestMemory:
             else:
                 kept.append(vma)
         self._vmas = kept
-        self.perm[start >> PAGE_SHIFT : end >> PAGE_SHIFT] = 0
+        self._set_perm(start, end, 0)
         if had_code:
             self._code_changed(start, end)
 
@@ -177,11 +179,23 @@ class GuestMemory:
             if start <= vma.start and vma.end <= end:
                 lost_exec |= bool(vma.prot & PROT_EXEC) and not prot & PROT_EXEC
                 vma.prot = prot
-        self.perm[start >> PAGE_SHIFT : end >> PAGE_SHIFT] = prot_to_perm(prot)
+        self._set_perm(start, end, prot_to_perm(prot))
         self._merge()
         if lost_exec:
             self._code_changed(start, end)
         return True
+
+    def _set_perm(self, start: int, end: int, perm: int) -> None:
+        """Set the permission bytes of the pages of [start, end) and the pair bits (PERM_*_PAIR)
+        of those pages and of the page before, whose pair bits describe its next page too."""
+        first, stop = start >> PAGE_SHIFT, end >> PAGE_SHIFT
+        table = self.perm
+        table[first:stop] = perm
+        lo, hi = max(first - 1, 0), min(stop, len(table) - 1)
+        if lo < hi:
+            base = table[lo:hi] & np.uint8(~PAIR_BITS & 0xFF)
+            both = table[lo:hi] & table[lo + 1 : hi + 1] & (PERM_R | PERM_W)
+            table[lo:hi] = base | (both << PERM_PAIR_SHIFT)
 
     def vma_at(self, addr: int) -> Vma | None:
         i = bisect.bisect_right([v.start for v in self._vmas], addr) - 1

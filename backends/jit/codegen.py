@@ -157,9 +157,11 @@ _DECLARATIONS = {
     "alu1": "i64 @{}(i64)",
     "cond": "i64 @{}(i64, i64)",
     "load": "i64 @{}(i8*, i64)",
-    "store": "void @{}(i8*, i64, i64)",
+    # Numba's cfuncs with no result return a pointer: a call typed void would not match the
+    # definition and LLVM would leave it a real call instead of inlining it.
+    "store": "i8* @{}(i8*, i64, i64)",
     "lsized": "i64 @{}(i8*, i64)",
-    "ssized": "void @{}(i8*, i64, i64)",
+    "ssized": "i8* @{}(i8*, i64, i64)",
     "amo": "i64 @{}(i64, i64)",
     "csr": "i64 @{}(i64*, i64, i64, i64)",
     "memok": "i64 @{}(i8*, i64, i64, i64, i64)",
@@ -176,7 +178,7 @@ def _declare(symbol: SemSymbol) -> str:
 
 
 def _internal_targets(blocks: list[RegionBlock], index: dict[int, int]) -> set[int]:
-    targets = set()
+    targets = {index[pc] for pc in _return_sites(blocks, index)}
     for block in blocks:
         for op, _rd, _rs1, _rs2, _rs3, _aux, imm, _pc, _idx, extra in block_ops(block):
             if op.shape is Shape.BRANCH:
@@ -184,6 +186,23 @@ def _internal_targets(blocks: list[RegionBlock], index: dict[int, int]) -> set[i
             elif op.shape is Shape.JAL and imm in index:
                 targets.add(index[imm])
     return targets
+
+
+#: At most this many return sites are tested at an indirect jump before it leaves the region.
+MAX_RETURN_SITES = 8
+
+
+def _return_sites(blocks: list[RegionBlock], index: dict[int, int]) -> list[int]:
+    """The region's blocks that follow a call (jal or jalr that links) in the region: where its
+    returns most likely go. An indirect jump tests its target against these before leaving, so
+    a call and its return (recursion, a loop calling a leaf function) stay inside the region."""
+    sites = []
+    for block in blocks:
+        for op, rd, _rs1, _rs2, _rs3, _aux, _imm, _pc, _idx, extra in block_ops(block):
+            linked = op.shape in (Shape.JAL, Shape.JALR) and rd not in (0, SINK)
+            if linked and extra in index and extra not in sites:
+                sites.append(extra)
+    return sites[:MAX_RETURN_SITES]
 
 
 def _read(e: _Emitter, slot: int) -> str:
@@ -392,7 +411,7 @@ def _emit_op(e: _Emitter, op, rd, rs1, rs2, rs3, aux, imm, pc, insn_index, extra
         else:
             value = _read(e, rs2)
             _check_memory(e, addr, op.size, PERM_W, FAULT_STORE, pc, insn_index)
-            e.emit(f"call void {e.use(symbol)}(i8* %mem, i64 {addr}, i64 {value})")
+            e.emit(f"{e.tmp()} = call i8* {e.use(symbol)}(i8* %mem, i64 {addr}, i64 {value})")
     elif shape is Shape.BRANCH:
         a, b = _read(e, rs1), _read(e, rs2)
         cond, taken = e.tmp(), e.tmp()
@@ -417,6 +436,12 @@ def _emit_op(e: _Emitter, op, rd, rs1, rs2, rs3, aux, imm, pc, insn_index, extra
         e.emit(f"{count} = load i64, i64* %ir")
         e.emit(f"{total} = add i64 {count}, {block.insns}")
         e.emit(f"store i64 {total}, i64* %ir")
+        sites = _return_sites(e.blocks, index)
+        if sites:
+            away = e.label("away")
+            cases = " ".join(f"i64 {_i64(pc)}, label %b{index[pc]}" for pc in sites)
+            e.emit(f"switch i64 {target}, label %{away} [ {cases} ]")
+            e.place(away)
         _leave_chained(e, target)
     elif shape in (Shape.CSR_R, Shape.CSR_I):
         src = _read(e, rs1) if shape is Shape.CSR_R else str(_i64(extra))
@@ -429,7 +454,7 @@ def _emit_op(e: _Emitter, op, rd, rs1, rs2, rs3, aux, imm, pc, insn_index, extra
         old, new = e.tmp(), e.tmp()
         e.emit(f"{old} = call i64 {e.use(LOAD_SIZED[op.size])}(i8* %mem, i64 {addr})")
         e.emit(f"{new} = call i64 {e.use(symbol)}(i64 {old}, i64 {src})")
-        e.emit(f"call void {e.use(STORE_SIZED[op.size])}(i8* %mem, i64 {addr}, i64 {new})")
+        e.emit(f"{e.tmp()} = call i8* {e.use(STORE_SIZED[op.size])}(i8* %mem, i64 {addr}, i64 {new})")
         _write(e, rd, old)
     elif shape is Shape.LR:
         addr = _read(e, rs1)
@@ -451,7 +476,7 @@ def _emit_op(e: _Emitter, op, rd, rs1, rs2, rs3, aux, imm, pc, insn_index, extra
         do_store, done = e.label("sc_store"), e.label("sc_done")
         e.emit(f"br i1 {success}, label %{do_store}, label %{done}")
         e.place(do_store)
-        e.emit(f"call void {e.use(STORE_SIZED[op.size])}(i8* %mem, i64 {addr}, i64 {src})")
+        e.emit(f"{e.tmp()} = call i8* {e.use(STORE_SIZED[op.size])}(i8* %mem, i64 {addr}, i64 {src})")
         e.emit(f"br label %{done}")
         e.place(done)
         result = e.tmp()

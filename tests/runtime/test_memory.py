@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dbt.errors import GuestFault
-from dbt.ir.state import PERM_MAPPED, PERM_R, PERM_W, PERM_X
+from dbt.ir.state import PERM_MAPPED, PERM_PAIR_SHIFT, PERM_R, PERM_W, PERM_X
 from dbt.runtime.memory import (
     MMAP_MIN,
     MMAP_TOP,
+    PAIR_BITS,
     PROT_EXEC,
     PROT_READ,
     PROT_WRITE,
@@ -174,3 +177,73 @@ def test_zero_returns_large_ranges_to_zero(mem):
     assert data[:16] == b"\x01" * 16
     assert data[16 : 16 + 62 * PAGE] == bytes(62 * PAGE)
     assert data[16 + 62 * PAGE :] == b"\x01" * (2 * PAGE - 16)
+
+
+def _pair_bits_from_scratch(perm: np.ndarray) -> np.ndarray:
+    rights = perm & (PERM_R | PERM_W)
+    pairs = np.zeros_like(perm)
+    pairs[:-1] = (rights[:-1] & rights[1:]) << PERM_PAIR_SHIFT
+    return pairs
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["map", "protect", "unmap"]),
+            st.integers(0, 12),
+            st.integers(1, 4),
+            st.sampled_from([0, PROT_READ, PROT_READ | PROT_WRITE, PROT_WRITE | PROT_EXEC]),
+        ),
+        max_size=12,
+    )
+)
+def test_pair_bits_always_describe_each_page_and_the_next(memory, ops):
+    """The fast memory check trusts PERM_*_PAIR; every mapping change must keep them exact,
+    at both ends of the changed range and at the top of the address space."""
+    memory.unmap(0, memory.size)
+    top = memory.size - 8 * PAGE
+    for kind, page, pages, prot in ops:
+        for base in (0x10000, top):
+            start = base + page * PAGE
+            length = min(pages * PAGE, memory.size - start)
+            if kind == "map":
+                memory.map(start, length, prot)
+            elif kind == "protect":
+                memory.protect(start, length, prot)
+            else:
+                memory.unmap(start, length)
+    for lo in (0x10000 // PAGE - 1, top // PAGE - 1):
+        window = memory.perm[lo : lo + 20]
+        expected = _pair_bits_from_scratch(memory.perm[lo : lo + 21])[: len(window)]
+        assert np.array_equal(window & PAIR_BITS, expected)
+    memory.unmap(0, memory.size)
+
+
+def _exact(perm: np.ndarray, addr: int, size: int, need: int) -> bool:
+    if addr < 0 or addr + size > len(perm) * PAGE:
+        return False
+    return all(perm[p] & need == need for p in range(addr // PAGE, (addr + size - 1) // PAGE + 1))
+
+
+def test_mem_ok_agrees_with_an_exact_check_around_page_edges(mem):
+    """semantics.mem_ok (the check every tier inlines) takes a one-byte fast path on the pair
+    bits; near guard pages, read-only pages and the top of the space it must still be exact."""
+    from dbt.ir.semantics import mem_ok
+
+    mem.map(0x10000, 2 * PAGE, PROT_READ | PROT_WRITE)
+    mem.map(0x12000, PAGE, PROT_READ)
+    mem.map(0x14000, PAGE, PROT_READ | PROT_WRITE)
+    mem.map(mem.size - PAGE, PAGE, PROT_READ | PROT_WRITE)
+    perm = mem.perm
+    edges = [0x10000, 0x11000, 0x12000, 0x13000, 0x14000, 0x15000, mem.size - PAGE, mem.size]
+    addrs = sorted({e + d for e in edges for d in range(-9, 9)} | {-8, -1, 1 << 63, (1 << 64) - 4})
+    for addr in addrs:
+        for size in (1, 2, 4, 8):
+            for need in (PERM_R, PERM_W, PERM_R | PERM_W):
+                signed = addr - (1 << 64) if addr >= 1 << 63 else addr
+                assert mem_ok(perm, np.int64(signed), size, need) == _exact(perm, addr, size, need), (
+                    hex(addr),
+                    size,
+                    need,
+                )

@@ -1,0 +1,91 @@
+"""Region code generation: every op a region can hold must inline down to plain instructions.
+
+An op whose call stays a call (a declaration that does not match the op library's definition,
+an op the optimiser cannot inline) still computes the right result, so the differential tests
+cannot see it; it only makes every region that uses it several times slower. This test can.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+from dbt.backends.jit.codegen import REGION_SHAPES, RegionBlock, generate
+from dbt.backends.jit.compiler import compile_ir, optimised_module
+from dbt.ir.ops import OPS, Shape
+from dbt.ir.state import F_BASE, PC_BITS, RM_DYN
+
+BASE = 0x10000
+CONTROL = {Shape.BRANCH, Shape.JAL, Shape.JALR}
+
+
+def _row(op_index: int, pc: int, index: int, rd=5, rs1=6, rs2=7, rs3=8, aux=0, imm=0, extra=0) -> list[int]:
+    w0 = op_index | rd << 16 | rs1 << 24 | rs2 << 32 | rs3 << 40 | aux << 48
+    return [w0, imm, pc | index << PC_BITS, extra]
+
+
+def _region_of_every_op() -> list[RegionBlock]:
+    """One straight block with every non-control op, then one block per control op."""
+    rows, pc = [], BASE
+    for number, op in enumerate(OPS):
+        if op.shape not in REGION_SHAPES or op.shape in CONTROL:
+            continue
+        fp = op.shape.name.startswith("FP_")
+        regs = dict(rd=F_BASE + 1, rs1=F_BASE + 2, rs2=F_BASE + 3, rs3=F_BASE + 4) if fp else {}
+        aux = RM_DYN if op.shape in (Shape.FP_RR_RM, Shape.FP_R_RM, Shape.FP_RRR_RM) else 0
+        rows.append(_row(number, pc, len(rows), aux=aux, imm=8, **regs))
+        pc += 4
+    jal = next(number for number, op in enumerate(OPS) if op.shape is Shape.JAL)
+    rows.append(_row(jal, pc, len(rows), rd=0, imm=pc + 4, extra=pc + 4))
+    pc += 4
+    blocks = [RegionBlock(BASE, np.array(rows, dtype=np.int64), len(rows))]
+    for number, op in enumerate(OPS):
+        if op.shape in CONTROL:
+            start = pc
+            row = _row(number, pc, 0, imm=BASE, extra=pc + 4)
+            blocks.append(RegionBlock(start, np.array([row], dtype=np.int64), 1))
+            pc += 4
+    return blocks
+
+
+@pytest.fixture(scope="module")
+def every_op_region():
+    blocks = _region_of_every_op()
+    text, symbols = generate("dbt_region_test", blocks)
+    return text, symbols, blocks
+
+
+#: The soft-float cores (add, multiply, round-and-pack...) stay out of line on purpose: they are
+#: large, and one copy per region is plenty.
+OUT_OF_LINE = re.compile(r"@_ZN3dbt2ir9softfloat|@llvm\.")
+
+
+def test_every_op_is_inlined_into_the_region(every_op_region):
+    text, symbols, _ = every_op_region
+    module = optimised_module(text, "dbt_region_test", symbols)
+    ops_left = [f.name for f in module.functions if f.name.startswith("dbt_sem_")]
+    assert not ops_left, f"ops left out of line: {ops_left}"
+    region = str(module.get_function("dbt_region_test"))
+    calls = [line.strip() for line in region.splitlines() if re.search(r"\bcall\b", line)]
+    other = [c for c in calls if "musttail call" not in c and not OUT_OF_LINE.search(c)]
+    assert not other, other
+
+
+def test_the_region_covers_every_region_shape(every_op_region):
+    _, _, blocks = every_op_region
+    shapes = set()
+    for block in blocks:
+        shapes.update(OPS[int(row[0]) & 0xFFFF].shape for row in block.code)
+    assert shapes == {op.shape for op in OPS} & REGION_SHAPES
+
+
+def test_jit_dump_writes_the_ir_and_the_assembly(every_op_region, tmp_path, monkeypatch):
+    text, symbols, _ = every_op_region
+    monkeypatch.setenv("DBT_JIT_DUMP", str(tmp_path))
+    object_code, _ = compile_ir(text, "dbt_region_test", symbols)
+    assert object_code.startswith(b"\x7fELF")
+    assert (tmp_path / "dbt_region_test.ll").read_text() == text
+    assert "define i64 @dbt_region_test" in (tmp_path / "dbt_region_test.opt.ll").read_text()
+    assert "dbt_region_test:" in (tmp_path / "dbt_region_test.s").read_text()
