@@ -262,6 +262,40 @@ def _die_by_signal(guest_signo: int) -> None:
     os._exit(128 + guest_signo)
 
 
+@app.command()
+def bench(
+    guests: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="Guests as NAME[:ARG...] from tests/guests (default: compute, fpcompute and the kernels).",
+            show_default=False,
+        ),
+    ] = None,
+    runs: Annotated[int, typer.Option("--runs", "-n", help="Runs of each configuration (median).")] = 3,
+    interp: Annotated[bool, typer.Option("--interp/--no-interp", help="Also time dbt --no-jit.")] = True,
+    quick: Annotated[
+        bool, typer.Option("--quick", help="Tiny sizes, one run: checks that everything runs, not speed.")
+    ] = False,
+    json_path: Annotated[
+        str | None, typer.Option("--json", help="Also write the results (and the machine) as JSON here.")
+    ] = None,
+) -> None:
+    """Head-to-head wall times: the repo's C guests natively, under qemu-riscv64 and under dbt."""
+    from dbt import bench as bench_module
+    from dbt.errors import DbtError
+
+    specs = list(guests or (bench_module.QUICK_GUESTS if quick else bench_module.DEFAULT_GUESTS))
+    runs = 1 if quick else runs
+    try:
+        results = bench_module.run_bench(specs, runs=runs, interp=interp, log=lambda m: log.info("%s", m))
+    except DbtError as exc:
+        _fail(str(exc), 1)
+    bench_module.render(results, runs)
+    if json_path:
+        with open(json_path, "w") as out:
+            out.write(bench_module.to_json(results, runs) + "\n")
+
+
 def _fail(message: str, status: int) -> None:
     from dbt import log as dbt_log
 

@@ -164,6 +164,12 @@ CASES: tuple[GuestCase, ...] = (
     _c("compute-small", "compute", "5"),
     _c("fpcompute-small", "fpcompute", "2"),
     _c("compute", "compute", slow=True),
+    # The benchmark kernels (asv_bench), at a small size.
+    _c("kernels-arith", "kernels", "arith", "10"),
+    _c("kernels-memory", "kernels", "memory", "10"),
+    _c("kernels-branch", "kernels", "branch", "10"),
+    _c("kernels-fp", "kernels", "fp", "10"),
+    _c("kernels-usage", "kernels", exit_status=2, stderr="kernels-usage.stderr"),
     _c("fpcompute", "fpcompute", slow=True),
 )
 
