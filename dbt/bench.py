@@ -29,10 +29,10 @@ from dbt.errors import DbtError
 DEFAULT_GUESTS = (
     "compute:1800",
     "fpcompute:1400",
-    "kernels:arith:400",
-    "kernels:memory:400",
-    "kernels:branch:600",
-    "kernels:fp:1500",
+    "kernels:arith:1800",
+    "kernels:memory:3600",
+    "kernels:branch:2000",
+    "kernels:fp:2000",
 )
 #: Small sizes for a smoke run (--quick): every configuration once, in seconds.
 QUICK_GUESTS = ("compute:5", "kernels:fp:10")

@@ -134,6 +134,39 @@ def f64_to_bits(typingctx, x):
 
 
 @intrinsic
+def bits_to_f32(typingctx, x):
+    """The binary32 value whose bits are the low 32 bits of `x`."""
+    sig = types.float32(types.int64)
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(builder.trunc(args[0], llir.IntType(32)), llir.FloatType())
+
+    return sig, codegen
+
+
+@intrinsic
+def f32_to_bits(typingctx, x):
+    """The bits of a binary32 value, zero-extended."""
+    sig = types.int64(types.float32)
+
+    def codegen(context, builder, signature, args):
+        return builder.zext(builder.bitcast(args[0], llir.IntType(32)), _I64)
+
+    return sig, codegen
+
+
+@intrinsic
+def fma_f64(typingctx, x, y, z):
+    """x * y + z rounded once (llvm.fma: the host's FMA instruction, else libm's fma)."""
+    sig = types.float64(types.float64, types.float64, types.float64)
+
+    def codegen(context, builder, signature, args):
+        return builder.fma(*args)
+
+    return sig, codegen
+
+
+@intrinsic
 def poke_i64(typingctx, address, index, value):
     """Store `value` at the host address `address` + 8 * `index` (a region's inline cache)."""
     sig = types.void(types.int64, types.int64, types.int64)

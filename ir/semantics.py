@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from dbt.ir import hostfloat as hf
 from dbt.ir import hostops as h
 from dbt.ir import softfloat as sf
 from dbt.ir.ops import CSR_MODE_CLEAR, CSR_MODE_SET, CSR_MODE_WRITE
@@ -423,31 +424,31 @@ def box_bits_s(bits):
 
 @_inline
 def fadd_s(a, b, rm):
-    r, f = sf.f32_add(unbox_s(a), unbox_s(b), rm)
+    r, f = hf.f32_add(unbox_s(a), unbox_s(b), rm)
     return box_bits_s(r), f
 
 
 @_inline
 def fsub_s(a, b, rm):
-    r, f = sf.f32_sub(unbox_s(a), unbox_s(b), rm)
+    r, f = hf.f32_sub(unbox_s(a), unbox_s(b), rm)
     return box_bits_s(r), f
 
 
 @_inline
 def fmul_s(a, b, rm):
-    r, f = sf.f32_mul(unbox_s(a), unbox_s(b), rm)
+    r, f = hf.f32_mul(unbox_s(a), unbox_s(b), rm)
     return box_bits_s(r), f
 
 
 @_inline
 def fdiv_s(a, b, rm):
-    r, f = sf.f32_div(unbox_s(a), unbox_s(b), rm)
+    r, f = hf.f32_div(unbox_s(a), unbox_s(b), rm)
     return box_bits_s(r), f
 
 
 @_inline
 def fsqrt_s(a, rm):
-    r, f = sf.f32_sqrt(unbox_s(a), rm)
+    r, f = hf.f32_sqrt(unbox_s(a), rm)
     return box_bits_s(r), f
 
 
@@ -587,55 +588,55 @@ def fcvt_d_s(a, rm):
 # ---- double precision ----
 @_inline
 def fadd_d(a, b, rm):
-    r, f = sf.f64_add(u64(a), u64(b), rm)
+    r, f = hf.f64_add(u64(a), u64(b), rm)
     return np.int64(r), f
 
 
 @_inline
 def fsub_d(a, b, rm):
-    r, f = sf.f64_sub(u64(a), u64(b), rm)
+    r, f = hf.f64_sub(u64(a), u64(b), rm)
     return np.int64(r), f
 
 
 @_inline
 def fmul_d(a, b, rm):
-    r, f = sf.f64_mul(u64(a), u64(b), rm)
+    r, f = hf.f64_mul(u64(a), u64(b), rm)
     return np.int64(r), f
 
 
 @_inline
 def fdiv_d(a, b, rm):
-    r, f = sf.f64_div(u64(a), u64(b), rm)
+    r, f = hf.f64_div(u64(a), u64(b), rm)
     return np.int64(r), f
 
 
 @_inline
 def fsqrt_d(a, rm):
-    r, f = sf.f64_sqrt(u64(a), rm)
+    r, f = hf.f64_sqrt(u64(a), rm)
     return np.int64(r), f
 
 
 @_inline
 def fmadd_d(a, b, c, rm):
-    r, f = sf.f64_fma(u64(a), u64(b), u64(c), rm)
+    r, f = hf.f64_fma(u64(a), u64(b), u64(c), rm)
     return np.int64(r), f
 
 
 @_inline
 def fmsub_d(a, b, c, rm):
-    r, f = sf.f64_fma(u64(a), u64(b), u64(c) ^ _SIGN64, rm)
+    r, f = hf.f64_fma(u64(a), u64(b), u64(c) ^ _SIGN64, rm)
     return np.int64(r), f
 
 
 @_inline
 def fnmsub_d(a, b, c, rm):
-    r, f = sf.f64_fma(u64(a) ^ _SIGN64, u64(b), u64(c), rm)
+    r, f = hf.f64_fma(u64(a) ^ _SIGN64, u64(b), u64(c), rm)
     return np.int64(r), f
 
 
 @_inline
 def fnmadd_d(a, b, c, rm):
-    r, f = sf.f64_fma(u64(a) ^ _SIGN64, u64(b), u64(c) ^ _SIGN64, rm)
+    r, f = hf.f64_fma(u64(a) ^ _SIGN64, u64(b), u64(c) ^ _SIGN64, rm)
     return np.int64(r), f
 
 

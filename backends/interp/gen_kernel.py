@@ -21,7 +21,15 @@ OUTPUT = Path(__file__).with_name("_kernel.py")
 HASH_OUTPUT = Path(__file__).with_name("_hash.py")
 IR_DIR = Path(ir_ops.__file__).parent
 #: IR modules whose code ends up inside the kernel.
-DEPENDENCIES = ("ops.py", "semantics.py", "softfloat.py", "hostops.py", "state.py", "builder.py")
+DEPENDENCIES = (
+    "ops.py",
+    "semantics.py",
+    "softfloat.py",
+    "hostfloat.py",
+    "hostops.py",
+    "state.py",
+    "builder.py",
+)
 
 # Exit sequence for an op that leaves the kernel at its own pc (the instruction did not retire).
 _EXIT_AT_OP = """state[PC] = code[i, 2] & PC_MASK

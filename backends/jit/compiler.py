@@ -45,8 +45,14 @@ def _optimise(module, tm) -> None:
 @cache
 def _target_machine():
     llvm = _llvm()
+    # The host CPU's own instruction set, as Numba compiles for (host_fingerprint, part of every
+    # cache key, names it): FMA, BMI and the like instead of baseline x86-64.
     return llvm.Target.from_default_triple().create_target_machine(
-        opt=2, reloc="default", codemodel="jitdefault"
+        cpu=llvm.get_host_cpu_name(),
+        features=llvm.get_host_cpu_features().flatten(),
+        opt=2,
+        reloc="default",
+        codemodel="jitdefault",
     )
 
 

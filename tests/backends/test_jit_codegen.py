@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from dbt.backends.jit.codegen import REGION_SHAPES, RegionBlock, generate
-from dbt.backends.jit.compiler import compile_ir, optimised_module
+from dbt.backends.jit.compiler import _target_machine, compile_ir, optimised_module
 from dbt.ir.ops import OPS, Shape
 from dbt.ir.state import F_BASE, PC_BITS, RM_DYN
 
@@ -58,8 +58,10 @@ def every_op_region():
 
 
 #: The soft-float cores (add, multiply, round-and-pack...) stay out of line on purpose: they are
-#: large, and one copy per region is plenty.
-OUT_OF_LINE = re.compile(r"@_ZN3dbt2ir9softfloat|@llvm\.")
+#: large, and one copy per region is plenty. LLVM intrinsics are instructions; the host-FPU
+#: square roots are libm calls in the IR that code generation turns into the host's sqrtsd /
+#: sqrtss (test_host_square_roots_are_instructions).
+OUT_OF_LINE = re.compile(r"@_ZN3dbt2ir9softfloat|@llvm\.|@sqrtf?\(")
 
 
 def test_every_op_is_inlined_into_the_region(every_op_region):
@@ -89,3 +91,11 @@ def test_jit_dump_writes_the_ir_and_the_assembly(every_op_region, tmp_path, monk
     assert (tmp_path / "dbt_region_test.ll").read_text() == text
     assert "define i64 @dbt_region_test" in (tmp_path / "dbt_region_test.opt.ll").read_text()
     assert "dbt_region_test:" in (tmp_path / "dbt_region_test.s").read_text()
+
+
+def test_host_square_roots_are_instructions(every_op_region):
+    text, symbols, _ = every_op_region
+    module = optimised_module(text, "dbt_region_test", symbols)
+    assembly = _target_machine().emit_assembly(module)
+    assert re.search(r"\bv?sqrtsd\b", assembly) and re.search(r"\bv?sqrtss\b", assembly)
+    assert not re.search(r"\$sqrtf?\b|call\w*\s+sqrtf?\b", assembly)
