@@ -96,20 +96,22 @@ def _flag(inexact):
 
 # ---- binary64 ----
 @_inline
+def _f64_sum(x, y):
+    s = x + y
+    return _bits(s), _flag(_two_sum_error(x, y, s) != 0.0)
+
+
+@_inline
 def f64_add(a, b, rm):
     if rm == _RNE and _d_ok(a) and _d_ok(b):
-        x, y = _d(a), _d(b)
-        s = x + y
-        return _bits(s), _flag(_two_sum_error(x, y, s) != 0.0)
+        return _f64_sum(_d(a), _d(b))
     return sf.f64_add(a, b, rm)
 
 
 @_inline
 def f64_sub(a, b, rm):
     if rm == _RNE and _d_ok(a) and _d_ok(b):
-        x, y = _d(a), -_d(b)
-        s = x + y
-        return _bits(s), _flag(_two_sum_error(x, y, s) != 0.0)
+        return _f64_sum(_d(a), -_d(b))
     return sf.f64_sub(a, b, rm)
 
 
@@ -174,22 +176,24 @@ def _narrow(value):
 
 
 @_inline
+def _f32_sum(x, y):
+    """Inexact if the binary64 sum was (then no binary32 can be exact) or narrowing changed it."""
+    s = x + y
+    bits, back = _narrow(s)
+    return bits, _flag(back != s or _two_sum_error(x, y, s) != 0.0)
+
+
+@_inline
 def f32_add(a, b, rm):
     if rm == _RNE and _s_ok(a) and _s_ok(b):
-        x, y = _s(a), _s(b)
-        s = x + y
-        bits, back = _narrow(s)
-        return bits, _flag(back != s or _two_sum_error(x, y, s) != 0.0)
+        return _f32_sum(_s(a), _s(b))
     return sf.f32_add(a, b, rm)
 
 
 @_inline
 def f32_sub(a, b, rm):
     if rm == _RNE and _s_ok(a) and _s_ok(b):
-        x, y = _s(a), -_s(b)
-        s = x + y
-        bits, back = _narrow(s)
-        return bits, _flag(back != s or _two_sum_error(x, y, s) != 0.0)
+        return _f32_sum(_s(a), -_s(b))
     return sf.f32_sub(a, b, rm)
 
 
