@@ -2,7 +2,7 @@
 
 The dispatcher kernel counts executions per block (an EWMA: the counts are halved as guest time
 passes) and exits with EXIT_HOT when a block reaches the threshold. Here the block grows into a
-region along its warm successors, the region's key is looked up in the L2 disk cache, and on a
+region along the successors that have run, the region's key is looked up in the L2 disk cache, and on a
 miss its IR is generated and sent to the compile pool while the guest keeps running in the
 interpreter. Finished regions are loaded and installed in the L1 table (the block table's
 BLK_JIT column, and `installed` by pc so re-decoded blocks find their code again).
@@ -258,7 +258,6 @@ class JitManager:
         if not self._supported(entry):
             return []
         blocks = self.cache.blocks
-        warm = 1
         members = [entry]
         seen = {int(blocks[entry, BLK_PC])}
         insns = int(blocks[entry, BLK_INSNS])
@@ -269,7 +268,7 @@ class JitManager:
                 continue
             seen.add(pc)
             block = self.cache.lookup(pc)
-            if block < 0 or blocks[block, BLK_HEAT] < warm or not self._supported(block):
+            if block < 0 or blocks[block, BLK_HEAT] < 1 or not self._supported(block):
                 continue
             size = int(blocks[block, BLK_INSNS])
             if insns + size > MAX_REGION_INSNS:

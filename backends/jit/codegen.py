@@ -77,6 +77,8 @@ class _Emitter:
     exits: list[tuple[str, str, str, int, str, str, str, str]] = field(default_factory=list)
     #: Inline caches (globals) of the exits that can chain to the next region.
     caches: list[str] = field(default_factory=list)
+    #: Where the region's calls return (see _return_sites).
+    return_sites: list[int] = field(default_factory=list)
 
     def tmp(self) -> str:
         self.counter += 1
@@ -123,7 +125,8 @@ def generate(name: str, blocks: list[RegionBlock]) -> tuple[str, list[SemSymbol]
     symbols it calls."""
     e = _Emitter(name, blocks)
     index = {b.pc: i for i, b in enumerate(blocks)}
-    targets = _internal_targets(blocks, index)
+    e.return_sites = _return_sites(blocks, index)
+    targets = _internal_targets(blocks, index, e.return_sites)
     body: list[str] = []
     e.lines = body
     for i, block in enumerate(blocks):
@@ -177,8 +180,8 @@ def _declare(symbol: SemSymbol) -> str:
     return "declare " + _DECLARATIONS[symbol.kind].format(symbol.name)
 
 
-def _internal_targets(blocks: list[RegionBlock], index: dict[int, int]) -> set[int]:
-    targets = {index[pc] for pc in _return_sites(blocks, index)}
+def _internal_targets(blocks: list[RegionBlock], index: dict[int, int], return_sites: list[int]) -> set[int]:
+    targets = {index[pc] for pc in return_sites}
     for block in blocks:
         for op, _rd, _rs1, _rs2, _rs3, _aux, imm, _pc, _idx, extra in block_ops(block):
             if op.shape is Shape.BRANCH:
@@ -436,10 +439,9 @@ def _emit_op(e: _Emitter, op, rd, rs1, rs2, rs3, aux, imm, pc, insn_index, extra
         e.emit(f"{count} = load i64, i64* %ir")
         e.emit(f"{total} = add i64 {count}, {block.insns}")
         e.emit(f"store i64 {total}, i64* %ir")
-        sites = _return_sites(e.blocks, index)
-        if sites:
+        if e.return_sites:
             away = e.label("away")
-            cases = " ".join(f"i64 {_i64(pc)}, label %b{index[pc]}" for pc in sites)
+            cases = " ".join(f"i64 {_i64(pc)}, label %b{index[pc]}" for pc in e.return_sites)
             e.emit(f"switch i64 {target}, label %{away} [ {cases} ]")
             e.place(away)
         _leave_chained(e, target)
