@@ -739,24 +739,28 @@ def mem_ok(perm, addr, size, need):
     The permission table has one byte per 4 KiB page and covers the whole guest address space,
     so an address outside it (including 'negative' ones) fails here and never reaches host memory.
     """
-    first = np.uint64(addr)
-    page = first >> np.uint64(12)
-    npages = np.uint64(perm.shape[0])
-    # Fast path, one table byte: the page's pair bits say it and the next page both allow
-    # `need`, so the access is fine wherever in the page it starts (a byte never crosses).
-    # This is what the JIT inlines at every access; the exact test below runs only when the
-    # next page lacks the rights (the last bytes before a guard page) or the access faults.
-    if page < npages:
-        if size == 1:
-            if (perm[page] & need) == need:
-                return True
-        elif (perm[page] & (need << PERM_PAIR_SHIFT)) == need << PERM_PAIR_SHIFT:
-            return True
-    return _mem_ok_exact(perm, addr, size, need)
+    return mem_ok_fast(perm, addr, size, need) or mem_ok_exact(perm, addr, size, need)
 
 
 @_inline
-def _mem_ok_exact(perm, addr, size, need):
+def mem_ok_fast(perm, addr, size, need):
+    """The common case of mem_ok in one table byte; False means "ask mem_ok_exact", not "fault".
+
+    The page's pair bits say it and the next page both allow `need`, so the access is fine
+    wherever in the page it starts (a single byte never crosses). The JIT inlines this at every
+    access and calls mem_ok_exact out of line (one copy per region) when it fails: the last
+    bytes before a guard page, a page whose neighbour has other rights, or a real fault.
+    """
+    page = np.uint64(addr) >> np.uint64(12)
+    if page >= np.uint64(perm.shape[0]):
+        return False
+    if size == 1:
+        return (perm[page] & need) == need
+    return (perm[page] & (need << PERM_PAIR_SHIFT)) == need << PERM_PAIR_SHIFT
+
+
+@_inline
+def mem_ok_exact(perm, addr, size, need):
     first = np.uint64(addr)
     page = first >> np.uint64(12)
     last = (first + np.uint64(size - 1)) >> np.uint64(12)

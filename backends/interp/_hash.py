@@ -2,4 +2,4 @@
 dbt.backends.interp.gen_kernel: do not edit. Kept apart from _kernel.py so reading it needs no Numba.
 """
 
-SOURCE_HASH = "a4ac51a810e024a0"
+SOURCE_HASH = "8431ead6e7475d62"

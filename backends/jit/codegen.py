@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from dbt.backends.jit.oplib import LOAD_SIZED, MEM_OK, STORE_SIZED, SemSymbol, symbol_for
+from dbt.backends.jit.oplib import LOAD_SIZED, MEM_OK_EXACT, MEM_OK_FAST, STORE_SIZED, SemSymbol, symbol_for
 from dbt.ir.ops import OPS, Shape
 from dbt.ir.state import (
     CHAINED,
@@ -151,7 +151,7 @@ def generate(name: str, blocks: list[RegionBlock]) -> tuple[str, list[SemSymbol]
         head.append(f"  store i64 %v{slot}, i64* %r{slot}")
     head.append("  br label %b0")
     declarations = [_declare(symbol) for symbol in e.symbols.values()]
-    text = "\n".join([*e.caches, *head, *body, "}", *declarations, BRANCH_WEIGHTS]) + "\n"
+    text = "\n".join([*e.caches, *head, *body, "}", *declarations, BRANCH_WEIGHTS, CALL_ATTRIBUTES]) + "\n"
     return text, list(e.symbols.values())
 
 
@@ -361,10 +361,18 @@ def _check_memory(e: _Emitter, addr: str, size: int, need: int, kind: int, pc: i
         e.place(fault)
         _leave(e, str(_i64(pc)), insn_index, EXIT_FAULT, addr, FAULT_MISALIGNED)
         e.place(ok)
-    mem_ok = e.use(MEM_OK)
-    result, good = e.tmp(), e.tmp()
-    fault, ok = e.label("fault"), e.label("ok")
-    e.emit(f"{result} = call i64 {mem_ok}(i8* %perm, i64 %npages, i64 {addr}, i64 {size}, i64 {need})")
+    # The one-byte check inline; the exact one (rarely needed) is called out of line, so each
+    # access adds a few instructions to the region rather than both checks (which doubled the
+    # code LLVM had to compile).
+    fast, exact = e.use(MEM_OK_FAST), e.use(MEM_OK_EXACT)
+    args = f"(i8* %perm, i64 %npages, i64 {addr}, i64 {size}, i64 {need})"
+    quick, passed, result, good = e.tmp(), e.tmp(), e.tmp(), e.tmp()
+    slow, fault, ok = e.label("slow"), e.label("fault"), e.label("ok")
+    e.emit(f"{quick} = call i64 {fast}{args}")
+    e.emit(f"{passed} = icmp ne i64 {quick}, 0")
+    e.emit(f"br i1 {passed}, label %{ok}, label %{slow}, !prof !0")
+    e.place(slow)
+    e.emit(f"{result} = call i64 {exact}{args} #0")
     e.emit(f"{good} = icmp ne i64 {result}, 0")
     e.emit(f"br i1 {good}, label %{ok}, label %{fault}, !prof !0")
     e.place(fault)
@@ -505,3 +513,5 @@ def _emit_op(e: _Emitter, op, rd, rs1, rs2, rs3, aux, imm, pc, insn_index, extra
 
 
 BRANCH_WEIGHTS = '!0 = !{!"branch_weights", i32 2000, i32 1}'
+#: The exact memory check's call sites: out of line, rarely taken.
+CALL_ATTRIBUTES = "attributes #0 = { noinline cold }"

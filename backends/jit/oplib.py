@@ -71,7 +71,8 @@ def symbol_for(op: OpDef) -> SemSymbol | None:
 
 
 #: Helpers every memory-touching op needs.
-MEM_OK = SemSymbol("dbt_sem_mem_ok", "memok", "mem_ok")
+MEM_OK_FAST = SemSymbol("dbt_sem_mem_ok_fast", "memok", "mem_ok_fast")
+MEM_OK_EXACT = SemSymbol("dbt_sem_mem_ok_exact", "memok", "mem_ok_exact")
 LOAD_SIZED = {size: SemSymbol(f"dbt_sem_load_sized_{size}", "lsized", "load_sized", size) for size in (4, 8)}
 STORE_SIZED = {
     size: SemSymbol(f"dbt_sem_store_sized_{size}", "ssized", "store_sized", size) for size in (4, 8)
@@ -79,7 +80,7 @@ STORE_SIZED = {
 
 
 def all_symbols() -> dict[str, SemSymbol]:
-    symbols = {s.name: s for s in (MEM_OK, *LOAD_SIZED.values(), *STORE_SIZED.values())}
+    symbols = {s.name: s for s in (MEM_OK_FAST, MEM_OK_EXACT, *LOAD_SIZED.values(), *STORE_SIZED.values())}
     for op in OPS:
         symbol = symbol_for(op)
         if symbol is not None:
