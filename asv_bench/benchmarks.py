@@ -203,13 +203,13 @@ class RegionCacheLoad:
         shutil.rmtree(self.directory, ignore_errors=True)
 
     def track_load_ms_per_region(self) -> float:
-        from dbt.backends.native import NativeLibrary
+        from dbt.backends.jit.helpers import load_region
 
         started = time.perf_counter()
         libraries = []
         for key in self.keys:
             object_code, symbol = self.cache.get(key)
-            library = NativeLibrary(object_code)
+            library = load_region(object_code)
             library.address(symbol)
             libraries.append(library)
         return 1000 * (time.perf_counter() - started) / len(self.keys)

@@ -43,6 +43,10 @@ EXIT_FENCE_I = 5  # fence.i at state[PC]: Python drops stale translations
 EXIT_CSR = 6  # a counter CSR (cycle, time, instret) Python reads: op state[EXIT_OP]
 EXIT_SLICE = 7  # instruction budget spent; resume at state[PC]
 EXIT_HOT = 8  # block state[EXIT_OP] reached the JIT threshold; resume at state[PC]
+# A region's check of several accesses at once failed at state[PC]: the dispatcher interprets
+# from there (each access checked alone, so the fault, if any, is the interpreter's). Only ever
+# returned by a region to the dispatcher, never by the dispatcher.
+EXIT_INTERPRET = 9
 
 EXIT_NAMES = {
     EXIT_MISS: "miss",

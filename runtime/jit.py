@@ -23,6 +23,7 @@ import numpy as np
 
 from dbt._version import __version__
 from dbt.backends.jit import codegen
+from dbt.backends.jit.helpers import load_region
 from dbt.backends.jit.l2cache import RegionCache
 from dbt.backends.jit.pool import CompilePool, default_workers
 from dbt.backends.native import NativeLibrary, host_fingerprint
@@ -205,7 +206,7 @@ class JitManager:
 
     # ---- regions ----
     def _install(self, entry_pc: int, object_code: bytes, symbol: str) -> None:
-        library = NativeLibrary(object_code)
+        library = load_region(object_code)
         address = library.address(symbol)
         self._libraries.append(library)
         self.installed[entry_pc] = address
@@ -300,7 +301,7 @@ def _jit_hash() -> str:
     import dbt.backends.jit as package
 
     digest = hashlib.sha256()
-    for name in ("codegen.py", "compiler.py", "oplib.py", "_opbuild.py"):
+    for name in ("codegen.py", "compiler.py", "helpers.py", "oplib.py", "_opbuild.py"):
         digest.update((Path(package.__file__).parent / name).read_bytes())
     return digest.hexdigest()[:16]
 

@@ -16,6 +16,7 @@ from dbt.ir.state import (
     EXIT_FAULT,
     EXIT_FENCE_I,
     EXIT_HOT,
+    EXIT_INTERPRET,
     EXIT_MISS,
     EXIT_OP,
     EXIT_SLICE,
@@ -56,6 +57,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
     instret = state[INSTRET]
     limit = state[SLICE_END]
     hmask = ht_keys.shape[0] - 1
+    interpret_at = -1
     while True:
         if instret >= limit:
             state[PC] = pc
@@ -73,6 +75,10 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
             slot = (slot + 1) & hmask
         b = ht_vals[slot]
         region = blocks[b, BLK_JIT]
+        if pc == interpret_at:
+            # A region left here for the interpreter (EXIT_INTERPRET): run these ops one by one.
+            interpret_at = -1
+            region = 0
         site = state[IC_SITE]
         if site != 0:
             # The region that just left asks for the code at pc: if compiled, cache it at that
@@ -88,7 +94,9 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
             state[REGION_CALLS] += 1
             reason = hostops.call_region(region, regs, state, mem, perm)
             state[JIT_INSNS] += state[INSTRET] - instret
-            if reason != 0:
+            if reason == EXIT_INTERPRET:
+                interpret_at = state[PC]
+            elif reason != 0:
                 return reason
             pc = state[PC]
             instret = state[INSTRET]

@@ -22,6 +22,7 @@ from dbt.ir.ops import OPS, Shape
 from dbt.ir.state import (
     CHAINED,
     EXIT_FAULT,
+    EXIT_INTERPRET,
     EXIT_TRAP,
     FAULT_ADDR,
     FAULT_KIND,
@@ -33,6 +34,7 @@ from dbt.ir.state import (
     IC_SITE,
     INSTRET,
     JIT_EPOCH,
+    PAGE_SIZE,
     PC,
     PC_BITS,
     PC_MASK,
@@ -77,6 +79,11 @@ class _Emitter:
     exits: list[tuple[str, str, str, int, str, str, str, str]] = field(default_factory=list)
     #: Inline caches (globals) of the exits that can chain to the next region.
     caches: list[str] = field(default_factory=list)
+    #: The current block's shared memory checks (see _plan_checks).
+    group_checks: dict[int, GroupCheck] = field(default_factory=dict)
+    covered: set[int] = field(default_factory=set)
+    #: Helpers the region calls out of line (declared, not linked: see helpers.py).
+    helpers: dict[str, SemSymbol] = field(default_factory=dict)
     #: Where the region's calls return (see _return_sites).
     return_sites: list[int] = field(default_factory=list)
 
@@ -97,6 +104,10 @@ class _Emitter:
 
     def use(self, symbol: SemSymbol) -> str:
         self.symbols[symbol.name] = symbol
+        return f"@{symbol.name}"
+
+    def call_out(self, symbol: SemSymbol) -> str:
+        self.helpers[symbol.name] = symbol
         return f"@{symbol.name}"
 
 
@@ -150,7 +161,7 @@ def generate(name: str, blocks: list[RegionBlock]) -> tuple[str, list[SemSymbol]
         head.append(f"  %v{slot} = load i64, i64* %p{slot}")
         head.append(f"  store i64 %v{slot}, i64* %r{slot}")
     head.append("  br label %b0")
-    declarations = [_declare(symbol) for symbol in e.symbols.values()]
+    declarations = [_declare(symbol) for symbol in [*e.symbols.values(), *e.helpers.values()]]
     text = "\n".join([*e.caches, *head, *body, "}", *declarations, BRANCH_WEIGHTS, CALL_ATTRIBUTES]) + "\n"
     return text, list(e.symbols.values())
 
@@ -237,14 +248,21 @@ def _get_state(e: _Emitter, index: int) -> str:
     return value
 
 
-def _leave(e: _Emitter, pc: str, retired: int, code: int, fault_addr: str = "0", fault_kind: int = 0) -> None:
-    """Exit the region at `pc` with `retired` more instructions of the current block done.
+def _leave_unless(e: _Emitter, good: str, pc: int, retired: int, code: int, fault_addr: str = "0",
+                  fault_kind: int = 0, ok: str = "") -> None:  # fmt: skip
+    """Continue (at `ok`, a new label if empty) if the i1 `good` holds, else exit the region at
+    `pc` with `retired` more instructions of the current block done.
 
-    Every exit branches to one shared exit block, which stores what the phis there collect: a
-    store sequence per exit would make the region's code several times larger."""
+    Every exit branches to one shared exit block, which stores what the phis there collect (a
+    store sequence per exit would make the region's code several times larger), and the branch
+    goes straight there, with no block of its own: code generation time grows with the number
+    of basic blocks far more than with the number of instructions (measured: ~50 us per block,
+    ~1 us per instruction), and the checks at memory accesses are most of a region's branches."""
     total = _retired(e, retired)
-    e.exits.append((e.current, total, pc, code, fault_addr, str(fault_kind), "0", "0"))
-    e.emit("br label %exit")
+    e.exits.append((e.current, total, str(_i64(pc)), code, fault_addr, str(fault_kind), "0", "0"))
+    ok = ok or e.label("ok")
+    e.emit(f"br i1 {good}, label %{ok}, label %exit, !prof !0")
+    e.place(ok)
 
 
 def _retired(e: _Emitter, retired: int) -> str:
@@ -295,13 +313,10 @@ def _emit_exit(e: _Emitter) -> None:
     _set_state(e, INSTRET, "%x.instret")
     _set_state(e, PC, "%x.pc")
     _set_state(e, IC_SITE, "%x.site")
-    e.emit("%x.faulted = icmp ne i64 %x.code, 0")
-    e.emit("br i1 %x.faulted, label %exit.fault, label %writeback")
-    e.place("exit.fault")
+    # Stored on every exit (only read after a fault or trap): a branch around them would be
+    # one more basic block.
     _set_state(e, FAULT_ADDR, "%x.faddr")
     _set_state(e, FAULT_KIND, "%x.fkind")
-    e.emit("br label %writeback")
-    e.place("writeback")
     for slot in sorted(e.written):
         value = e.tmp()
         e.emit(f"{value} = load i64, i64* %r{slot}")
@@ -338,59 +353,110 @@ def _emit_block(e: _Emitter, i: int, block: RegionBlock, index: dict[int, int], 
     e.place(f"b{i}")
     if is_target:
         # A loop inside the region: leave once the instruction budget is spent.
-        count, over = e.tmp(), e.tmp()
-        body, out = e.label("body"), e.label("budget")
+        count, within = e.tmp(), e.tmp()
         e.emit(f"{count} = load i64, i64* %ir")
-        e.emit(f"{over} = icmp sge i64 {count}, %limit")
-        e.emit(f"br i1 {over}, label %{out}, label %{body}")
-        e.place(out)
-        _leave(e, str(_i64(block.pc)), 0, CONTINUE)
-        e.place(body)
+        e.emit(f"{within} = icmp slt i64 {count}, %limit")
+        _leave_unless(e, within, block.pc, 0, CONTINUE)
+    e.group_checks, e.covered = _plan_checks(block)
     for op, rd, rs1, rs2, rs3, aux, imm, pc, insn_index, extra in block_ops(block):
         _emit_op(e, op, rd, rs1, rs2, rs3, aux, imm, pc, insn_index, extra, block, index)
+
+
+@dataclass(frozen=True, slots=True)
+class GroupCheck:
+    """One permission check for several loads and stores off the same base register."""
+
+    #: The lowest offset from the base, the bytes from there to the end of the highest access
+    #: (at most a page: the range then touches the first and last accesses' pages only).
+    low: int
+    span: int
+    need: int
+
+
+def _plan_checks(block: RegionBlock) -> tuple[dict[int, GroupCheck], set[int]]:
+    """Which loads and stores of a block share one check: ({pc of the first access of each group:
+    its check}, {pcs of the accesses it covers}).
+
+    Accesses off one base register that the block does not change between them (a stack frame's
+    saves and restores, a structure's fields, an unrolled loop's elements) are checked together
+    at the first of them, for the union of their bytes and rights: one branch instead of one per
+    access. The union test is exact on the pages the accesses touch but asks the union of the
+    rights of each page; when it fails the region leaves for the interpreter at the first access
+    (EXIT_INTERPRET), which then checks each access alone, so a fault is still reported at the
+    access that makes it, with the state of that instruction.
+    """
+    checks: dict[int, GroupCheck] = {}
+    covered: set[int] = set()
+    #: base slot -> [pcs, lowest offset, end of the highest access, rights]
+    open_groups: dict[int, list] = {}
+
+    def close(base: int) -> None:
+        group = open_groups.pop(base, None)
+        if group and len(group[0]) > 1:
+            pcs, low, high, need = group
+            checks[pcs[0]] = GroupCheck(low, high - low, need)
+            covered.update(pcs[1:])
+
+    for op, rd, rs1, _rs2, _rs3, _aux, imm, pc, _idx, _extra in block_ops(block):
+        if op.shape in (Shape.LOAD, Shape.STORE):
+            offset, need = _i64(imm), PERM_R if op.shape is Shape.LOAD else PERM_W
+            group = open_groups.get(rs1)
+            if group and max(group[2], offset + op.size) - min(group[1], offset) <= PAGE_SIZE:
+                group[0].append(pc)
+                group[1], group[2] = min(group[1], offset), max(group[2], offset + op.size)
+                group[3] |= need
+            else:
+                close(rs1)
+                open_groups[rs1] = [[pc], offset, offset + op.size, need]
+        if rd not in (0, SINK) and op.shape is not Shape.STORE:
+            close(rd)
+    for base in list(open_groups):
+        close(base)
+    return checks, covered
 
 
 def _check_memory(e: _Emitter, addr: str, size: int, need: int, kind: int, pc: int, insn_index: int,
                   aligned: bool = False) -> None:  # fmt: skip
     if aligned and size > 1:
-        low, misaligned = e.tmp(), e.tmp()
-        fault, ok = e.label("misaligned"), e.label("aligned")
+        low, is_aligned = e.tmp(), e.tmp()
         e.emit(f"{low} = and i64 {addr}, {size - 1}")
-        e.emit(f"{misaligned} = icmp ne i64 {low}, 0")
-        e.emit(f"br i1 {misaligned}, label %{fault}, label %{ok}")
-        e.place(fault)
-        _leave(e, str(_i64(pc)), insn_index, EXIT_FAULT, addr, FAULT_MISALIGNED)
-        e.place(ok)
-    # The one-byte check inline; the exact one (rarely needed) is called out of line, so each
-    # access adds a few instructions to the region rather than both checks (which doubled the
-    # code LLVM had to compile).
-    fast, exact = e.use(MEM_OK_FAST), e.use(MEM_OK_EXACT)
+        e.emit(f"{is_aligned} = icmp eq i64 {low}, 0")
+        _leave_unless(e, is_aligned, pc, insn_index, EXIT_FAULT, addr, FAULT_MISALIGNED)
+    _checked(e, addr, size, need, pc, insn_index, EXIT_FAULT, addr, kind)
+
+
+def _check_group(e: _Emitter, base: str, group: GroupCheck, pc: int, insn_index: int) -> None:
+    low = e.tmp()
+    e.emit(f"{low} = add i64 {base}, {group.low}")
+    _checked(e, low, group.span, group.need, pc, insn_index, EXIT_INTERPRET)
+
+
+def _checked(e: _Emitter, addr: str, size: int, need: int, pc: int, insn_index: int, code: int,
+             fault_addr: str = "0", fault_kind: int = 0) -> None:  # fmt: skip
+    """Continue if the `size` bytes at `addr` allow `need`, else exit with `code`.
+
+    The one-byte check inline; the exact one (rarely needed: the last bytes before a page with
+    other rights, or a fault) is a helper called out of line, so each check adds a few
+    instructions to the region rather than both checks."""
     args = f"(i8* %perm, i64 %npages, i64 {addr}, i64 {size}, i64 {need})"
     quick, passed, result, good = e.tmp(), e.tmp(), e.tmp(), e.tmp()
-    slow, fault, ok = e.label("slow"), e.label("fault"), e.label("ok")
-    e.emit(f"{quick} = call i64 {fast}{args}")
+    slow, ok = e.label("slow"), e.label("ok")
+    e.emit(f"{quick} = call i64 {e.use(MEM_OK_FAST)}{args}")
     e.emit(f"{passed} = icmp ne i64 {quick}, 0")
     e.emit(f"br i1 {passed}, label %{ok}, label %{slow}, !prof !0")
     e.place(slow)
-    e.emit(f"{result} = call i64 {exact}{args} #0")
+    e.emit(f"{result} = call i64 {e.call_out(MEM_OK_EXACT)}{args} #0")
     e.emit(f"{good} = icmp ne i64 {result}, 0")
-    e.emit(f"br i1 {good}, label %{ok}, label %{fault}, !prof !0")
-    e.place(fault)
-    _leave(e, str(_i64(pc)), insn_index, EXIT_FAULT, addr, kind)
-    e.place(ok)
+    _leave_unless(e, good, pc, insn_index, code, fault_addr, fault_kind, ok)
 
 
 def _rounding_mode(e: _Emitter, aux: int, pc: int, insn_index: int) -> str:
     if aux != RM_DYN:
         return str(aux)
     rm = _get_state(e, FRM)
-    bad = e.tmp()
-    trap, ok = e.label("badrm"), e.label("rm")
-    e.emit(f"{bad} = icmp ugt i64 {rm}, 4")
-    e.emit(f"br i1 {bad}, label %{trap}, label %{ok}")
-    e.place(trap)
-    _leave(e, str(_i64(pc)), insn_index, EXIT_TRAP, fault_kind=TRAP_ILLEGAL)
-    e.place(ok)
+    valid = e.tmp()
+    e.emit(f"{valid} = icmp ule i64 {rm}, 4")
+    _leave_unless(e, valid, pc, insn_index, EXIT_TRAP, fault_kind=TRAP_ILLEGAL)
     return rm
 
 
@@ -414,14 +480,18 @@ def _emit_op(e: _Emitter, op, rd, rs1, rs2, rs3, aux, imm, pc, insn_index, extra
     elif shape in (Shape.LOAD, Shape.STORE):
         base, addr = _read(e, rs1), e.tmp()
         e.emit(f"{addr} = add i64 {base}, {imm}")
+        if pc in e.group_checks:
+            _check_group(e, base, e.group_checks[pc], pc, insn_index)
         if shape is Shape.LOAD:
-            _check_memory(e, addr, op.size, PERM_R, FAULT_LOAD, pc, insn_index)
+            if pc not in e.covered and pc not in e.group_checks:
+                _check_memory(e, addr, op.size, PERM_R, FAULT_LOAD, pc, insn_index)
             result = e.tmp()
             e.emit(f"{result} = call i64 {e.use(symbol)}(i8* %mem, i64 {addr})")
             _write(e, rd, result)
         else:
             value = _read(e, rs2)
-            _check_memory(e, addr, op.size, PERM_W, FAULT_STORE, pc, insn_index)
+            if pc not in e.covered and pc not in e.group_checks:
+                _check_memory(e, addr, op.size, PERM_W, FAULT_STORE, pc, insn_index)
             e.emit(f"{e.tmp()} = call i8* {e.use(symbol)}(i8* %mem, i64 {addr}, i64 {value})")
     elif shape is Shape.BRANCH:
         a, b = _read(e, rs1), _read(e, rs2)
@@ -513,5 +583,5 @@ def _emit_op(e: _Emitter, op, rd, rs1, rs2, rs3, aux, imm, pc, insn_index, extra
 
 
 BRANCH_WEIGHTS = '!0 = !{!"branch_weights", i32 2000, i32 1}'
-#: The exact memory check's call sites: out of line, rarely taken.
-CALL_ATTRIBUTES = "attributes #0 = { noinline cold }"
+#: The exact memory check's call sites: rarely taken.
+CALL_ATTRIBUTES = "attributes #0 = { cold }"

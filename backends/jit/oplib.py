@@ -89,7 +89,7 @@ def all_symbols() -> dict[str, SemSymbol]:
 
 
 @cache
-def _library_dir() -> Path:
+def library_dir() -> Path:
     from dbt.backends.interp import source_hash
     from dbt.backends.native import host_fingerprint
 
@@ -99,7 +99,7 @@ def _library_dir() -> Path:
 
 def load_bitcode(symbol: SemSymbol) -> tuple[bytes, str]:
     """(bitcode, name of the C entry inside it) for a symbol, built and cached if missing."""
-    path = _library_dir() / f"{symbol.name}.bc"
+    path = library_dir() / f"{symbol.name}.bc"
     try:
         data = path.read_bytes()
         header, _, bitcode = data.partition(b"\n")

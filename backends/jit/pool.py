@@ -47,7 +47,9 @@ def compile_job(
     """Compile a region and store it in the L2 cache (the worker does, so the main process only
     maps the result)."""
     from dbt.backends.jit.compiler import compile_ir
+    from dbt.backends.jit.helpers import build_helpers
 
+    build_helpers()
     object_code, seconds = compile_ir(ir_text, entry, symbols)
     if cache_directory is not None:
         from pathlib import Path
