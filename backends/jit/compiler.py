@@ -6,9 +6,12 @@ optimised down to a few instructions, see oplib.finish_symbol); they become inte
 inlined, and the module goes through a short pass list rather than a standard -O pipeline.
 Measured on the regions of tests/guests/compute.c: the list below compiles them in 60% of
 the time of the O1 pipeline (whose fixed cost per module dominates small regions), and the
-code runs as fast (1440 against 1350 MIPS). Code generation is at -O2: -O0 (fast instruction
-selection) emits in a seventh of the time, but the code is three times larger and runs at
-half the speed; -O1 emits no faster than -O2. There is no GVN pass: NewGVN (the only one the
+code runs as fast (1440 against 1350 MIPS); dead store elimination and a second round of
+instruction combining and CFG simplification bought nothing measurable. Code generation is at
+-O2 with the changes of CODEGEN_OPTIONS: -O0 (fast instruction selection and the fast
+register allocator) emits in a seventh of the time, but the code is three times larger and
+runs at half the speed; -O1 emits no faster than -O2; the basic register allocator saves 13%
+of code generation but the code runs 25% slower. There is no GVN pass: NewGVN (the only one the
 new pass manager of llvmlite offers) hits an internal assertion on regions whose calls return
 inside the region, and without it compute.c ran as fast (3020 MIPS either way).
 """
@@ -36,20 +39,27 @@ def _optimise(module, tm) -> None:
     manager.add_sroa_pass()
     manager.add_instruction_combine_pass()
     manager.add_simplify_cfg_pass()
-    manager.add_dead_store_elimination_pass()
-    manager.add_instruction_combine_pass()
-    manager.add_simplify_cfg_pass()
     manager.run(module, builder)
 
 
-#: Code generation passes regions do without (LLVM command-line options, process-wide, set once):
-#: loop strength reduction and the machine instruction scheduler. Measured on compute.c's
-#: regions: code generation 351 -> 254 ms, and the code runs as fast.
-CODEGEN_OPTIONS = ("-disable-lsr", "-enable-misched=false")
+#: How regions are compiled differently from LLVM's -O2 code generation, as LLVM command-line
+#: options. Measured on compute.c's regions (code generation
+#: time; the warm run's wall time, median of 3):
+#: * no loop strength reduction: 351 -> 270 ms, the code as fast (our loops are guest loops
+#:   whose induction variables live in guest registers: there is little for it to find);
+#: * no machine instruction scheduler: a further -6%, the code as fast (out-of-order x86);
+#: * fast instruction selection (the greedy register allocator stays): -18%, the code ~3%
+#:   slower (compute.c 3.26 -> 3.31 s; fpcompute.c 1.97 -> 2.14 s). Taken for the compile-time
+#:   target of 0.5 ms per guest instruction: 0.56 -> 0.47 ms on compute.c.
+CODEGEN_OPTIONS = ("-disable-lsr", "-enable-misched=false", "-fast-isel")
 
 
 @cache
 def target_machine():
+    """The target machine regions are compiled with. Creating it sets CODEGEN_OPTIONS, which are
+    global to the process (setting them around each compile costs 0.3 ms a region): in a compile
+    worker nothing else compiles; in the main process (--jit-threads 0) Numba has compiled the
+    interpreter kernel before any region, and the op library keeps only Numba's bitcode."""
     llvm = _llvm()
     for option in CODEGEN_OPTIONS:
         llvm.set_option("dbt", option)
@@ -64,6 +74,16 @@ def target_machine():
     )
 
 
+@cache
+def _symbol_module(symbol: SemSymbol):
+    """An op's module, parsed once per process and copied into each region that uses it
+    (copying a parsed module is ~6x cheaper than parsing its bitcode again)."""
+    bitcode, native = load_bitcode(symbol)
+    library = _llvm().parse_bitcode(bitcode)
+    library.get_function(native).name = symbol.name
+    return library
+
+
 def optimised_module(ir_text: str, entry: str, symbols: list[SemSymbol]):
     """The region's LLVM module, linked with its ops and optimised, ready for code generation."""
     llvm = _llvm()
@@ -72,10 +92,7 @@ def optimised_module(ir_text: str, entry: str, symbols: list[SemSymbol]):
     module.triple = tm.triple
     module.data_layout = str(tm.target_data)
     for symbol in symbols:
-        bitcode, native = load_bitcode(symbol)
-        library = llvm.parse_bitcode(bitcode)
-        library.get_function(native).name = symbol.name
-        module.link_in(library)
+        module.link_in(_symbol_module(symbol), preserve=True)
     for function in module.functions:
         if function.name != entry and not function.is_declaration:
             function.linkage = "internal"
