@@ -43,15 +43,14 @@ def _optimise(module, tm) -> None:
 
 
 #: How regions are compiled differently from LLVM's -O2 code generation, as LLVM command-line
-#: options. Measured on compute.c's regions (code generation
-#: time; the warm run's wall time, median of 3):
-#: * no loop strength reduction: 351 -> 270 ms, the code as fast (our loops are guest loops
+#: options. Measured on compute.c's regions (code generation time; warm runs, median of 3):
+#: * no loop strength reduction: 351 -> 270 ms, the code as fast (the loops are guest loops
 #:   whose induction variables live in guest registers: there is little for it to find);
-#: * no machine instruction scheduler: a further -6%, the code as fast (out-of-order x86);
-#: * fast instruction selection (the greedy register allocator stays): -18%, the code ~3%
-#:   slower (compute.c 3.26 -> 3.31 s; fpcompute.c 1.97 -> 2.14 s). Taken for the compile-time
-#:   target of 0.5 ms per guest instruction: 0.56 -> 0.47 ms on compute.c.
-CODEGEN_OPTIONS = ("-disable-lsr", "-enable-misched=false", "-fast-isel")
+#: * no machine instruction scheduler: a further -6%, the code as fast (out-of-order x86).
+#: Not taken: fast instruction selection (-fast-isel, the greedy register allocator kept) cuts
+#: code generation by 18% (0.56 -> 0.47 ms per guest instruction on compute.c) but the code runs
+#: 3% slower on compute.c, 9% on fpcompute.c and 16% on the memory kernel (5,920 -> 5,080 MIPS).
+CODEGEN_OPTIONS = ("-disable-lsr", "-enable-misched=false")
 
 
 @cache
