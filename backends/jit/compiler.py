@@ -46,11 +46,13 @@ def _optimise(module, tm) -> None:
 #: options. Measured on compute.c's regions (code generation time; warm runs, median of 3):
 #: * no loop strength reduction: 351 -> 270 ms, the code as fast (the loops are guest loops
 #:   whose induction variables live in guest registers: there is little for it to find);
-#: * no machine instruction scheduler: a further -6%, the code as fast (out-of-order x86).
+#: * no machine instruction scheduler: a further -6%, the code as fast (out-of-order x86);
+#: * no post-register-allocation scheduler: a few % more (compute.c:1800's regions, main
+#:   thread: 0.51 -> 0.50 ms per guest instruction), the code as fast.
 #: Not taken: fast instruction selection (-fast-isel, the greedy register allocator kept) cuts
 #: code generation by 18% (0.56 -> 0.47 ms per guest instruction on compute.c) but the code runs
 #: 3% slower on compute.c, 9% on fpcompute.c and 16% on the memory kernel (5,920 -> 5,080 MIPS).
-CODEGEN_OPTIONS = ("-disable-lsr", "-enable-misched=false")
+CODEGEN_OPTIONS = ("-disable-lsr", "-enable-misched=false", "-disable-post-ra")
 
 
 @cache
