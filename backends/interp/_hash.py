@@ -2,4 +2,4 @@
 dbt.backends.interp.gen_kernel: do not edit. Kept apart from _kernel.py so reading it needs no Numba.
 """
 
-SOURCE_HASH = "f4f7f4c0d4415677"
+SOURCE_HASH = "3b1df986047868ef"

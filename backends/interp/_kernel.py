@@ -76,7 +76,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
         b = ht_vals[slot]
         region = blocks[b, BLK_JIT]
         if pc == interpret_at:
-            # A region left here for the interpreter (EXIT_INTERPRET): run these ops one by one.
+            # A region left here for the interpreter (EXIT_INTERPRET): interpret this block once.
             interpret_at = -1
             region = 0
         site = state[IC_SITE]

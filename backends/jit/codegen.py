@@ -482,15 +482,16 @@ def _emit_op(e: _Emitter, op, rd, rs1, rs2, rs3, aux, imm, pc, insn_index, extra
         e.emit(f"{addr} = add i64 {base}, {imm}")
         if pc in e.group_checks:
             _check_group(e, base, e.group_checks[pc], pc, insn_index)
+        alone = pc not in e.covered and pc not in e.group_checks
         if shape is Shape.LOAD:
-            if pc not in e.covered and pc not in e.group_checks:
+            if alone:
                 _check_memory(e, addr, op.size, PERM_R, FAULT_LOAD, pc, insn_index)
             result = e.tmp()
             e.emit(f"{result} = call i64 {e.use(symbol)}(i8* %mem, i64 {addr})")
             _write(e, rd, result)
         else:
             value = _read(e, rs2)
-            if pc not in e.covered and pc not in e.group_checks:
+            if alone:
                 _check_memory(e, addr, op.size, PERM_W, FAULT_STORE, pc, insn_index)
             e.emit(f"{e.tmp()} = call i8* {e.use(symbol)}(i8* %mem, i64 {addr}, i64 {value})")
     elif shape is Shape.BRANCH:
