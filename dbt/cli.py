@@ -61,6 +61,14 @@ def run(
         list[str] | None, typer.Argument(help="Arguments for the guest (everything after GUEST).")
     ] = None,
     arch: Annotated[str, typer.Option("--arch", help="Guest architecture.")] = "riscv64",
+    cpu: Annotated[
+        str | None,
+        typer.Option(
+            "--cpu",
+            help="CPU model: rv64gc (default), rva22u64, rva23u64-novector or max, "
+            "with ext=on|off overrides, e.g. rv64gc,zba=on,zbb=on.",
+        ),
+    ] = None,
     no_jit: Annotated[bool, typer.Option("--no-jit", help="Interpreter only: compile no regions.")] = False,
     jit_threshold: Annotated[
         int | None,
@@ -135,6 +143,7 @@ def run(
         "no_cache": no_cache or None,
         "cache_dir": cache_dir,
         "differential": differential or None,
+        "cpu": cpu,
     }
     status = _run_guest(
         guest, guest_args or [], sysroot, env or [], unset_env or [], argv0, strace, trace or [], trace_file,

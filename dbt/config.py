@@ -47,6 +47,9 @@ class Config:
     #: Guest instructions the dispatcher runs before it returns to Python to look for events.
     #: DBT_SLICE_INSNS.
     slice_insns: int = 1 << 30
+    #: CPU model and extension overrides, e.g. "rva22u64" or "rv64gc,zba=on,zbb=on"
+    #: (frontends/riscv64/cpu.py). DBT_CPU.
+    cpu: str = "rv64gc"
     #: Log level name (debug, info, warning, error). DBT_LOG.
     log_level: str | None = None
     #: Extra options passed to programs the guest starts with execve (they run under dbt too).
@@ -64,6 +67,9 @@ class Config:
             raise ConfigError("jit_threshold must be 0 or more")
         if self.jit_threads is not None and self.jit_threads < 0:
             raise ConfigError("jit_threads must be 0 or more")
+        from dbt.frontends.riscv64.cpu import parse_cpu
+
+        parse_cpu(self.cpu)  # ConfigError for an unknown model or extension
         if self.log_level is not None:
             from dbt.log import LEVELS
 

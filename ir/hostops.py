@@ -107,6 +107,28 @@ def _make_mulh(sign_a: bool, sign_b: bool):
     return mulh
 
 
+def _make_unary(name: str, *flag: int):
+    @intrinsic
+    def unary(typingctx, a):
+        sig = types.int64(types.int64)
+
+        def codegen(context, builder, signature, args):
+            extra = [llir.Constant(llir.IntType(1), f) for f in flag]
+            return getattr(builder, name)(args[0], *extra)
+
+        return sig, codegen
+
+    return unary
+
+
+#: Bit counts and byte/bit reversals of a 64-bit value (single LLVM intrinsics); clz64 and ctz64
+#: are 64 for 0 (the zero-is-poison flag is off).
+clz64 = _make_unary("ctlz", 0)
+ctz64 = _make_unary("cttz", 0)
+cpop64 = _make_unary("ctpop")
+bswap64 = _make_unary("bswap")
+bitreverse64 = _make_unary("bitreverse")
+
 #: High 64 bits of the 128-bit product: signed x signed, unsigned x unsigned, signed x unsigned.
 mulh_ss = _make_mulh(True, True)
 mulh_uu = _make_mulh(False, False)

@@ -12,6 +12,8 @@ import enum
 import keyword
 from dataclasses import dataclass
 
+from dbt.ir.state import CACHE_BLOCK_SIZE
+
 
 class Shape(enum.Enum):
     """How an op's operands are read and its result is written."""
@@ -32,6 +34,8 @@ class Shape(enum.Enum):
     CSR_R = "rd <- sem(state, aux=csr, rs1, imm=mode)"
     CSR_I = "rd <- sem(state, aux=csr, extra=uimm, imm=mode)"
     AMO = "rd <- old = mem[rs1]; mem[rs1] <- sem(old, rs2); aligned, checked for read and write"
+    AMO_CAS = "rd <- old = mem[rs1]; if sem(old, rs3): mem[rs1] <- rs2 (rs3: the compared value)"
+    AMO_CAS_Q = "128-bit amocas.q on register pairs: lo slots rd, rs2, rs3; hi slots packed in imm"
     LR = "rd <- mem[rs1]; reserve rs1"
     SC = "if reserved: mem[rs1] <- rs2, rd <- 0 else rd <- 1"
     FP_RR_RM = "rd, fflags |= sem(rs1, rs2, rm)"
@@ -52,7 +56,9 @@ BLOCK_END_SHAPES = frozenset(
     {Shape.BRANCH, Shape.JAL, Shape.JALR, Shape.SYSCALL, Shape.TRAP, Shape.FENCE_I, Shape.CSR_EXIT}
 )
 #: Shapes that may exit with a memory fault.
-MAY_FAULT_SHAPES = frozenset({Shape.LOAD, Shape.STORE, Shape.AMO, Shape.LR, Shape.SC})
+MAY_FAULT_SHAPES = frozenset(
+    {Shape.LOAD, Shape.STORE, Shape.AMO, Shape.AMO_CAS, Shape.AMO_CAS_Q, Shape.LR, Shape.SC}
+)
 #: Shapes that read the rounding mode (and may raise an illegal instruction for a bad frm).
 RM_SHAPES = frozenset({Shape.FP_RR_RM, Shape.FP_R_RM, Shape.FP_RRR_RM})
 
@@ -100,6 +106,21 @@ def _rows() -> list[OpDef]:
         add(sem, Shape.ALU_RR, sem)
     for sem in ("mulw", "divw", "divuw", "remw", "remuw"):
         add(sem, Shape.ALU_RR, sem)
+    # Bit manipulation (Zba, Zbb, Zbc, Zbs, Zbkb, Zbkx) and Zicond.
+    for sem in (
+        "sh1add", "sh2add", "sh3add", "add_uw", "sh1add_uw", "sh2add_uw", "sh3add_uw",
+        "andn", "orn", "xnor", "max", "maxu", "min", "minu", "rol", "rolw",
+        "clmul", "clmulh", "clmulr", "pack", "packh", "packw", "xperm4", "xperm8",
+        "czero_eqz", "czero_nez",
+    ):  # fmt: skip
+        add(sem, Shape.ALU_RR, sem + "_" if sem in ("max", "min") else sem)
+    for sem in ("ror", "rorw", "bclr", "bext", "binv", "bset"):
+        add(sem, Shape.ALU_RR, sem)
+        add(sem + "_i", Shape.ALU_RI, sem)
+    add("slli_uw", Shape.ALU_RI, "slli_uw")
+    for sem in ("clz", "ctz", "cpop", "clzw", "ctzw", "cpopw", "sext_b", "sext_h", "zext_h", "orc_b",
+                "rev8", "brev8"):  # fmt: skip
+        add(sem, Shape.ALU_R, sem)
     add("li", Shape.LI)
     add("sext_w", Shape.ALU_R, "sext_w")  # fmv.x.w
     add("box_s", Shape.ALU_R, "box_s")  # fmv.w.x: NaN-box the low 32 bits
@@ -109,6 +130,8 @@ def _rows() -> list[OpDef]:
     add("flw", Shape.LOAD, "load_flw", 4)  # lw into a NaN-boxed f register
     for name, size in (("sb", 1), ("sh", 2), ("sw", 4), ("sd", 8)):
         add(name, Shape.STORE, "store_" + name, size)
+    add("cbo_zero", Shape.STORE, "store_cbo_zero", CACHE_BLOCK_SIZE)
+    add("cbo_probe", Shape.LOAD, "load_cbo_probe", CACHE_BLOCK_SIZE)
 
     for cond in ("eq", "ne", "lt", "ge", "ltu", "geu"):
         add("b" + cond, Shape.BRANCH, "cond_" + cond)
@@ -126,6 +149,13 @@ def _rows() -> list[OpDef]:
             add(f"amo{amo}_{width}", Shape.AMO, f"amo_{amo}", size)
         add(f"lr_{width}", Shape.LR, "", size)
         add(f"sc_{width}", Shape.SC, "", size)
+    # Zabha: byte and halfword AMOs; Zacas (and Zabha's) compare-and-swap.
+    for width, size in (("b", 1), ("h", 2)):
+        for amo in ("swap", "add", "xor", "and", "or", "min", "max", "minu", "maxu"):
+            add(f"amo{amo}_{width}", Shape.AMO, f"amo_{amo}", size)
+    for width, size in (("b", 1), ("h", 2), ("w", 4), ("d", 8)):
+        add(f"amocas_{width}", Shape.AMO_CAS, "amo_cas", size)
+    add("amocas_q", Shape.AMO_CAS_Q, "", 16)
 
     for p in ("s", "d"):
         for arith in ("add", "sub", "mul", "div"):
@@ -143,6 +173,29 @@ def _rows() -> list[OpDef]:
             add(f"fcvt_{p}_{it}", Shape.FP_R_RM, f"fcvt_{p}_{it}")
     add("fcvt_s_d", Shape.FP_R_RM, "fcvt_s_d")
     add("fcvt_d_s", Shape.FP_R_RM, "fcvt_d_s")  # exact, but a reserved rm is still illegal
+    # Half precision (Zfhmin, Zfh): values NaN-boxed with the upper 48 bits all ones.
+    add("box_h", Shape.ALU_R, "box_h")  # fmv.h.x (fmv.x.h is sext_h)
+    add("flh", Shape.LOAD, "load_flh", 2)  # lhu into a NaN-boxed f register (fsh is sh)
+    for arith in ("add", "sub", "mul", "div"):
+        add(f"f{arith}_h", Shape.FP_RR_RM, f"f{arith}_h")
+    add("fsqrt_h", Shape.FP_R_RM, "fsqrt_h")
+    for fma in ("fmadd", "fmsub", "fnmsub", "fnmadd"):
+        add(f"{fma}_h", Shape.FP_RRR_RM, f"{fma}_h")
+    for name in ("fmin", "fmax", "feq", "flt", "fle"):
+        add(f"{name}_h", Shape.FP_RR, f"{name}_h")
+    for name in ("fsgnj", "fsgnjn", "fsgnjx"):
+        add(f"{name}_h", Shape.ALU_RR, f"{name}_h")
+    add("fclass_h", Shape.ALU_R, "fclass_h")
+    for it in ("w", "wu", "l", "lu", "s", "d"):
+        add(f"fcvt_{it}_h", Shape.FP_R_RM, f"fcvt_{it}_h")
+        add(f"fcvt_h_{it}", Shape.FP_R_RM, f"fcvt_h_{it}")
+    # Zfa (fli is a li of the NaN-boxed constant).
+    for p in ("h", "s", "d"):
+        for name in ("fminm", "fmaxm", "fleq", "fltq"):
+            add(f"{name}_{p}", Shape.FP_RR, f"{name}_{p}")
+        add(f"fround_{p}", Shape.FP_R_RM, f"fround_{p}")
+        add(f"froundnx_{p}", Shape.FP_R_RM, f"froundnx_{p}")
+    add("fcvtmod_w_d", Shape.FP_R, "fcvtmod_w_d")  # rm is RTZ in the encoding
     return rows
 
 

@@ -15,7 +15,7 @@ from dbt.ir import hostfloat as hf
 from dbt.ir import hostops as h
 from dbt.ir import softfloat as sf
 from dbt.ir.ops import CSR_MODE_CLEAR, CSR_MODE_SET, CSR_MODE_WRITE
-from dbt.ir.state import PERM_PAIR_SHIFT
+from dbt.ir.state import CACHE_BLOCK_SIZE, PERM_PAIR_SHIFT
 
 INT64_MIN = np.int64(-(1 << 63))
 MASK32 = np.int64(0xFFFFFFFF)
@@ -212,6 +212,285 @@ def remuw(a, b):
     return sext_w(h.urem(x, y))
 
 
+# ---- bit manipulation (Zba, Zbb, Zbc, Zbs, Zbkb, Zbkx) and Zicond ----
+_U_MASK32 = np.uint64(0xFFFFFFFF)
+_U63 = np.uint64(63)
+_U1 = np.uint64(1)
+_LOW7_EACH_BYTE = np.uint64(0x7F7F7F7F7F7F7F7F)
+_HIGH_EACH_BYTE = np.uint64(0x8080808080808080)
+_LOW_EACH_BYTE = np.uint64(0x0101010101010101)
+
+
+@_inline
+def sh1add(a, b):
+    return (a << 1) + b
+
+
+@_inline
+def sh2add(a, b):
+    return (a << 2) + b
+
+
+@_inline
+def sh3add(a, b):
+    return (a << 3) + b
+
+
+@_inline
+def add_uw(a, b):
+    return (a & MASK32) + b
+
+
+@_inline
+def sh1add_uw(a, b):
+    return ((a & MASK32) << 1) + b
+
+
+@_inline
+def sh2add_uw(a, b):
+    return ((a & MASK32) << 2) + b
+
+
+@_inline
+def sh3add_uw(a, b):
+    return ((a & MASK32) << 3) + b
+
+
+@_inline
+def slli_uw(a, shamt):
+    return (a & MASK32) << (shamt & 63)
+
+
+@_inline
+def andn(a, b):
+    return a & ~b
+
+
+@_inline
+def orn(a, b):
+    return a | ~b
+
+
+@_inline
+def xnor(a, b):
+    return ~(a ^ b)
+
+
+@_inline
+def clz(a):
+    return h.clz64(a)
+
+
+@_inline
+def ctz(a):
+    return h.ctz64(a)
+
+
+@_inline
+def cpop(a):
+    return h.cpop64(a)
+
+
+@_inline
+def clzw(a):
+    return h.clz64(a & MASK32) - 32
+
+
+@_inline
+def ctzw(a):
+    return h.ctz64(a | np.int64(1 << 32))
+
+
+@_inline
+def cpopw(a):
+    return h.cpop64(a & MASK32)
+
+
+@_inline
+def sext_b(a):
+    return np.int64(np.int8(a))
+
+
+@_inline
+def sext_h(a):
+    return np.int64(np.int16(a))
+
+
+@_inline
+def zext_h(a):
+    return a & np.int64(0xFFFF)
+
+
+@_inline
+def max_(a, b):
+    return a if a > b else b
+
+
+@_inline
+def min_(a, b):
+    return a if a < b else b
+
+
+@_inline
+def maxu(a, b):
+    return a if u64(a) > u64(b) else b
+
+
+@_inline
+def minu(a, b):
+    return a if u64(a) < u64(b) else b
+
+
+@_inline
+def rol(a, b):
+    x = u64(a)
+    sh = u64(b) & _U63
+    return np.int64((x << sh) | (x >> ((np.uint64(64) - sh) & _U63)))
+
+
+@_inline
+def ror(a, b):
+    x = u64(a)
+    sh = u64(b) & _U63
+    return np.int64((x >> sh) | (x << ((np.uint64(64) - sh) & _U63)))
+
+
+@_inline
+def rolw(a, b):
+    x = u64(a) & _U_MASK32
+    sh = u64(b) & np.uint64(31)
+    return sext_w(np.int64((x << sh) | (x >> ((np.uint64(32) - sh) & np.uint64(31)))))
+
+
+@_inline
+def rorw(a, b):
+    x = u64(a) & _U_MASK32
+    sh = u64(b) & np.uint64(31)
+    return sext_w(np.int64((x >> sh) | (x << ((np.uint64(32) - sh) & np.uint64(31)))))
+
+
+@_inline
+def orc_b(a):
+    """Each byte becomes 0xff if it was non-zero, else 0x00."""
+    x = u64(a)
+    nonzero = (((x & _LOW7_EACH_BYTE) + _LOW7_EACH_BYTE) | x) & _HIGH_EACH_BYTE
+    return np.int64((nonzero >> np.uint64(7)) * np.uint64(0xFF))
+
+
+@_inline
+def rev8(a):
+    return h.bswap64(a)
+
+
+@_inline
+def brev8(a):
+    """The bits of each byte reversed, the bytes in place."""
+    return h.bitreverse64(h.bswap64(a))
+
+
+@_inline
+def clmul(a, b):
+    x = u64(a)
+    y = u64(b)
+    r = np.uint64(0)
+    for i in range(64):
+        if (y >> np.uint64(i)) & _U1:
+            r ^= x << np.uint64(i)
+    return np.int64(r)
+
+
+@_inline
+def clmulh(a, b):
+    x = u64(a)
+    y = u64(b)
+    r = np.uint64(0)
+    for i in range(1, 64):
+        if (y >> np.uint64(i)) & _U1:
+            r ^= x >> np.uint64(64 - i)
+    return np.int64(r)
+
+
+@_inline
+def clmulr(a, b):
+    x = u64(a)
+    y = u64(b)
+    r = np.uint64(0)
+    for i in range(64):
+        if (y >> np.uint64(i)) & _U1:
+            r ^= x >> np.uint64(63 - i)
+    return np.int64(r)
+
+
+@_inline
+def bclr(a, b):
+    return a & ~(np.int64(1) << (b & 63))
+
+
+@_inline
+def bext(a, b):
+    return np.int64((u64(a) >> (u64(b) & _U63)) & _U1)
+
+
+@_inline
+def binv(a, b):
+    return a ^ (np.int64(1) << (b & 63))
+
+
+@_inline
+def bset(a, b):
+    return a | (np.int64(1) << (b & 63))
+
+
+@_inline
+def pack(a, b):
+    return (a & MASK32) | (b << 32)
+
+
+@_inline
+def packh(a, b):
+    return (a & np.int64(0xFF)) | ((b & np.int64(0xFF)) << 8)
+
+
+@_inline
+def packw(a, b):
+    return sext_w((a & np.int64(0xFFFF)) | ((b & np.int64(0xFFFF)) << 16))
+
+
+@_inline
+def xperm8(a, b):
+    """Byte i of the result is byte (byte i of b) of a, or 0 if that index is 8 or more."""
+    x = u64(a)
+    y = u64(b)
+    r = np.uint64(0)
+    for i in range(8):
+        index = (y >> np.uint64(8 * i)) & np.uint64(0xFF)
+        if index < np.uint64(8):
+            r |= ((x >> (index * np.uint64(8))) & np.uint64(0xFF)) << np.uint64(8 * i)
+    return np.int64(r)
+
+
+@_inline
+def xperm4(a, b):
+    """Nibble i of the result is nibble (nibble i of b) of a (every index is below 16 on RV64)."""
+    x = u64(a)
+    y = u64(b)
+    r = np.uint64(0)
+    for i in range(16):
+        index = (y >> np.uint64(4 * i)) & np.uint64(0xF)
+        r |= ((x >> (index * np.uint64(4))) & np.uint64(0xF)) << np.uint64(4 * i)
+    return np.int64(r)
+
+
+@_inline
+def czero_eqz(a, b):
+    return np.int64(0) if b == 0 else a
+
+
+@_inline
+def czero_nez(a, b):
+    return a if b == 0 else np.int64(0)
+
+
 @_inline
 def box_s(a):
     return a | BOX_HI
@@ -310,8 +589,25 @@ def store_sd(mem, addr, value):
 
 
 @_inline
+def store_cbo_zero(mem, addr, value):
+    """cbo.zero: clear the CACHE_BLOCK_SIZE-aligned block at addr (the lifter aligned it)."""
+    for k in range(CACHE_BLOCK_SIZE // 8):
+        h.store_64(mem, addr + 8 * k, np.int64(0))
+
+
+@_inline
+def load_cbo_probe(mem, addr):
+    """cbo.clean / cbo.flush: no data moves in user mode; the access check is the instruction."""
+    return np.int64(0)
+
+
+@_inline
 def load_sized(mem, addr, size):
-    """Sign-extended load of 4 or 8 bytes (AMO and LR results)."""
+    """Sign-extended load of 1, 2, 4 or 8 bytes (AMO and LR results)."""
+    if size == 1:
+        return h.load_s8(mem, addr)
+    if size == 2:
+        return h.load_s16(mem, addr)
     if size == 4:
         return h.load_s32(mem, addr)
     return h.load_64(mem, addr)
@@ -319,10 +615,33 @@ def load_sized(mem, addr, size):
 
 @_inline
 def store_sized(mem, addr, value, size):
-    if size == 4:
+    if size == 1:
+        h.store_8(mem, addr, value)
+    elif size == 2:
+        h.store_16(mem, addr, value)
+    elif size == 4:
         h.store_32(mem, addr, value)
     else:
         h.store_64(mem, addr, value)
+
+
+@_inline
+def sext_sized(value, size):
+    """The low `size` bytes of value, sign-extended (size is a constant at every call site)."""
+    if size == 1:
+        return np.int64(np.int8(value))
+    if size == 2:
+        return np.int64(np.int16(value))
+    if size == 4:
+        return sext_w(value)
+    return value
+
+
+@_inline
+def zext_sized(value, size):
+    if size == 8:
+        return value
+    return value & np.int64((1 << (8 * size)) - 1)
 
 
 # ---- atomic memory operations: new memory value from the old one (sign-extended) and rs2 ----
@@ -353,28 +672,34 @@ def amo_or(old, src, size):
 
 @_inline
 def amo_min(old, src, size):
-    b = sext_w(src) if size == 4 else src
+    b = sext_sized(src, size)
     return old if old < b else b
 
 
 @_inline
 def amo_max(old, src, size):
-    b = sext_w(src) if size == 4 else src
+    b = sext_sized(src, size)
     return old if old > b else b
 
 
 @_inline
 def amo_minu(old, src, size):
-    a = old & MASK32 if size == 4 else old
-    b = src & MASK32 if size == 4 else src
+    a = zext_sized(old, size)
+    b = zext_sized(src, size)
     return a if u64(a) < u64(b) else b
 
 
 @_inline
 def amo_maxu(old, src, size):
-    a = old & MASK32 if size == 4 else old
-    b = src & MASK32 if size == 4 else src
+    a = zext_sized(old, size)
+    b = zext_sized(src, size)
     return a if u64(a) > u64(b) else b
+
+
+@_inline
+def amo_cas(old, expected, size):
+    """amocas: 1 if memory (`old`, sign-extended) holds the low `size` bytes of `expected`."""
+    return np.int64(old == sext_sized(expected, size))
 
 
 # ---- floating-point CSRs (fflags 0x001, frm 0x002, fcsr 0x003) ----
@@ -729,6 +1054,314 @@ def fcvt_d_l(a, rm):
 def fcvt_d_lu(a, rm):
     r, f = sf.u64_to_f64(a, rm)
     return np.int64(r), f
+
+
+# ---- half precision (Zfhmin, Zfh) and the additional FP instructions (Zfa) ----
+# A half value is NaN-boxed with the upper 48 bits all ones; any other register value reads as
+# the canonical half NaN (fmv.x.h and fsh move the low 16 bits as they are).
+BOX_HI_H = np.int64(-(1 << 16))  # upper 48 bits all ones
+MASK16 = np.int64(0xFFFF)
+CANONICAL_NAN_H = np.int64(0x7E00)
+_SIGN16 = np.uint64(0x8000)
+
+
+@_inline
+def unbox_h(a):
+    """The binary16 operand of a register: a value not properly NaN-boxed reads as the canonical NaN."""
+    if (a & BOX_HI_H) == BOX_HI_H:
+        return np.uint64(a & MASK16)
+    return np.uint64(CANONICAL_NAN_H)
+
+
+@_inline
+def box_bits_h(bits):
+    return np.int64(bits) | BOX_HI_H
+
+
+@_inline
+def box_h(a):
+    return a | BOX_HI_H
+
+
+@_inline
+def load_flh(mem, addr):
+    return h.load_u16(mem, addr) | BOX_HI_H
+
+
+@_inline
+def fadd_h(a, b, rm):
+    r, f = sf.f16_add(unbox_h(a), unbox_h(b), rm)
+    return box_bits_h(r), f
+
+
+@_inline
+def fsub_h(a, b, rm):
+    r, f = sf.f16_sub(unbox_h(a), unbox_h(b), rm)
+    return box_bits_h(r), f
+
+
+@_inline
+def fmul_h(a, b, rm):
+    r, f = sf.f16_mul(unbox_h(a), unbox_h(b), rm)
+    return box_bits_h(r), f
+
+
+@_inline
+def fdiv_h(a, b, rm):
+    r, f = sf.f16_div(unbox_h(a), unbox_h(b), rm)
+    return box_bits_h(r), f
+
+
+@_inline
+def fsqrt_h(a, rm):
+    r, f = sf.f16_sqrt(unbox_h(a), rm)
+    return box_bits_h(r), f
+
+
+@_inline
+def fmadd_h(a, b, c, rm):
+    r, f = sf.f16_fma(unbox_h(a), unbox_h(b), unbox_h(c), rm)
+    return box_bits_h(r), f
+
+
+@_inline
+def fmsub_h(a, b, c, rm):
+    r, f = sf.f16_fma(unbox_h(a), unbox_h(b), unbox_h(c) ^ _SIGN16, rm)
+    return box_bits_h(r), f
+
+
+@_inline
+def fnmsub_h(a, b, c, rm):
+    r, f = sf.f16_fma(unbox_h(a) ^ _SIGN16, unbox_h(b), unbox_h(c), rm)
+    return box_bits_h(r), f
+
+
+@_inline
+def fnmadd_h(a, b, c, rm):
+    r, f = sf.f16_fma(unbox_h(a) ^ _SIGN16, unbox_h(b), unbox_h(c) ^ _SIGN16, rm)
+    return box_bits_h(r), f
+
+
+@_inline
+def fmin_h(a, b):
+    r, f = sf.f16_min(unbox_h(a), unbox_h(b))
+    return box_bits_h(r), f
+
+
+@_inline
+def fmax_h(a, b):
+    r, f = sf.f16_max(unbox_h(a), unbox_h(b))
+    return box_bits_h(r), f
+
+
+@_inline
+def feq_h(a, b):
+    return sf.f16_eq(unbox_h(a), unbox_h(b))
+
+
+@_inline
+def flt_h(a, b):
+    return sf.f16_lt(unbox_h(a), unbox_h(b))
+
+
+@_inline
+def fle_h(a, b):
+    return sf.f16_le(unbox_h(a), unbox_h(b))
+
+
+@_inline
+def fsgnj_h(a, b):
+    return box_bits_h((unbox_h(a) & ~_SIGN16) | (unbox_h(b) & _SIGN16))
+
+
+@_inline
+def fsgnjn_h(a, b):
+    return box_bits_h((unbox_h(a) & ~_SIGN16) | (~unbox_h(b) & _SIGN16))
+
+
+@_inline
+def fsgnjx_h(a, b):
+    return box_bits_h(unbox_h(a) ^ (unbox_h(b) & _SIGN16))
+
+
+@_inline
+def fclass_h(a):
+    return sf.f16_class(unbox_h(a))
+
+
+@_inline
+def fcvt_w_h(a, rm):
+    return sf.f16_to_i32(unbox_h(a), rm)
+
+
+@_inline
+def fcvt_wu_h(a, rm):
+    return sf.f16_to_u32(unbox_h(a), rm)
+
+
+@_inline
+def fcvt_l_h(a, rm):
+    return sf.f16_to_i64(unbox_h(a), rm)
+
+
+@_inline
+def fcvt_lu_h(a, rm):
+    return sf.f16_to_u64(unbox_h(a), rm)
+
+
+@_inline
+def fcvt_h_w(a, rm):
+    r, f = sf.i32_to_f16(a, rm)
+    return box_bits_h(r), f
+
+
+@_inline
+def fcvt_h_wu(a, rm):
+    r, f = sf.u32_to_f16(a, rm)
+    return box_bits_h(r), f
+
+
+@_inline
+def fcvt_h_l(a, rm):
+    r, f = sf.i64_to_f16(a, rm)
+    return box_bits_h(r), f
+
+
+@_inline
+def fcvt_h_lu(a, rm):
+    r, f = sf.u64_to_f16(a, rm)
+    return box_bits_h(r), f
+
+
+@_inline
+def fcvt_s_h(a, rm):
+    r, f = sf.f16_to_f32(unbox_h(a))
+    return box_bits_s(r), f
+
+
+@_inline
+def fcvt_h_s(a, rm):
+    r, f = sf.f32_to_f16(unbox_s(a), rm)
+    return box_bits_h(r), f
+
+
+@_inline
+def fcvt_d_h(a, rm):
+    r, f = sf.f16_to_f64(unbox_h(a))
+    return np.int64(r), f
+
+
+@_inline
+def fcvt_h_d(a, rm):
+    r, f = sf.f64_to_f16(u64(a), rm)
+    return box_bits_h(r), f
+
+
+@_inline
+def fminm_h(a, b):
+    r, f = sf.f16_minm(unbox_h(a), unbox_h(b))
+    return box_bits_h(r), f
+
+
+@_inline
+def fmaxm_h(a, b):
+    r, f = sf.f16_maxm(unbox_h(a), unbox_h(b))
+    return box_bits_h(r), f
+
+
+@_inline
+def fleq_h(a, b):
+    return sf.f16_leq(unbox_h(a), unbox_h(b))
+
+
+@_inline
+def fltq_h(a, b):
+    return sf.f16_ltq(unbox_h(a), unbox_h(b))
+
+
+@_inline
+def fround_h(a, rm):
+    r, f = sf.f16_round(unbox_h(a), rm)
+    return box_bits_h(r), f
+
+
+@_inline
+def froundnx_h(a, rm):
+    r, f = sf.f16_roundnx(unbox_h(a), rm)
+    return box_bits_h(r), f
+
+
+@_inline
+def fminm_s(a, b):
+    r, f = sf.f32_minm(unbox_s(a), unbox_s(b))
+    return box_bits_s(r), f
+
+
+@_inline
+def fmaxm_s(a, b):
+    r, f = sf.f32_maxm(unbox_s(a), unbox_s(b))
+    return box_bits_s(r), f
+
+
+@_inline
+def fleq_s(a, b):
+    return sf.f32_leq(unbox_s(a), unbox_s(b))
+
+
+@_inline
+def fltq_s(a, b):
+    return sf.f32_ltq(unbox_s(a), unbox_s(b))
+
+
+@_inline
+def fround_s(a, rm):
+    r, f = sf.f32_round(unbox_s(a), rm)
+    return box_bits_s(r), f
+
+
+@_inline
+def froundnx_s(a, rm):
+    r, f = sf.f32_roundnx(unbox_s(a), rm)
+    return box_bits_s(r), f
+
+
+@_inline
+def fminm_d(a, b):
+    r, f = sf.f64_minm(u64(a), u64(b))
+    return np.int64(r), f
+
+
+@_inline
+def fmaxm_d(a, b):
+    r, f = sf.f64_maxm(u64(a), u64(b))
+    return np.int64(r), f
+
+
+@_inline
+def fleq_d(a, b):
+    return sf.f64_leq(u64(a), u64(b))
+
+
+@_inline
+def fltq_d(a, b):
+    return sf.f64_ltq(u64(a), u64(b))
+
+
+@_inline
+def fround_d(a, rm):
+    r, f = sf.f64_round(u64(a), rm)
+    return np.int64(r), f
+
+
+@_inline
+def froundnx_d(a, rm):
+    r, f = sf.f64_roundnx(u64(a), rm)
+    return np.int64(r), f
+
+
+@_inline
+def fcvtmod_w_d(a):
+    return sf.f64_to_i32_mod(u64(a))
 
 
 # ---- guest memory checks: every access of every tier goes through this ----

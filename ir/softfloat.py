@@ -1,12 +1,14 @@
-"""IEEE-754 binary32 / binary64 arithmetic with exact RISC-V F/D semantics, in integer arithmetic.
+"""IEEE-754 binary16 / binary32 / binary64 arithmetic with exact RISC-V F/D/Zfh/Zfa semantics, in
+integer arithmetic.
 
 Every public function is a Numba nopython function (callable from Python and from other njit code,
 e.g. the interpreter kernel) and returns ``(result, flags)`` except ``*_class``.
 
 Conventions
 -----------
-* A floating value travels as a ``uint64`` bit pattern; binary32 lives in the low 32 bits with the
-  upper bits zero (NaN-boxing is the caller's job; bits above the format are ignored on input).
+* A floating value travels as a ``uint64`` bit pattern; binary32 (binary16) lives in the low 32 (16)
+  bits with the upper bits zero (NaN-boxing is the caller's job; bits above the format are ignored
+  on input).
 * ``rm`` is the RISC-V rounding mode: ``RNE=0, RTZ=1, RDN=2, RUP=3, RMM=4`` (the caller resolves DYN).
 * ``flags`` is an int64 made of the fflags bits ``NV=16, DZ=8, OF=4, UF=2, NX=1``.
 * NaN results are always the canonical NaN (RISC-V does not propagate payloads).
@@ -20,10 +22,8 @@ The cores (``_add``, ``_mul``, ``_div``, ``_sqrt``, ``_fma``, ``_to_int``, ``_fr
 ``_convert``, ``_minmax``, ``_compare``, ``_classify``) are generic over the format: they take the
 exponent width ``EB`` and the fraction width ``FB`` as trailing arguments.  The public functions are
 thin wrappers made by the ``_make_*`` factories, which bind a format tuple ``(EB, FB)`` as compile-time
-constants, so LLVM specialises the cores per format after inlining.  Adding binary16 is, e.g.::
-
-    f16_add = _make_binop(_add, F16, "f16_add")
-    f16_to_f32 = _make_convert(F16, F32, "f16_to_f32")
+constants, so LLVM specialises the cores per format after inlining (binary16, for Zfh, is
+made this way too: ``f16_add = _make_binop(_add, F16, "f16_add")``).
 
 Every core funnels its finite non-zero results through ``_round_pack(sign, e, sig, rm, EB, FB)``,
 whose input is the exact value ``(-1)**sign * sig * 2**(e - 62)`` with ``0 < sig < 2**63``, where the
@@ -51,6 +51,7 @@ from numba.extending import intrinsic, overload
 __all__ = [
     "DZ",
     "F16",
+    "F16_CANONICAL_NAN",
     "F32",
     "F32_CANONICAL_NAN",
     "F64",
@@ -65,18 +66,49 @@ __all__ = [
     "RTZ",
     "RUP",
     "UF",
+    "f16_add",
+    "f16_class",
+    "f16_div",
+    "f16_eq",
+    "f16_fma",
+    "f16_le",
+    "f16_leq",
+    "f16_lt",
+    "f16_ltq",
+    "f16_max",
+    "f16_maxm",
+    "f16_min",
+    "f16_minm",
+    "f16_mul",
+    "f16_round",
+    "f16_roundnx",
+    "f16_sqrt",
+    "f16_sub",
+    "f16_to_f32",
+    "f16_to_f64",
+    "f16_to_i32",
+    "f16_to_i64",
+    "f16_to_u32",
+    "f16_to_u64",
     "f32_add",
     "f32_class",
     "f32_div",
     "f32_eq",
     "f32_fma",
     "f32_le",
+    "f32_leq",
     "f32_lt",
+    "f32_ltq",
     "f32_max",
+    "f32_maxm",
     "f32_min",
+    "f32_minm",
     "f32_mul",
+    "f32_round",
+    "f32_roundnx",
     "f32_sqrt",
     "f32_sub",
+    "f32_to_f16",
     "f32_to_f64",
     "f32_to_i32",
     "f32_to_i64",
@@ -88,23 +120,35 @@ __all__ = [
     "f64_eq",
     "f64_fma",
     "f64_le",
+    "f64_leq",
     "f64_lt",
+    "f64_ltq",
     "f64_max",
+    "f64_maxm",
     "f64_min",
+    "f64_minm",
     "f64_mul",
+    "f64_round",
+    "f64_roundnx",
     "f64_sqrt",
     "f64_sub",
+    "f64_to_f16",
     "f64_to_f32",
     "f64_to_i32",
+    "f64_to_i32_mod",
     "f64_to_i64",
     "f64_to_u32",
     "f64_to_u64",
+    "i32_to_f16",
     "i32_to_f32",
     "i32_to_f64",
+    "i64_to_f16",
     "i64_to_f32",
     "i64_to_f64",
+    "u32_to_f16",
     "u32_to_f32",
     "u32_to_f64",
+    "u64_to_f16",
     "u64_to_f32",
     "u64_to_f64",
 ]
@@ -130,6 +174,7 @@ F64 = (11, 52)
 
 F32_CANONICAL_NAN = 0x7FC00000
 F64_CANONICAL_NAN = 0x7FF8000000000000
+F16_CANONICAL_NAN = 0x7E00
 
 _jit = numba.njit(cache=False, error_model="numpy")
 
@@ -715,12 +760,15 @@ def _minmax(a, b, is_max, EB, FB):
 
 @_jit
 def _compare(a, b, op, EB, FB):
-    """op 0: feq (quiet), 1: flt, 2: fle (signaling).  Returns (0/1, flags)."""
+    """op 0: feq (quiet), 1: flt, 2: fle (signaling), 3: fltq, 4: fleq (Zfa, quiet).
+
+    Returns (0/1, flags).
+    """
     emax = (1 << EB) - 1
     sa, ea, fa = _fields(a, EB, FB)
     sb, eb, fb = _fields(b, EB, FB)
     if (ea == emax and fa != _U0) or (eb == emax and fb != _U0):
-        if op != 0 or _is_snan(ea, fa, EB, FB) or _is_snan(eb, fb, EB, FB):
+        if op == 1 or op == 2 or _is_snan(ea, fa, EB, FB) or _is_snan(eb, fb, EB, FB):
             return np.int64(0), NV
         return np.int64(0), 0
     ma = a & _mask(EB + FB)
@@ -728,7 +776,7 @@ def _compare(a, b, op, EB, FB):
     both_zero = (ma | mb) == _U0
     if op == 0:
         res = both_zero or (ma == mb and sa == sb)
-    elif op == 1:
+    elif op == 1 or op == 3:
         if sa != sb:
             res = sa != 0 and not both_zero
         elif sa == 0:
@@ -761,6 +809,87 @@ def _classify(a, EB, FB):
             return np.int64(1 << 3) if s else np.int64(1 << 4)
         return np.int64(1 << 2) if s else np.int64(1 << 5)
     return np.int64(1 << 1) if s else np.int64(1 << 6)
+
+
+@_jit
+def _minmax_ieee(a, b, is_max, EB, FB):
+    """IEEE 754-2019 minimum/maximum (Zfa fminm/fmaxm): any NaN operand gives the canonical NaN."""
+    emax = (1 << EB) - 1
+    _, ea, fa = _fields(a, EB, FB)
+    _, eb, fb = _fields(b, EB, FB)
+    if (ea == emax and fa != _U0) or (eb == emax and fb != _U0):
+        flags = NV if (_is_snan(ea, fa, EB, FB) or _is_snan(eb, fb, EB, FB)) else 0
+        return _cnan(EB, FB), flags
+    return _minmax(a, b, is_max, EB, FB)
+
+
+@_jit
+def _round_integral(a, rm, exact, EB, FB):
+    """roundToIntegral (Zfa fround; with `exact`, roundToIntegralExact: froundnx).
+
+    Zeros and infinities pass through, NaNs become the canonical NaN (NV for a signaling one);
+    the only other flag is NX, and only with `exact`.
+    """
+    emax = (1 << EB) - 1
+    s, e, f = _fields(a, EB, FB)
+    if e == emax and f != _U0:
+        return _cnan(EB, FB), NV if _is_snan(e, f, EB, FB) else 0
+    if e == emax or (e == 0 and f == _U0):
+        return a & _mask(EB + FB + 1), 0
+    x, sig = _norm(e, f, EB, FB)
+    if x >= FB:  # no fraction bits: already an integer
+        return a & _mask(EB + FB + 1), 0
+    # Two fraction bits plus sticky of the magnitude: value * 4 (x < FB <= 60, so no overflow).
+    t = _srj(sig << np.uint64(62 - FB), 60 - x)
+    rb = t & np.uint64(3)
+    mag = t >> np.uint64(2)
+    if rm == RNE:
+        if rb > np.uint64(2) or (rb == np.uint64(2) and (mag & _U1) != _U0):
+            mag += _U1
+    elif rm == RMM:
+        if rb >= np.uint64(2):
+            mag += _U1
+    elif rb != _U0 and ((rm == RDN and s != 0) or (rm == RUP and s == 0)):
+        mag += _U1
+    flags = NX if (exact and rb != _U0) else 0
+    if mag == _U0:
+        return _zero(s, EB, FB), flags
+    bits, _ = _round_pack(s, 62, mag, RNE, EB, FB)  # exact: mag has at most FB + 1 bits
+    return bits, flags
+
+
+@_jit
+def _to_i32_mod(a, EB, FB):
+    """Zfa fcvtmod.w.d: truncate, keep bits 31..0 of the unbounded integer, sign-extend.
+
+    NaN and infinities give 0; the flags are those of fcvt.w with RTZ (NV when the truncated value
+    is outside int32, else NX when it is inexact).
+    """
+    emax = (1 << EB) - 1
+    s, e, f = _fields(a, EB, FB)
+    if e == emax:
+        return np.int64(0), NV
+    if e == 0 and f == _U0:
+        return np.int64(0), 0
+    x, sig = _norm(e, f, EB, FB)
+    if x < 0:
+        return np.int64(0), NX
+    inexact = False
+    if x >= FB:
+        sh = x - FB
+        mag = (sig << np.uint64(sh)) if sh < 64 else _U0
+    else:
+        mag = sig >> np.uint64(FB - x)
+        inexact = (sig & _mask(FB - x)) != _U0
+    # |truncated value| >= 2**31, except exactly -2**31, is out of range.
+    overflow = x > 31 or (x == 31 and not (s != 0 and mag == np.uint64(1 << 31)))
+    low = mag & _M32
+    if s:
+        low = (_U0 - low) & _M32
+    value = (np.int64(low) ^ np.int64(0x80000000)) - np.int64(0x80000000)
+    if overflow:
+        return value, NV
+    return value, NX if inexact else 0
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -866,6 +995,35 @@ def _make_convert(src, dst, name):
     return _finish(fn, name, f"{name}(a, rm) -> (bits, flags)")
 
 
+def _make_minmax_ieee(fmt, is_max, name):
+    EB, FB = fmt
+
+    def fn(a, b):
+        return _minmax_ieee(np.uint64(a), np.uint64(b), is_max, EB, FB)
+
+    return _finish(fn, name, f"{name}(a, b) -> (bits, flags): IEEE 754-2019 minimum/maximum")
+
+
+def _make_round(fmt, exact, name):
+    EB, FB = fmt
+
+    def fn(a, rm):
+        return _round_integral(np.uint64(a), np.int64(rm), exact, EB, FB)
+
+    return _finish(fn, name, f"{name}(a, rm) -> (bits, flags): round to an integral value")
+
+
+def _make_exact_convert(src, dst, name):
+    """A widening conversion: exact, so no rounding mode (sNaN -> NV, any NaN -> canonical)."""
+    EBS, FBS = src
+    EBD, FBD = dst
+
+    def fn(a):
+        return _convert(np.uint64(a), np.int64(RNE), EBS, FBS, EBD, FBD)
+
+    return _finish(fn, name, f"{name}(a) -> (bits, flags); exact")
+
+
 f32_add = _make_binop(_add, F32, "f32_add")
 f32_sub = _make_sub(F32, "f32_sub")
 f32_mul = _make_binop(_mul, F32, "f32_mul")
@@ -919,5 +1077,58 @@ def f32_to_f64(a):
 
 
 f64_to_f32 = _make_convert(F64, F32, "f64_to_f32")
+
+# binary16 (Zfh, Zfhmin).
+f16_add = _make_binop(_add, F16, "f16_add")
+f16_sub = _make_sub(F16, "f16_sub")
+f16_mul = _make_binop(_mul, F16, "f16_mul")
+f16_div = _make_binop(_div, F16, "f16_div")
+f16_sqrt = _make_sqrt(F16, "f16_sqrt")
+f16_fma = _make_fma(F16, "f16_fma")
+f16_min = _make_minmax(F16, False, "f16_min")
+f16_max = _make_minmax(F16, True, "f16_max")
+f16_eq = _make_compare(F16, 0, "f16_eq")
+f16_lt = _make_compare(F16, 1, "f16_lt")
+f16_le = _make_compare(F16, 2, "f16_le")
+f16_class = _make_class(F16, "f16_class")
+f16_to_i32 = _make_to_int(F16, True, 32, "f16_to_i32")
+f16_to_u32 = _make_to_int(F16, False, 32, "f16_to_u32")
+f16_to_i64 = _make_to_int(F16, True, 64, "f16_to_i64")
+f16_to_u64 = _make_to_int(F16, False, 64, "f16_to_u64")
+i32_to_f16 = _make_from_int(True, 32, F16, "i32_to_f16")
+u32_to_f16 = _make_from_int(False, 32, F16, "u32_to_f16")
+i64_to_f16 = _make_from_int(True, 64, F16, "i64_to_f16")
+u64_to_f16 = _make_from_int(False, 64, F16, "u64_to_f16")
+f16_to_f32 = _make_exact_convert(F16, F32, "f16_to_f32")
+f16_to_f64 = _make_exact_convert(F16, F64, "f16_to_f64")
+f32_to_f16 = _make_convert(F32, F16, "f32_to_f16")
+f64_to_f16 = _make_convert(F64, F16, "f64_to_f16")
+
+# Zfa: IEEE 754-2019 minimum/maximum, quiet comparisons, round to integral, modular conversion.
+f16_minm = _make_minmax_ieee(F16, False, "f16_minm")
+f16_maxm = _make_minmax_ieee(F16, True, "f16_maxm")
+f32_minm = _make_minmax_ieee(F32, False, "f32_minm")
+f32_maxm = _make_minmax_ieee(F32, True, "f32_maxm")
+f64_minm = _make_minmax_ieee(F64, False, "f64_minm")
+f64_maxm = _make_minmax_ieee(F64, True, "f64_maxm")
+f16_ltq = _make_compare(F16, 3, "f16_ltq")
+f16_leq = _make_compare(F16, 4, "f16_leq")
+f32_ltq = _make_compare(F32, 3, "f32_ltq")
+f32_leq = _make_compare(F32, 4, "f32_leq")
+f64_ltq = _make_compare(F64, 3, "f64_ltq")
+f64_leq = _make_compare(F64, 4, "f64_leq")
+f16_round = _make_round(F16, False, "f16_round")
+f16_roundnx = _make_round(F16, True, "f16_roundnx")
+f32_round = _make_round(F32, False, "f32_round")
+f32_roundnx = _make_round(F32, True, "f32_roundnx")
+f64_round = _make_round(F64, False, "f64_round")
+f64_roundnx = _make_round(F64, True, "f64_roundnx")
+
+
+@_jit
+def f64_to_i32_mod(a):
+    """f64_to_i32_mod(a) -> (int64 register value, flags): Zfa fcvtmod.w.d."""
+    return _to_i32_mod(np.uint64(a), 11, 52)
+
 
 PUBLIC_FUNCTIONS = tuple(name for name in __all__ if name[:1] in "fiu" and name[1:2].isdigit())

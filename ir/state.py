@@ -11,6 +11,8 @@ from __future__ import annotations
 F_BASE = 32
 #: Writes to x0 land here; slot 0 is never written, so x0 always reads 0.
 SINK = 64
+#: A scratch register for lifters that need an intermediate value (cbo.zero's aligned address).
+TMP = 65
 #: Size of the register array.
 NUM_SLOTS = 72
 
@@ -99,6 +101,10 @@ BLK_INSNS = 3  # guest instructions in the block
 BLK_HEAT = 4  # execution counter (halved as time passes: an EWMA); the JIT's hotness
 BLK_JIT = 5  # address of the compiled region entered at this block, or 0
 BLK_WORDS = 6
+
+#: Bytes in a cache block: what cbo.zero clears and riscv_hwprobe reports (as on QEMU and most
+#: hardware).
+CACHE_BLOCK_SIZE = 64
 
 #: rm field value meaning "use the dynamic rounding mode in frm".
 RM_DYN = 7

@@ -37,6 +37,7 @@ from dbt.ir.state import (
     BLK_PC,
     BLK_START,
     CHAINED,
+    IC_SITE,
     INSTRET,
     JIT_EPOCH,
     JIT_INSNS,
@@ -187,10 +188,19 @@ class JitManager:
         np.right_shift(heat, 1, out=heat, where=heat > 0)
 
     def flush(self) -> None:
-        """Decoded code was dropped (guest code changed): forget every installed region."""
+        """Decoded code was dropped (guest code changed): forget and free every installed region.
+
+        Freeing is safe here: the dispatcher has returned to Python, so no region is running; every
+        block's BLK_JIT went with the decoded blocks; inline caches pointing at a freed region live
+        only in other freed regions; and the one exit whose cache the dispatcher may still fill
+        (IC_SITE) is forgotten. Without the freeing, a guest that maps, runs and unmaps code in a
+        loop kept every old region's code mapping until the process ran out of them.
+        """
         self.installed.clear()
+        self._libraries.clear()
         self.epoch += 1
         self.state[JIT_EPOCH] = self.epoch
+        self.state[IC_SITE] = 0
 
     def address_for(self, pc: int) -> int:
         return self.installed.get(pc, 0)

@@ -21,8 +21,6 @@ AT_NULL, AT_PHDR, AT_PHENT, AT_PHNUM, AT_PAGESZ, AT_BASE, AT_FLAGS, AT_ENTRY = 0
 AT_UID, AT_EUID, AT_GID, AT_EGID, AT_PLATFORM, AT_HWCAP, AT_CLKTCK = 11, 12, 13, 14, 15, 16, 17
 AT_SECURE, AT_RANDOM, AT_HWCAP2, AT_EXECFN = 23, 25, 26, 31
 
-#: AT_HWCAP of an RV64GC hart: one bit per single-letter extension (bit n = letter 'a' + n).
-HWCAP_RV64GC = sum(1 << (ord(letter) - ord("a")) for letter in "imafdc")
 PLATFORM = b"riscv64"
 
 
@@ -44,9 +42,12 @@ class ProcessImage:
 
 
 def load_program(
-    memory: GuestMemory, paths: PathMapper, path: str, argv: list[bytes], envp: list[bytes]
+    memory: GuestMemory, paths: PathMapper, path: str, argv: list[bytes], envp: list[bytes], hwcap: int
 ) -> ProcessImage:
-    """Load `path` (a guest path, resolved through the sysroot) and set up its stack."""
+    """Load `path` (a guest path, resolved through the sysroot) and set up its stack.
+
+    `hwcap` is AT_HWCAP: one bit per single-letter extension of the CPU model (bit n = 'a' + n).
+    """
     host_path = paths.host(path)
     image = read_elf(host_path, display=path)
     main = load_image(memory, image, main_bias(image))
@@ -67,7 +68,7 @@ def load_program(
         exe_path = paths.exe_guest  # execve("/proc/self/exe") runs the same program again
     else:
         exe_path = os.path.abspath(path) if not os.path.isabs(path) else path
-    sp, auxv = build_stack(memory, main, interp, argv, envp, exe_path.encode())
+    sp, auxv = build_stack(memory, main, interp, argv, envp, exe_path.encode(), hwcap)
     return ProcessImage(entry, sp, main.end, main, interp, exe_path, host_path, tuple(argv), auxv)
 
 
@@ -78,6 +79,7 @@ def build_stack(
     argv: list[bytes],
     envp: list[bytes],
     execfn: bytes,
+    hwcap: int,
 ) -> tuple[int, bytes]:
     """Map the stack and lay out argc, argv, envp, auxv and their strings; returns (sp, auxv bytes)."""
     memory.map(STACK_TOP - STACK_SIZE, STACK_SIZE, PROT_READ | PROT_WRITE, name="[stack]")
@@ -110,7 +112,7 @@ def build_stack(
         (AT_EGID, os.getegid()),
         (AT_SECURE, 0),
         (AT_RANDOM, random_addr),
-        (AT_HWCAP, HWCAP_RV64GC),
+        (AT_HWCAP, hwcap),
         (AT_HWCAP2, 0),
         (AT_CLKTCK, 100),
         (AT_PLATFORM, platform_addr),

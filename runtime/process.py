@@ -18,6 +18,7 @@ import numpy as np
 
 from dbt import hostfd
 from dbt.config import Config
+from dbt.frontends.riscv64.cpu import parse_cpu
 from dbt.frontends.riscv64.translate import FetchFault, translate_block
 from dbt.ir.state import (
     CHAINED,
@@ -136,6 +137,8 @@ class GuestProcess:
 
     def __init__(self, config: Config, *, is_child: bool = False) -> None:
         self.config = config
+        #: The hart's extensions: which instructions decode, hwprobe and AT_HWCAP.
+        self.cpu = parse_cpu(config.cpu)
         self.memory = GuestMemory()
         self.regs = np.zeros(NUM_SLOTS, dtype=np.int64)
         self.state = np.zeros(NUM_STATE, dtype=np.int64)
@@ -195,7 +198,7 @@ class GuestProcess:
 
     # ---- setup ----
     def load(self, path: str, argv: list[bytes], envp: list[bytes]) -> None:
-        image = load_program(self.memory, self.paths, path, argv, envp)
+        image = load_program(self.memory, self.paths, path, argv, envp, self.cpu.hwcap)
         self.image = image
         self._map_sigtramp()
         self.exe_path = image.exe_path
@@ -453,7 +456,7 @@ class GuestProcess:
     def _translate(self, pc: int) -> None:
         pc &= MASK64
         try:
-            block = translate_block(self.memory.fetch, pc, self.config.max_block_insns)
+            block = translate_block(self.memory.fetch, pc, self.config.max_block_insns, self.cpu.rows)
         except FetchFault:
             raise sig.FatalSignal(sig.SIGSEGV, pc, pc, code=self._segv_code(pc)) from None
         self.cache.insert(block)

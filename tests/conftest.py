@@ -6,6 +6,8 @@ import os
 import sys
 from pathlib import Path
 
+import pytest
+
 TESTS_DIR = Path(__file__).resolve().parent
 if str(TESTS_DIR) not in sys.path:
     sys.path.insert(0, str(TESTS_DIR))
@@ -27,3 +29,23 @@ def pytest_sessionstart(session):
     from dbt.backends.interp import load_kernel
 
     load_kernel()
+
+
+# ---- the QEMU 10 reference for the RVA22/RVA23 extensions (tests/isaref.py) ----
+
+
+@pytest.fixture(scope="session")
+def qemu_ref() -> str:
+    """Path of the QEMU 10 qemu-riscv64 ($DBT_QEMU_REF, else the fetch script's cache dir, else
+    /tmp/apt13/x/usr/bin/qemu-riscv64). Absent: skip, or fail when DBT_REQUIRE_QEMU_REF=1 (CI)."""
+    from isaref import FETCH_SCRIPT, find_qemu_ref
+
+    path = find_qemu_ref()
+    if path is None:
+        reason = (
+            f"QEMU 10 qemu-riscv64 not found: run {FETCH_SCRIPT} (or set DBT_QEMU_REF to a qemu-riscv64 10.x)"
+        )
+        if os.environ.get("DBT_REQUIRE_QEMU_REF") == "1":
+            pytest.fail(reason, pytrace=False)
+        pytest.skip(reason)
+    return path

@@ -197,13 +197,115 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = sem.remw(regs[rs1], regs[rs2])
             elif op == 40:  # remuw
                 regs[rd] = sem.remuw(regs[rs1], regs[rs2])
-            elif op == 41:  # li
+            elif op == 41:  # sh1add
+                regs[rd] = sem.sh1add(regs[rs1], regs[rs2])
+            elif op == 42:  # sh2add
+                regs[rd] = sem.sh2add(regs[rs1], regs[rs2])
+            elif op == 43:  # sh3add
+                regs[rd] = sem.sh3add(regs[rs1], regs[rs2])
+            elif op == 44:  # add_uw
+                regs[rd] = sem.add_uw(regs[rs1], regs[rs2])
+            elif op == 45:  # sh1add_uw
+                regs[rd] = sem.sh1add_uw(regs[rs1], regs[rs2])
+            elif op == 46:  # sh2add_uw
+                regs[rd] = sem.sh2add_uw(regs[rs1], regs[rs2])
+            elif op == 47:  # sh3add_uw
+                regs[rd] = sem.sh3add_uw(regs[rs1], regs[rs2])
+            elif op == 48:  # andn
+                regs[rd] = sem.andn(regs[rs1], regs[rs2])
+            elif op == 49:  # orn
+                regs[rd] = sem.orn(regs[rs1], regs[rs2])
+            elif op == 50:  # xnor
+                regs[rd] = sem.xnor(regs[rs1], regs[rs2])
+            elif op == 51:  # max
+                regs[rd] = sem.max_(regs[rs1], regs[rs2])
+            elif op == 52:  # maxu
+                regs[rd] = sem.maxu(regs[rs1], regs[rs2])
+            elif op == 53:  # min
+                regs[rd] = sem.min_(regs[rs1], regs[rs2])
+            elif op == 54:  # minu
+                regs[rd] = sem.minu(regs[rs1], regs[rs2])
+            elif op == 55:  # rol
+                regs[rd] = sem.rol(regs[rs1], regs[rs2])
+            elif op == 56:  # rolw
+                regs[rd] = sem.rolw(regs[rs1], regs[rs2])
+            elif op == 57:  # clmul
+                regs[rd] = sem.clmul(regs[rs1], regs[rs2])
+            elif op == 58:  # clmulh
+                regs[rd] = sem.clmulh(regs[rs1], regs[rs2])
+            elif op == 59:  # clmulr
+                regs[rd] = sem.clmulr(regs[rs1], regs[rs2])
+            elif op == 60:  # pack
+                regs[rd] = sem.pack(regs[rs1], regs[rs2])
+            elif op == 61:  # packh
+                regs[rd] = sem.packh(regs[rs1], regs[rs2])
+            elif op == 62:  # packw
+                regs[rd] = sem.packw(regs[rs1], regs[rs2])
+            elif op == 63:  # xperm4
+                regs[rd] = sem.xperm4(regs[rs1], regs[rs2])
+            elif op == 64:  # xperm8
+                regs[rd] = sem.xperm8(regs[rs1], regs[rs2])
+            elif op == 65:  # czero_eqz
+                regs[rd] = sem.czero_eqz(regs[rs1], regs[rs2])
+            elif op == 66:  # czero_nez
+                regs[rd] = sem.czero_nez(regs[rs1], regs[rs2])
+            elif op == 67:  # ror
+                regs[rd] = sem.ror(regs[rs1], regs[rs2])
+            elif op == 68:  # ror_i
+                regs[rd] = sem.ror(regs[rs1], code[i, 1])
+            elif op == 69:  # rorw
+                regs[rd] = sem.rorw(regs[rs1], regs[rs2])
+            elif op == 70:  # rorw_i
+                regs[rd] = sem.rorw(regs[rs1], code[i, 1])
+            elif op == 71:  # bclr
+                regs[rd] = sem.bclr(regs[rs1], regs[rs2])
+            elif op == 72:  # bclr_i
+                regs[rd] = sem.bclr(regs[rs1], code[i, 1])
+            elif op == 73:  # bext
+                regs[rd] = sem.bext(regs[rs1], regs[rs2])
+            elif op == 74:  # bext_i
+                regs[rd] = sem.bext(regs[rs1], code[i, 1])
+            elif op == 75:  # binv
+                regs[rd] = sem.binv(regs[rs1], regs[rs2])
+            elif op == 76:  # binv_i
+                regs[rd] = sem.binv(regs[rs1], code[i, 1])
+            elif op == 77:  # bset
+                regs[rd] = sem.bset(regs[rs1], regs[rs2])
+            elif op == 78:  # bset_i
+                regs[rd] = sem.bset(regs[rs1], code[i, 1])
+            elif op == 79:  # slli_uw
+                regs[rd] = sem.slli_uw(regs[rs1], code[i, 1])
+            elif op == 80:  # clz
+                regs[rd] = sem.clz(regs[rs1])
+            elif op == 81:  # ctz
+                regs[rd] = sem.ctz(regs[rs1])
+            elif op == 82:  # cpop
+                regs[rd] = sem.cpop(regs[rs1])
+            elif op == 83:  # clzw
+                regs[rd] = sem.clzw(regs[rs1])
+            elif op == 84:  # ctzw
+                regs[rd] = sem.ctzw(regs[rs1])
+            elif op == 85:  # cpopw
+                regs[rd] = sem.cpopw(regs[rs1])
+            elif op == 86:  # sext_b
+                regs[rd] = sem.sext_b(regs[rs1])
+            elif op == 87:  # sext_h
+                regs[rd] = sem.sext_h(regs[rs1])
+            elif op == 88:  # zext_h
+                regs[rd] = sem.zext_h(regs[rs1])
+            elif op == 89:  # orc_b
+                regs[rd] = sem.orc_b(regs[rs1])
+            elif op == 90:  # rev8
+                regs[rd] = sem.rev8(regs[rs1])
+            elif op == 91:  # brev8
+                regs[rd] = sem.brev8(regs[rs1])
+            elif op == 92:  # li
                 regs[rd] = code[i, 1]
-            elif op == 42:  # sext_w
+            elif op == 93:  # sext_w
                 regs[rd] = sem.sext_w(regs[rs1])
-            elif op == 43:  # box_s
+            elif op == 94:  # box_s
                 regs[rd] = sem.box_s(regs[rs1])
-            elif op == 44:  # lb
+            elif op == 95:  # lb
                 addr = regs[rs1] + code[i, 1]
                 if not sem.mem_ok(perm, addr, 1, PERM_R):
                     state[FAULT_ADDR] = addr
@@ -213,7 +315,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     state[EXIT_OP] = i
                     return EXIT_FAULT
                 regs[rd] = sem.load_lb(mem, addr)
-            elif op == 45:  # lbu
+            elif op == 96:  # lbu
                 addr = regs[rs1] + code[i, 1]
                 if not sem.mem_ok(perm, addr, 1, PERM_R):
                     state[FAULT_ADDR] = addr
@@ -223,7 +325,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     state[EXIT_OP] = i
                     return EXIT_FAULT
                 regs[rd] = sem.load_lbu(mem, addr)
-            elif op == 46:  # lh
+            elif op == 97:  # lh
                 addr = regs[rs1] + code[i, 1]
                 if not sem.mem_ok(perm, addr, 2, PERM_R):
                     state[FAULT_ADDR] = addr
@@ -233,7 +335,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     state[EXIT_OP] = i
                     return EXIT_FAULT
                 regs[rd] = sem.load_lh(mem, addr)
-            elif op == 47:  # lhu
+            elif op == 98:  # lhu
                 addr = regs[rs1] + code[i, 1]
                 if not sem.mem_ok(perm, addr, 2, PERM_R):
                     state[FAULT_ADDR] = addr
@@ -243,7 +345,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     state[EXIT_OP] = i
                     return EXIT_FAULT
                 regs[rd] = sem.load_lhu(mem, addr)
-            elif op == 48:  # lw
+            elif op == 99:  # lw
                 addr = regs[rs1] + code[i, 1]
                 if not sem.mem_ok(perm, addr, 4, PERM_R):
                     state[FAULT_ADDR] = addr
@@ -253,7 +355,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     state[EXIT_OP] = i
                     return EXIT_FAULT
                 regs[rd] = sem.load_lw(mem, addr)
-            elif op == 49:  # lwu
+            elif op == 100:  # lwu
                 addr = regs[rs1] + code[i, 1]
                 if not sem.mem_ok(perm, addr, 4, PERM_R):
                     state[FAULT_ADDR] = addr
@@ -263,7 +365,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     state[EXIT_OP] = i
                     return EXIT_FAULT
                 regs[rd] = sem.load_lwu(mem, addr)
-            elif op == 50:  # ld
+            elif op == 101:  # ld
                 addr = regs[rs1] + code[i, 1]
                 if not sem.mem_ok(perm, addr, 8, PERM_R):
                     state[FAULT_ADDR] = addr
@@ -273,7 +375,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     state[EXIT_OP] = i
                     return EXIT_FAULT
                 regs[rd] = sem.load_ld(mem, addr)
-            elif op == 51:  # flw
+            elif op == 102:  # flw
                 addr = regs[rs1] + code[i, 1]
                 if not sem.mem_ok(perm, addr, 4, PERM_R):
                     state[FAULT_ADDR] = addr
@@ -283,7 +385,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     state[EXIT_OP] = i
                     return EXIT_FAULT
                 regs[rd] = sem.load_flw(mem, addr)
-            elif op == 52:  # sb
+            elif op == 103:  # sb
                 addr = regs[rs1] + code[i, 1]
                 if not sem.mem_ok(perm, addr, 1, PERM_W):
                     state[FAULT_ADDR] = addr
@@ -293,7 +395,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     state[EXIT_OP] = i
                     return EXIT_FAULT
                 sem.store_sb(mem, addr, regs[rs2])
-            elif op == 53:  # sh
+            elif op == 104:  # sh
                 addr = regs[rs1] + code[i, 1]
                 if not sem.mem_ok(perm, addr, 2, PERM_W):
                     state[FAULT_ADDR] = addr
@@ -303,7 +405,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     state[EXIT_OP] = i
                     return EXIT_FAULT
                 sem.store_sh(mem, addr, regs[rs2])
-            elif op == 54:  # sw
+            elif op == 105:  # sw
                 addr = regs[rs1] + code[i, 1]
                 if not sem.mem_ok(perm, addr, 4, PERM_W):
                     state[FAULT_ADDR] = addr
@@ -313,7 +415,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     state[EXIT_OP] = i
                     return EXIT_FAULT
                 sem.store_sw(mem, addr, regs[rs2])
-            elif op == 55:  # sd
+            elif op == 106:  # sd
                 addr = regs[rs1] + code[i, 1]
                 if not sem.mem_ok(perm, addr, 8, PERM_W):
                     state[FAULT_ADDR] = addr
@@ -323,58 +425,78 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     state[EXIT_OP] = i
                     return EXIT_FAULT
                 sem.store_sd(mem, addr, regs[rs2])
-            elif op == 56:  # beq
+            elif op == 107:  # cbo_zero
+                addr = regs[rs1] + code[i, 1]
+                if not sem.mem_ok(perm, addr, 64, PERM_W):
+                    state[FAULT_ADDR] = addr
+                    state[FAULT_KIND] = FAULT_STORE
+                    state[PC] = code[i, 2] & PC_MASK
+                    state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                    state[EXIT_OP] = i
+                    return EXIT_FAULT
+                sem.store_cbo_zero(mem, addr, regs[rs2])
+            elif op == 108:  # cbo_probe
+                addr = regs[rs1] + code[i, 1]
+                if not sem.mem_ok(perm, addr, 64, PERM_R):
+                    state[FAULT_ADDR] = addr
+                    state[FAULT_KIND] = FAULT_LOAD
+                    state[PC] = code[i, 2] & PC_MASK
+                    state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                    state[EXIT_OP] = i
+                    return EXIT_FAULT
+                regs[rd] = sem.load_cbo_probe(mem, addr)
+            elif op == 109:  # beq
                 pc = code[i, 1] if sem.cond_eq(regs[rs1], regs[rs2]) else code[i, 3]
                 break
-            elif op == 57:  # bne
+            elif op == 110:  # bne
                 pc = code[i, 1] if sem.cond_ne(regs[rs1], regs[rs2]) else code[i, 3]
                 break
-            elif op == 58:  # blt
+            elif op == 111:  # blt
                 pc = code[i, 1] if sem.cond_lt(regs[rs1], regs[rs2]) else code[i, 3]
                 break
-            elif op == 59:  # bge
+            elif op == 112:  # bge
                 pc = code[i, 1] if sem.cond_ge(regs[rs1], regs[rs2]) else code[i, 3]
                 break
-            elif op == 60:  # bltu
+            elif op == 113:  # bltu
                 pc = code[i, 1] if sem.cond_ltu(regs[rs1], regs[rs2]) else code[i, 3]
                 break
-            elif op == 61:  # bgeu
+            elif op == 114:  # bgeu
                 pc = code[i, 1] if sem.cond_geu(regs[rs1], regs[rs2]) else code[i, 3]
                 break
-            elif op == 62:  # jal
+            elif op == 115:  # jal
                 regs[rd] = code[i, 3]
                 pc = code[i, 1]
                 break
-            elif op == 63:  # jalr
+            elif op == 116:  # jalr
                 pc = (regs[rs1] + code[i, 1]) & -2
                 regs[rd] = code[i, 3]
                 break
-            elif op == 64:  # ecall
+            elif op == 117:  # ecall
                 state[PC] = code[i, 2] & PC_MASK
                 state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                 state[EXIT_OP] = i
                 return EXIT_SYSCALL
-            elif op == 65:  # trap
+            elif op == 118:  # trap
                 state[FAULT_KIND] = (w >> 48) & 0xFFFF
                 state[PC] = code[i, 2] & PC_MASK
                 state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                 state[EXIT_OP] = i
                 return EXIT_TRAP
-            elif op == 66:  # fence_i
+            elif op == 119:  # fence_i
                 state[PC] = code[i, 2] & PC_MASK
                 state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                 state[EXIT_OP] = i
                 return EXIT_FENCE_I
-            elif op == 67:  # csr_counter
+            elif op == 120:  # csr_counter
                 state[PC] = code[i, 2] & PC_MASK
                 state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                 state[EXIT_OP] = i
                 return EXIT_CSR
-            elif op == 68:  # csr_r
+            elif op == 121:  # csr_r
                 regs[rd] = sem.csr_fp(state, (w >> 48) & 0xFFFF, regs[rs1], code[i, 1], FFLAGS, FRM)
-            elif op == 69:  # csr_i
+            elif op == 122:  # csr_i
                 regs[rd] = sem.csr_fp(state, (w >> 48) & 0xFFFF, code[i, 3], code[i, 1], FFLAGS, FRM)
-            elif op == 70:  # amoswap_w
+            elif op == 123:  # amoswap_w
                 addr = regs[rs1]
                 if addr & 3:
                     state[FAULT_ADDR] = addr
@@ -393,7 +515,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 old = sem.load_sized(mem, addr, 4)
                 sem.store_sized(mem, addr, sem.amo_swap(old, regs[rs2], 4), 4)
                 regs[rd] = old
-            elif op == 71:  # amoadd_w
+            elif op == 124:  # amoadd_w
                 addr = regs[rs1]
                 if addr & 3:
                     state[FAULT_ADDR] = addr
@@ -412,7 +534,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 old = sem.load_sized(mem, addr, 4)
                 sem.store_sized(mem, addr, sem.amo_add(old, regs[rs2], 4), 4)
                 regs[rd] = old
-            elif op == 72:  # amoxor_w
+            elif op == 125:  # amoxor_w
                 addr = regs[rs1]
                 if addr & 3:
                     state[FAULT_ADDR] = addr
@@ -431,7 +553,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 old = sem.load_sized(mem, addr, 4)
                 sem.store_sized(mem, addr, sem.amo_xor(old, regs[rs2], 4), 4)
                 regs[rd] = old
-            elif op == 73:  # amoand_w
+            elif op == 126:  # amoand_w
                 addr = regs[rs1]
                 if addr & 3:
                     state[FAULT_ADDR] = addr
@@ -450,7 +572,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 old = sem.load_sized(mem, addr, 4)
                 sem.store_sized(mem, addr, sem.amo_and(old, regs[rs2], 4), 4)
                 regs[rd] = old
-            elif op == 74:  # amoor_w
+            elif op == 127:  # amoor_w
                 addr = regs[rs1]
                 if addr & 3:
                     state[FAULT_ADDR] = addr
@@ -469,7 +591,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 old = sem.load_sized(mem, addr, 4)
                 sem.store_sized(mem, addr, sem.amo_or(old, regs[rs2], 4), 4)
                 regs[rd] = old
-            elif op == 75:  # amomin_w
+            elif op == 128:  # amomin_w
                 addr = regs[rs1]
                 if addr & 3:
                     state[FAULT_ADDR] = addr
@@ -488,7 +610,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 old = sem.load_sized(mem, addr, 4)
                 sem.store_sized(mem, addr, sem.amo_min(old, regs[rs2], 4), 4)
                 regs[rd] = old
-            elif op == 76:  # amomax_w
+            elif op == 129:  # amomax_w
                 addr = regs[rs1]
                 if addr & 3:
                     state[FAULT_ADDR] = addr
@@ -507,7 +629,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 old = sem.load_sized(mem, addr, 4)
                 sem.store_sized(mem, addr, sem.amo_max(old, regs[rs2], 4), 4)
                 regs[rd] = old
-            elif op == 77:  # amominu_w
+            elif op == 130:  # amominu_w
                 addr = regs[rs1]
                 if addr & 3:
                     state[FAULT_ADDR] = addr
@@ -526,7 +648,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 old = sem.load_sized(mem, addr, 4)
                 sem.store_sized(mem, addr, sem.amo_minu(old, regs[rs2], 4), 4)
                 regs[rd] = old
-            elif op == 78:  # amomaxu_w
+            elif op == 131:  # amomaxu_w
                 addr = regs[rs1]
                 if addr & 3:
                     state[FAULT_ADDR] = addr
@@ -545,7 +667,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 old = sem.load_sized(mem, addr, 4)
                 sem.store_sized(mem, addr, sem.amo_maxu(old, regs[rs2], 4), 4)
                 regs[rd] = old
-            elif op == 79:  # lr_w
+            elif op == 132:  # lr_w
                 addr = regs[rs1]
                 if addr & 3:
                     state[FAULT_ADDR] = addr
@@ -565,7 +687,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 state[RESERVATION] = addr
                 state[RESERVED_VALUE] = old
                 regs[rd] = old
-            elif op == 80:  # sc_w
+            elif op == 133:  # sc_w
                 addr = regs[rs1]
                 if addr & 3:
                     state[FAULT_ADDR] = addr
@@ -587,7 +709,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 else:
                     regs[rd] = 1
                 state[RESERVATION] = -1
-            elif op == 81:  # amoswap_d
+            elif op == 134:  # amoswap_d
                 addr = regs[rs1]
                 if addr & 7:
                     state[FAULT_ADDR] = addr
@@ -606,7 +728,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 old = sem.load_sized(mem, addr, 8)
                 sem.store_sized(mem, addr, sem.amo_swap(old, regs[rs2], 8), 8)
                 regs[rd] = old
-            elif op == 82:  # amoadd_d
+            elif op == 135:  # amoadd_d
                 addr = regs[rs1]
                 if addr & 7:
                     state[FAULT_ADDR] = addr
@@ -625,7 +747,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 old = sem.load_sized(mem, addr, 8)
                 sem.store_sized(mem, addr, sem.amo_add(old, regs[rs2], 8), 8)
                 regs[rd] = old
-            elif op == 83:  # amoxor_d
+            elif op == 136:  # amoxor_d
                 addr = regs[rs1]
                 if addr & 7:
                     state[FAULT_ADDR] = addr
@@ -644,7 +766,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 old = sem.load_sized(mem, addr, 8)
                 sem.store_sized(mem, addr, sem.amo_xor(old, regs[rs2], 8), 8)
                 regs[rd] = old
-            elif op == 84:  # amoand_d
+            elif op == 137:  # amoand_d
                 addr = regs[rs1]
                 if addr & 7:
                     state[FAULT_ADDR] = addr
@@ -663,7 +785,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 old = sem.load_sized(mem, addr, 8)
                 sem.store_sized(mem, addr, sem.amo_and(old, regs[rs2], 8), 8)
                 regs[rd] = old
-            elif op == 85:  # amoor_d
+            elif op == 138:  # amoor_d
                 addr = regs[rs1]
                 if addr & 7:
                     state[FAULT_ADDR] = addr
@@ -682,7 +804,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 old = sem.load_sized(mem, addr, 8)
                 sem.store_sized(mem, addr, sem.amo_or(old, regs[rs2], 8), 8)
                 regs[rd] = old
-            elif op == 86:  # amomin_d
+            elif op == 139:  # amomin_d
                 addr = regs[rs1]
                 if addr & 7:
                     state[FAULT_ADDR] = addr
@@ -701,7 +823,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 old = sem.load_sized(mem, addr, 8)
                 sem.store_sized(mem, addr, sem.amo_min(old, regs[rs2], 8), 8)
                 regs[rd] = old
-            elif op == 87:  # amomax_d
+            elif op == 140:  # amomax_d
                 addr = regs[rs1]
                 if addr & 7:
                     state[FAULT_ADDR] = addr
@@ -720,7 +842,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 old = sem.load_sized(mem, addr, 8)
                 sem.store_sized(mem, addr, sem.amo_max(old, regs[rs2], 8), 8)
                 regs[rd] = old
-            elif op == 88:  # amominu_d
+            elif op == 141:  # amominu_d
                 addr = regs[rs1]
                 if addr & 7:
                     state[FAULT_ADDR] = addr
@@ -739,7 +861,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 old = sem.load_sized(mem, addr, 8)
                 sem.store_sized(mem, addr, sem.amo_minu(old, regs[rs2], 8), 8)
                 regs[rd] = old
-            elif op == 89:  # amomaxu_d
+            elif op == 142:  # amomaxu_d
                 addr = regs[rs1]
                 if addr & 7:
                     state[FAULT_ADDR] = addr
@@ -758,7 +880,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 old = sem.load_sized(mem, addr, 8)
                 sem.store_sized(mem, addr, sem.amo_maxu(old, regs[rs2], 8), 8)
                 regs[rd] = old
-            elif op == 90:  # lr_d
+            elif op == 143:  # lr_d
                 addr = regs[rs1]
                 if addr & 7:
                     state[FAULT_ADDR] = addr
@@ -778,7 +900,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 state[RESERVATION] = addr
                 state[RESERVED_VALUE] = old
                 regs[rd] = old
-            elif op == 91:  # sc_d
+            elif op == 144:  # sc_d
                 addr = regs[rs1]
                 if addr & 7:
                     state[FAULT_ADDR] = addr
@@ -800,7 +922,455 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 else:
                     regs[rd] = 1
                 state[RESERVATION] = -1
-            elif op == 92:  # fadd_s
+            elif op == 145:  # amoswap_b
+                addr = regs[rs1]
+                if addr & 0:
+                    state[FAULT_ADDR] = addr
+                    state[FAULT_KIND] = FAULT_MISALIGNED
+                    state[PC] = code[i, 2] & PC_MASK
+                    state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                    state[EXIT_OP] = i
+                    return EXIT_FAULT
+                if not sem.mem_ok(perm, addr, 1, PERM_RW):
+                    state[FAULT_ADDR] = addr
+                    state[FAULT_KIND] = FAULT_STORE
+                    state[PC] = code[i, 2] & PC_MASK
+                    state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                    state[EXIT_OP] = i
+                    return EXIT_FAULT
+                old = sem.load_sized(mem, addr, 1)
+                sem.store_sized(mem, addr, sem.amo_swap(old, regs[rs2], 1), 1)
+                regs[rd] = old
+            elif op == 146:  # amoadd_b
+                addr = regs[rs1]
+                if addr & 0:
+                    state[FAULT_ADDR] = addr
+                    state[FAULT_KIND] = FAULT_MISALIGNED
+                    state[PC] = code[i, 2] & PC_MASK
+                    state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                    state[EXIT_OP] = i
+                    return EXIT_FAULT
+                if not sem.mem_ok(perm, addr, 1, PERM_RW):
+                    state[FAULT_ADDR] = addr
+                    state[FAULT_KIND] = FAULT_STORE
+                    state[PC] = code[i, 2] & PC_MASK
+                    state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                    state[EXIT_OP] = i
+                    return EXIT_FAULT
+                old = sem.load_sized(mem, addr, 1)
+                sem.store_sized(mem, addr, sem.amo_add(old, regs[rs2], 1), 1)
+                regs[rd] = old
+            elif op == 147:  # amoxor_b
+                addr = regs[rs1]
+                if addr & 0:
+                    state[FAULT_ADDR] = addr
+                    state[FAULT_KIND] = FAULT_MISALIGNED
+                    state[PC] = code[i, 2] & PC_MASK
+                    state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                    state[EXIT_OP] = i
+                    return EXIT_FAULT
+                if not sem.mem_ok(perm, addr, 1, PERM_RW):
+                    state[FAULT_ADDR] = addr
+                    state[FAULT_KIND] = FAULT_STORE
+                    state[PC] = code[i, 2] & PC_MASK
+                    state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                    state[EXIT_OP] = i
+                    return EXIT_FAULT
+                old = sem.load_sized(mem, addr, 1)
+                sem.store_sized(mem, addr, sem.amo_xor(old, regs[rs2], 1), 1)
+                regs[rd] = old
+            elif op == 148:  # amoand_b
+                addr = regs[rs1]
+                if addr & 0:
+                    state[FAULT_ADDR] = addr
+                    state[FAULT_KIND] = FAULT_MISALIGNED
+                    state[PC] = code[i, 2] & PC_MASK
+                    state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                    state[EXIT_OP] = i
+                    return EXIT_FAULT
+                if not sem.mem_ok(perm, addr, 1, PERM_RW):
+                    state[FAULT_ADDR] = addr
+                    state[FAULT_KIND] = FAULT_STORE
+                    state[PC] = code[i, 2] & PC_MASK
+                    state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                    state[EXIT_OP] = i
+                    return EXIT_FAULT
+                old = sem.load_sized(mem, addr, 1)
+                sem.store_sized(mem, addr, sem.amo_and(old, regs[rs2], 1), 1)
+                regs[rd] = old
+            elif op == 149:  # amoor_b
+                addr = regs[rs1]
+                if addr & 0:
+                    state[FAULT_ADDR] = addr
+                    state[FAULT_KIND] = FAULT_MISALIGNED
+                    state[PC] = code[i, 2] & PC_MASK
+                    state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                    state[EXIT_OP] = i
+                    return EXIT_FAULT
+                if not sem.mem_ok(perm, addr, 1, PERM_RW):
+                    state[FAULT_ADDR] = addr
+                    state[FAULT_KIND] = FAULT_STORE
+                    state[PC] = code[i, 2] & PC_MASK
+                    state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                    state[EXIT_OP] = i
+                    return EXIT_FAULT
+                old = sem.load_sized(mem, addr, 1)
+                sem.store_sized(mem, addr, sem.amo_or(old, regs[rs2], 1), 1)
+                regs[rd] = old
+            elif op == 150:  # amomin_b
+                addr = regs[rs1]
+                if addr & 0:
+                    state[FAULT_ADDR] = addr
+                    state[FAULT_KIND] = FAULT_MISALIGNED
+                    state[PC] = code[i, 2] & PC_MASK
+                    state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                    state[EXIT_OP] = i
+                    return EXIT_FAULT
+                if not sem.mem_ok(perm, addr, 1, PERM_RW):
+                    state[FAULT_ADDR] = addr
+                    state[FAULT_KIND] = FAULT_STORE
+                    state[PC] = code[i, 2] & PC_MASK
+                    state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                    state[EXIT_OP] = i
+                    return EXIT_FAULT
+                old = sem.load_sized(mem, addr, 1)
+                sem.store_sized(mem, addr, sem.amo_min(old, regs[rs2], 1), 1)
+                regs[rd] = old
+            elif op == 151:  # amomax_b
+                addr = regs[rs1]
+                if addr & 0:
+                    state[FAULT_ADDR] = addr
+                    state[FAULT_KIND] = FAULT_MISALIGNED
+                    state[PC] = code[i, 2] & PC_MASK
+                    state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                    state[EXIT_OP] = i
+                    return EXIT_FAULT
+                if not sem.mem_ok(perm, addr, 1, PERM_RW):
+                    state[FAULT_ADDR] = addr
+                    state[FAULT_KIND] = FAULT_STORE
+                    state[PC] = code[i, 2] & PC_MASK
+                    state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                    state[EXIT_OP] = i
+                    return EXIT_FAULT
+                old = sem.load_sized(mem, addr, 1)
+                sem.store_sized(mem, addr, sem.amo_max(old, regs[rs2], 1), 1)
+                regs[rd] = old
+            elif op == 152:  # amominu_b
+                addr = regs[rs1]
+                if addr & 0:
+                    state[FAULT_ADDR] = addr
+                    state[FAULT_KIND] = FAULT_MISALIGNED
+                    state[PC] = code[i, 2] & PC_MASK
+                    state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                    state[EXIT_OP] = i
+                    return EXIT_FAULT
+                if not sem.mem_ok(perm, addr, 1, PERM_RW):
+                    state[FAULT_ADDR] = addr
+                    state[FAULT_KIND] = FAULT_STORE
+                    state[PC] = code[i, 2] & PC_MASK
+                    state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                    state[EXIT_OP] = i
+                    return EXIT_FAULT
+                old = sem.load_sized(mem, addr, 1)
+                sem.store_sized(mem, addr, sem.amo_minu(old, regs[rs2], 1), 1)
+                regs[rd] = old
+            elif op == 153:  # amomaxu_b
+                addr = regs[rs1]
+                if addr & 0:
+                    state[FAULT_ADDR] = addr
+                    state[FAULT_KIND] = FAULT_MISALIGNED
+                    state[PC] = code[i, 2] & PC_MASK
+                    state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                    state[EXIT_OP] = i
+                    return EXIT_FAULT
+                if not sem.mem_ok(perm, addr, 1, PERM_RW):
+                    state[FAULT_ADDR] = addr
+                    state[FAULT_KIND] = FAULT_STORE
+                    state[PC] = code[i, 2] & PC_MASK
+                    state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                    state[EXIT_OP] = i
+                    return EXIT_FAULT
+                old = sem.load_sized(mem, addr, 1)
+                sem.store_sized(mem, addr, sem.amo_maxu(old, regs[rs2], 1), 1)
+                regs[rd] = old
+            elif op == 154:  # amoswap_h
+                addr = regs[rs1]
+                if addr & 1:
+                    state[FAULT_ADDR] = addr
+                    state[FAULT_KIND] = FAULT_MISALIGNED
+                    state[PC] = code[i, 2] & PC_MASK
+                    state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                    state[EXIT_OP] = i
+                    return EXIT_FAULT
+                if not sem.mem_ok(perm, addr, 2, PERM_RW):
+                    state[FAULT_ADDR] = addr
+                    state[FAULT_KIND] = FAULT_STORE
+                    state[PC] = code[i, 2] & PC_MASK
+                    state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                    state[EXIT_OP] = i
+                    return EXIT_FAULT
+                old = sem.load_sized(mem, addr, 2)
+                sem.store_sized(mem, addr, sem.amo_swap(old, regs[rs2], 2), 2)
+                regs[rd] = old
+            elif op == 155:  # amoadd_h
+                addr = regs[rs1]
+                if addr & 1:
+                    state[FAULT_ADDR] = addr
+                    state[FAULT_KIND] = FAULT_MISALIGNED
+                    state[PC] = code[i, 2] & PC_MASK
+                    state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                    state[EXIT_OP] = i
+                    return EXIT_FAULT
+                if not sem.mem_ok(perm, addr, 2, PERM_RW):
+                    state[FAULT_ADDR] = addr
+                    state[FAULT_KIND] = FAULT_STORE
+                    state[PC] = code[i, 2] & PC_MASK
+                    state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                    state[EXIT_OP] = i
+                    return EXIT_FAULT
+                old = sem.load_sized(mem, addr, 2)
+                sem.store_sized(mem, addr, sem.amo_add(old, regs[rs2], 2), 2)
+                regs[rd] = old
+            elif op == 156:  # amoxor_h
+                addr = regs[rs1]
+                if addr & 1:
+                    state[FAULT_ADDR] = addr
+                    state[FAULT_KIND] = FAULT_MISALIGNED
+                    state[PC] = code[i, 2] & PC_MASK
+                    state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                    state[EXIT_OP] = i
+                    return EXIT_FAULT
+                if not sem.mem_ok(perm, addr, 2, PERM_RW):
+                    state[FAULT_ADDR] = addr
+                    state[FAULT_KIND] = FAULT_STORE
+                    state[PC] = code[i, 2] & PC_MASK
+                    state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                    state[EXIT_OP] = i
+                    return EXIT_FAULT
+                old = sem.load_sized(mem, addr, 2)
+                sem.store_sized(mem, addr, sem.amo_xor(old, regs[rs2], 2), 2)
+                regs[rd] = old
+            elif op == 157:  # amoand_h
+                addr = regs[rs1]
+                if addr & 1:
+                    state[FAULT_ADDR] = addr
+                    state[FAULT_KIND] = FAULT_MISALIGNED
+                    state[PC] = code[i, 2] & PC_MASK
+                    state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                    state[EXIT_OP] = i
+                    return EXIT_FAULT
+                if not sem.mem_ok(perm, addr, 2, PERM_RW):
+                    state[FAULT_ADDR] = addr
+                    state[FAULT_KIND] = FAULT_STORE
+                    state[PC] = code[i, 2] & PC_MASK
+                    state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                    state[EXIT_OP] = i
+                    return EXIT_FAULT
+                old = sem.load_sized(mem, addr, 2)
+                sem.store_sized(mem, addr, sem.amo_and(old, regs[rs2], 2), 2)
+                regs[rd] = old
+            elif op == 158:  # amoor_h
+                addr = regs[rs1]
+                if addr & 1:
+                    state[FAULT_ADDR] = addr
+                    state[FAULT_KIND] = FAULT_MISALIGNED
+                    state[PC] = code[i, 2] & PC_MASK
+                    state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                    state[EXIT_OP] = i
+                    return EXIT_FAULT
+                if not sem.mem_ok(perm, addr, 2, PERM_RW):
+                    state[FAULT_ADDR] = addr
+                    state[FAULT_KIND] = FAULT_STORE
+                    state[PC] = code[i, 2] & PC_MASK
+                    state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                    state[EXIT_OP] = i
+                    return EXIT_FAULT
+                old = sem.load_sized(mem, addr, 2)
+                sem.store_sized(mem, addr, sem.amo_or(old, regs[rs2], 2), 2)
+                regs[rd] = old
+            elif op == 159:  # amomin_h
+                addr = regs[rs1]
+                if addr & 1:
+                    state[FAULT_ADDR] = addr
+                    state[FAULT_KIND] = FAULT_MISALIGNED
+                    state[PC] = code[i, 2] & PC_MASK
+                    state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                    state[EXIT_OP] = i
+                    return EXIT_FAULT
+                if not sem.mem_ok(perm, addr, 2, PERM_RW):
+                    state[FAULT_ADDR] = addr
+                    state[FAULT_KIND] = FAULT_STORE
+                    state[PC] = code[i, 2] & PC_MASK
+                    state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                    state[EXIT_OP] = i
+                    return EXIT_FAULT
+                old = sem.load_sized(mem, addr, 2)
+                sem.store_sized(mem, addr, sem.amo_min(old, regs[rs2], 2), 2)
+                regs[rd] = old
+            elif op == 160:  # amomax_h
+                addr = regs[rs1]
+                if addr & 1:
+                    state[FAULT_ADDR] = addr
+                    state[FAULT_KIND] = FAULT_MISALIGNED
+                    state[PC] = code[i, 2] & PC_MASK
+                    state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                    state[EXIT_OP] = i
+                    return EXIT_FAULT
+                if not sem.mem_ok(perm, addr, 2, PERM_RW):
+                    state[FAULT_ADDR] = addr
+                    state[FAULT_KIND] = FAULT_STORE
+                    state[PC] = code[i, 2] & PC_MASK
+                    state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                    state[EXIT_OP] = i
+                    return EXIT_FAULT
+                old = sem.load_sized(mem, addr, 2)
+                sem.store_sized(mem, addr, sem.amo_max(old, regs[rs2], 2), 2)
+                regs[rd] = old
+            elif op == 161:  # amominu_h
+                addr = regs[rs1]
+                if addr & 1:
+                    state[FAULT_ADDR] = addr
+                    state[FAULT_KIND] = FAULT_MISALIGNED
+                    state[PC] = code[i, 2] & PC_MASK
+                    state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                    state[EXIT_OP] = i
+                    return EXIT_FAULT
+                if not sem.mem_ok(perm, addr, 2, PERM_RW):
+                    state[FAULT_ADDR] = addr
+                    state[FAULT_KIND] = FAULT_STORE
+                    state[PC] = code[i, 2] & PC_MASK
+                    state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                    state[EXIT_OP] = i
+                    return EXIT_FAULT
+                old = sem.load_sized(mem, addr, 2)
+                sem.store_sized(mem, addr, sem.amo_minu(old, regs[rs2], 2), 2)
+                regs[rd] = old
+            elif op == 162:  # amomaxu_h
+                addr = regs[rs1]
+                if addr & 1:
+                    state[FAULT_ADDR] = addr
+                    state[FAULT_KIND] = FAULT_MISALIGNED
+                    state[PC] = code[i, 2] & PC_MASK
+                    state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                    state[EXIT_OP] = i
+                    return EXIT_FAULT
+                if not sem.mem_ok(perm, addr, 2, PERM_RW):
+                    state[FAULT_ADDR] = addr
+                    state[FAULT_KIND] = FAULT_STORE
+                    state[PC] = code[i, 2] & PC_MASK
+                    state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                    state[EXIT_OP] = i
+                    return EXIT_FAULT
+                old = sem.load_sized(mem, addr, 2)
+                sem.store_sized(mem, addr, sem.amo_maxu(old, regs[rs2], 2), 2)
+                regs[rd] = old
+            elif op == 163:  # amocas_b
+                addr = regs[rs1]
+                if addr & 0:
+                    state[FAULT_ADDR] = addr
+                    state[FAULT_KIND] = FAULT_MISALIGNED
+                    state[PC] = code[i, 2] & PC_MASK
+                    state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                    state[EXIT_OP] = i
+                    return EXIT_FAULT
+                if not sem.mem_ok(perm, addr, 1, PERM_RW):
+                    state[FAULT_ADDR] = addr
+                    state[FAULT_KIND] = FAULT_STORE
+                    state[PC] = code[i, 2] & PC_MASK
+                    state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                    state[EXIT_OP] = i
+                    return EXIT_FAULT
+                old = sem.load_sized(mem, addr, 1)
+                if sem.amo_cas(old, regs[(w >> 40) & 0xFF], 1):
+                    sem.store_sized(mem, addr, regs[rs2], 1)
+                regs[rd] = old
+            elif op == 164:  # amocas_h
+                addr = regs[rs1]
+                if addr & 1:
+                    state[FAULT_ADDR] = addr
+                    state[FAULT_KIND] = FAULT_MISALIGNED
+                    state[PC] = code[i, 2] & PC_MASK
+                    state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                    state[EXIT_OP] = i
+                    return EXIT_FAULT
+                if not sem.mem_ok(perm, addr, 2, PERM_RW):
+                    state[FAULT_ADDR] = addr
+                    state[FAULT_KIND] = FAULT_STORE
+                    state[PC] = code[i, 2] & PC_MASK
+                    state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                    state[EXIT_OP] = i
+                    return EXIT_FAULT
+                old = sem.load_sized(mem, addr, 2)
+                if sem.amo_cas(old, regs[(w >> 40) & 0xFF], 2):
+                    sem.store_sized(mem, addr, regs[rs2], 2)
+                regs[rd] = old
+            elif op == 165:  # amocas_w
+                addr = regs[rs1]
+                if addr & 3:
+                    state[FAULT_ADDR] = addr
+                    state[FAULT_KIND] = FAULT_MISALIGNED
+                    state[PC] = code[i, 2] & PC_MASK
+                    state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                    state[EXIT_OP] = i
+                    return EXIT_FAULT
+                if not sem.mem_ok(perm, addr, 4, PERM_RW):
+                    state[FAULT_ADDR] = addr
+                    state[FAULT_KIND] = FAULT_STORE
+                    state[PC] = code[i, 2] & PC_MASK
+                    state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                    state[EXIT_OP] = i
+                    return EXIT_FAULT
+                old = sem.load_sized(mem, addr, 4)
+                if sem.amo_cas(old, regs[(w >> 40) & 0xFF], 4):
+                    sem.store_sized(mem, addr, regs[rs2], 4)
+                regs[rd] = old
+            elif op == 166:  # amocas_d
+                addr = regs[rs1]
+                if addr & 7:
+                    state[FAULT_ADDR] = addr
+                    state[FAULT_KIND] = FAULT_MISALIGNED
+                    state[PC] = code[i, 2] & PC_MASK
+                    state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                    state[EXIT_OP] = i
+                    return EXIT_FAULT
+                if not sem.mem_ok(perm, addr, 8, PERM_RW):
+                    state[FAULT_ADDR] = addr
+                    state[FAULT_KIND] = FAULT_STORE
+                    state[PC] = code[i, 2] & PC_MASK
+                    state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                    state[EXIT_OP] = i
+                    return EXIT_FAULT
+                old = sem.load_sized(mem, addr, 8)
+                if sem.amo_cas(old, regs[(w >> 40) & 0xFF], 8):
+                    sem.store_sized(mem, addr, regs[rs2], 8)
+                regs[rd] = old
+            elif op == 167:  # amocas_q
+                addr = regs[rs1]
+                if addr & 15:
+                    state[FAULT_ADDR] = addr
+                    state[FAULT_KIND] = FAULT_MISALIGNED
+                    state[PC] = code[i, 2] & PC_MASK
+                    state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                    state[EXIT_OP] = i
+                    return EXIT_FAULT
+                if not sem.mem_ok(perm, addr, 16, PERM_RW):
+                    state[FAULT_ADDR] = addr
+                    state[FAULT_KIND] = FAULT_STORE
+                    state[PC] = code[i, 2] & PC_MASK
+                    state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                    state[EXIT_OP] = i
+                    return EXIT_FAULT
+                pairs = code[i, 1]
+                lo = sem.load_sized(mem, addr, 8)
+                hi = sem.load_sized(mem, addr + 8, 8)
+                src_lo = regs[rs2]
+                src_hi = regs[(pairs >> 16) & 0xFF]
+                if lo == regs[(w >> 40) & 0xFF] and hi == regs[(pairs >> 8) & 0xFF]:
+                    sem.store_sized(mem, addr, src_lo, 8)
+                    sem.store_sized(mem, addr + 8, src_hi, 8)
+                regs[rd] = lo
+                regs[pairs & 0xFF] = hi
+            elif op == 168:  # fadd_s
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -814,7 +1384,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 93:  # fsub_s
+            elif op == 169:  # fsub_s
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -828,7 +1398,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 94:  # fmul_s
+            elif op == 170:  # fmul_s
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -842,7 +1412,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 95:  # fdiv_s
+            elif op == 171:  # fdiv_s
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -856,7 +1426,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 96:  # fsqrt_s
+            elif op == 172:  # fsqrt_s
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -870,7 +1440,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 97:  # fmadd_s
+            elif op == 173:  # fmadd_s
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -884,7 +1454,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 98:  # fmsub_s
+            elif op == 174:  # fmsub_s
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -898,7 +1468,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 99:  # fnmsub_s
+            elif op == 175:  # fnmsub_s
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -912,7 +1482,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 100:  # fnmadd_s
+            elif op == 176:  # fnmadd_s
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -926,40 +1496,40 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 101:  # fmin_s
+            elif op == 177:  # fmin_s
                 r, fl = sem.fmin_s(regs[rs1], regs[rs2])
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 102:  # fmax_s
+            elif op == 178:  # fmax_s
                 r, fl = sem.fmax_s(regs[rs1], regs[rs2])
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 103:  # feq_s
+            elif op == 179:  # feq_s
                 r, fl = sem.feq_s(regs[rs1], regs[rs2])
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 104:  # flt_s
+            elif op == 180:  # flt_s
                 r, fl = sem.flt_s(regs[rs1], regs[rs2])
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 105:  # fle_s
+            elif op == 181:  # fle_s
                 r, fl = sem.fle_s(regs[rs1], regs[rs2])
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 106:  # fsgnj_s
+            elif op == 182:  # fsgnj_s
                 regs[rd] = sem.fsgnj_s(regs[rs1], regs[rs2])
-            elif op == 107:  # fsgnjn_s
+            elif op == 183:  # fsgnjn_s
                 regs[rd] = sem.fsgnjn_s(regs[rs1], regs[rs2])
-            elif op == 108:  # fsgnjx_s
+            elif op == 184:  # fsgnjx_s
                 regs[rd] = sem.fsgnjx_s(regs[rs1], regs[rs2])
-            elif op == 109:  # fclass_s
+            elif op == 185:  # fclass_s
                 regs[rd] = sem.fclass_s(regs[rs1])
-            elif op == 110:  # fcvt_w_s
+            elif op == 186:  # fcvt_w_s
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -973,7 +1543,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 111:  # fcvt_s_w
+            elif op == 187:  # fcvt_s_w
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -987,7 +1557,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 112:  # fcvt_wu_s
+            elif op == 188:  # fcvt_wu_s
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -1001,7 +1571,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 113:  # fcvt_s_wu
+            elif op == 189:  # fcvt_s_wu
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -1015,7 +1585,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 114:  # fcvt_l_s
+            elif op == 190:  # fcvt_l_s
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -1029,7 +1599,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 115:  # fcvt_s_l
+            elif op == 191:  # fcvt_s_l
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -1043,7 +1613,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 116:  # fcvt_lu_s
+            elif op == 192:  # fcvt_lu_s
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -1057,7 +1627,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 117:  # fcvt_s_lu
+            elif op == 193:  # fcvt_s_lu
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -1071,7 +1641,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 118:  # fadd_d
+            elif op == 194:  # fadd_d
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -1085,7 +1655,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 119:  # fsub_d
+            elif op == 195:  # fsub_d
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -1099,7 +1669,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 120:  # fmul_d
+            elif op == 196:  # fmul_d
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -1113,7 +1683,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 121:  # fdiv_d
+            elif op == 197:  # fdiv_d
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -1127,7 +1697,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 122:  # fsqrt_d
+            elif op == 198:  # fsqrt_d
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -1141,7 +1711,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 123:  # fmadd_d
+            elif op == 199:  # fmadd_d
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -1155,7 +1725,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 124:  # fmsub_d
+            elif op == 200:  # fmsub_d
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -1169,7 +1739,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 125:  # fnmsub_d
+            elif op == 201:  # fnmsub_d
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -1183,7 +1753,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 126:  # fnmadd_d
+            elif op == 202:  # fnmadd_d
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -1197,40 +1767,40 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 127:  # fmin_d
+            elif op == 203:  # fmin_d
                 r, fl = sem.fmin_d(regs[rs1], regs[rs2])
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 128:  # fmax_d
+            elif op == 204:  # fmax_d
                 r, fl = sem.fmax_d(regs[rs1], regs[rs2])
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 129:  # feq_d
+            elif op == 205:  # feq_d
                 r, fl = sem.feq_d(regs[rs1], regs[rs2])
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 130:  # flt_d
+            elif op == 206:  # flt_d
                 r, fl = sem.flt_d(regs[rs1], regs[rs2])
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 131:  # fle_d
+            elif op == 207:  # fle_d
                 r, fl = sem.fle_d(regs[rs1], regs[rs2])
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 132:  # fsgnj_d
+            elif op == 208:  # fsgnj_d
                 regs[rd] = sem.fsgnj_d(regs[rs1], regs[rs2])
-            elif op == 133:  # fsgnjn_d
+            elif op == 209:  # fsgnjn_d
                 regs[rd] = sem.fsgnjn_d(regs[rs1], regs[rs2])
-            elif op == 134:  # fsgnjx_d
+            elif op == 210:  # fsgnjx_d
                 regs[rd] = sem.fsgnjx_d(regs[rs1], regs[rs2])
-            elif op == 135:  # fclass_d
+            elif op == 211:  # fclass_d
                 regs[rd] = sem.fclass_d(regs[rs1])
-            elif op == 136:  # fcvt_w_d
+            elif op == 212:  # fcvt_w_d
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -1244,7 +1814,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 137:  # fcvt_d_w
+            elif op == 213:  # fcvt_d_w
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -1258,7 +1828,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 138:  # fcvt_wu_d
+            elif op == 214:  # fcvt_wu_d
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -1272,7 +1842,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 139:  # fcvt_d_wu
+            elif op == 215:  # fcvt_d_wu
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -1286,7 +1856,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 140:  # fcvt_l_d
+            elif op == 216:  # fcvt_l_d
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -1300,7 +1870,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 141:  # fcvt_d_l
+            elif op == 217:  # fcvt_d_l
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -1314,7 +1884,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 142:  # fcvt_lu_d
+            elif op == 218:  # fcvt_lu_d
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -1328,7 +1898,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 143:  # fcvt_d_lu
+            elif op == 219:  # fcvt_d_lu
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -1342,7 +1912,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 144:  # fcvt_s_d
+            elif op == 220:  # fcvt_s_d
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -1356,7 +1926,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 145:  # fcvt_d_s
+            elif op == 221:  # fcvt_d_s
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -1367,6 +1937,494 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     state[EXIT_OP] = i
                     return EXIT_TRAP
                 r, fl = sem.fcvt_d_s(regs[rs1], rm)
+                regs[rd] = r
+                if fl:
+                    state[FFLAGS] |= fl
+            elif op == 222:  # box_h
+                regs[rd] = sem.box_h(regs[rs1])
+            elif op == 223:  # flh
+                addr = regs[rs1] + code[i, 1]
+                if not sem.mem_ok(perm, addr, 2, PERM_R):
+                    state[FAULT_ADDR] = addr
+                    state[FAULT_KIND] = FAULT_LOAD
+                    state[PC] = code[i, 2] & PC_MASK
+                    state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                    state[EXIT_OP] = i
+                    return EXIT_FAULT
+                regs[rd] = sem.load_flh(mem, addr)
+            elif op == 224:  # fadd_h
+                rm = (w >> 48) & 0xFFFF
+                if rm == RM_DYN:
+                    rm = state[FRM]
+                if rm > 4:
+                    state[FAULT_KIND] = TRAP_ILLEGAL
+                    state[PC] = code[i, 2] & PC_MASK
+                    state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                    state[EXIT_OP] = i
+                    return EXIT_TRAP
+                r, fl = sem.fadd_h(regs[rs1], regs[rs2], rm)
+                regs[rd] = r
+                if fl:
+                    state[FFLAGS] |= fl
+            elif op == 225:  # fsub_h
+                rm = (w >> 48) & 0xFFFF
+                if rm == RM_DYN:
+                    rm = state[FRM]
+                if rm > 4:
+                    state[FAULT_KIND] = TRAP_ILLEGAL
+                    state[PC] = code[i, 2] & PC_MASK
+                    state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                    state[EXIT_OP] = i
+                    return EXIT_TRAP
+                r, fl = sem.fsub_h(regs[rs1], regs[rs2], rm)
+                regs[rd] = r
+                if fl:
+                    state[FFLAGS] |= fl
+            elif op == 226:  # fmul_h
+                rm = (w >> 48) & 0xFFFF
+                if rm == RM_DYN:
+                    rm = state[FRM]
+                if rm > 4:
+                    state[FAULT_KIND] = TRAP_ILLEGAL
+                    state[PC] = code[i, 2] & PC_MASK
+                    state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                    state[EXIT_OP] = i
+                    return EXIT_TRAP
+                r, fl = sem.fmul_h(regs[rs1], regs[rs2], rm)
+                regs[rd] = r
+                if fl:
+                    state[FFLAGS] |= fl
+            elif op == 227:  # fdiv_h
+                rm = (w >> 48) & 0xFFFF
+                if rm == RM_DYN:
+                    rm = state[FRM]
+                if rm > 4:
+                    state[FAULT_KIND] = TRAP_ILLEGAL
+                    state[PC] = code[i, 2] & PC_MASK
+                    state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                    state[EXIT_OP] = i
+                    return EXIT_TRAP
+                r, fl = sem.fdiv_h(regs[rs1], regs[rs2], rm)
+                regs[rd] = r
+                if fl:
+                    state[FFLAGS] |= fl
+            elif op == 228:  # fsqrt_h
+                rm = (w >> 48) & 0xFFFF
+                if rm == RM_DYN:
+                    rm = state[FRM]
+                if rm > 4:
+                    state[FAULT_KIND] = TRAP_ILLEGAL
+                    state[PC] = code[i, 2] & PC_MASK
+                    state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                    state[EXIT_OP] = i
+                    return EXIT_TRAP
+                r, fl = sem.fsqrt_h(regs[rs1], rm)
+                regs[rd] = r
+                if fl:
+                    state[FFLAGS] |= fl
+            elif op == 229:  # fmadd_h
+                rm = (w >> 48) & 0xFFFF
+                if rm == RM_DYN:
+                    rm = state[FRM]
+                if rm > 4:
+                    state[FAULT_KIND] = TRAP_ILLEGAL
+                    state[PC] = code[i, 2] & PC_MASK
+                    state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                    state[EXIT_OP] = i
+                    return EXIT_TRAP
+                r, fl = sem.fmadd_h(regs[rs1], regs[rs2], regs[(w >> 40) & 0xFF], rm)
+                regs[rd] = r
+                if fl:
+                    state[FFLAGS] |= fl
+            elif op == 230:  # fmsub_h
+                rm = (w >> 48) & 0xFFFF
+                if rm == RM_DYN:
+                    rm = state[FRM]
+                if rm > 4:
+                    state[FAULT_KIND] = TRAP_ILLEGAL
+                    state[PC] = code[i, 2] & PC_MASK
+                    state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                    state[EXIT_OP] = i
+                    return EXIT_TRAP
+                r, fl = sem.fmsub_h(regs[rs1], regs[rs2], regs[(w >> 40) & 0xFF], rm)
+                regs[rd] = r
+                if fl:
+                    state[FFLAGS] |= fl
+            elif op == 231:  # fnmsub_h
+                rm = (w >> 48) & 0xFFFF
+                if rm == RM_DYN:
+                    rm = state[FRM]
+                if rm > 4:
+                    state[FAULT_KIND] = TRAP_ILLEGAL
+                    state[PC] = code[i, 2] & PC_MASK
+                    state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                    state[EXIT_OP] = i
+                    return EXIT_TRAP
+                r, fl = sem.fnmsub_h(regs[rs1], regs[rs2], regs[(w >> 40) & 0xFF], rm)
+                regs[rd] = r
+                if fl:
+                    state[FFLAGS] |= fl
+            elif op == 232:  # fnmadd_h
+                rm = (w >> 48) & 0xFFFF
+                if rm == RM_DYN:
+                    rm = state[FRM]
+                if rm > 4:
+                    state[FAULT_KIND] = TRAP_ILLEGAL
+                    state[PC] = code[i, 2] & PC_MASK
+                    state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                    state[EXIT_OP] = i
+                    return EXIT_TRAP
+                r, fl = sem.fnmadd_h(regs[rs1], regs[rs2], regs[(w >> 40) & 0xFF], rm)
+                regs[rd] = r
+                if fl:
+                    state[FFLAGS] |= fl
+            elif op == 233:  # fmin_h
+                r, fl = sem.fmin_h(regs[rs1], regs[rs2])
+                regs[rd] = r
+                if fl:
+                    state[FFLAGS] |= fl
+            elif op == 234:  # fmax_h
+                r, fl = sem.fmax_h(regs[rs1], regs[rs2])
+                regs[rd] = r
+                if fl:
+                    state[FFLAGS] |= fl
+            elif op == 235:  # feq_h
+                r, fl = sem.feq_h(regs[rs1], regs[rs2])
+                regs[rd] = r
+                if fl:
+                    state[FFLAGS] |= fl
+            elif op == 236:  # flt_h
+                r, fl = sem.flt_h(regs[rs1], regs[rs2])
+                regs[rd] = r
+                if fl:
+                    state[FFLAGS] |= fl
+            elif op == 237:  # fle_h
+                r, fl = sem.fle_h(regs[rs1], regs[rs2])
+                regs[rd] = r
+                if fl:
+                    state[FFLAGS] |= fl
+            elif op == 238:  # fsgnj_h
+                regs[rd] = sem.fsgnj_h(regs[rs1], regs[rs2])
+            elif op == 239:  # fsgnjn_h
+                regs[rd] = sem.fsgnjn_h(regs[rs1], regs[rs2])
+            elif op == 240:  # fsgnjx_h
+                regs[rd] = sem.fsgnjx_h(regs[rs1], regs[rs2])
+            elif op == 241:  # fclass_h
+                regs[rd] = sem.fclass_h(regs[rs1])
+            elif op == 242:  # fcvt_w_h
+                rm = (w >> 48) & 0xFFFF
+                if rm == RM_DYN:
+                    rm = state[FRM]
+                if rm > 4:
+                    state[FAULT_KIND] = TRAP_ILLEGAL
+                    state[PC] = code[i, 2] & PC_MASK
+                    state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                    state[EXIT_OP] = i
+                    return EXIT_TRAP
+                r, fl = sem.fcvt_w_h(regs[rs1], rm)
+                regs[rd] = r
+                if fl:
+                    state[FFLAGS] |= fl
+            elif op == 243:  # fcvt_h_w
+                rm = (w >> 48) & 0xFFFF
+                if rm == RM_DYN:
+                    rm = state[FRM]
+                if rm > 4:
+                    state[FAULT_KIND] = TRAP_ILLEGAL
+                    state[PC] = code[i, 2] & PC_MASK
+                    state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                    state[EXIT_OP] = i
+                    return EXIT_TRAP
+                r, fl = sem.fcvt_h_w(regs[rs1], rm)
+                regs[rd] = r
+                if fl:
+                    state[FFLAGS] |= fl
+            elif op == 244:  # fcvt_wu_h
+                rm = (w >> 48) & 0xFFFF
+                if rm == RM_DYN:
+                    rm = state[FRM]
+                if rm > 4:
+                    state[FAULT_KIND] = TRAP_ILLEGAL
+                    state[PC] = code[i, 2] & PC_MASK
+                    state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                    state[EXIT_OP] = i
+                    return EXIT_TRAP
+                r, fl = sem.fcvt_wu_h(regs[rs1], rm)
+                regs[rd] = r
+                if fl:
+                    state[FFLAGS] |= fl
+            elif op == 245:  # fcvt_h_wu
+                rm = (w >> 48) & 0xFFFF
+                if rm == RM_DYN:
+                    rm = state[FRM]
+                if rm > 4:
+                    state[FAULT_KIND] = TRAP_ILLEGAL
+                    state[PC] = code[i, 2] & PC_MASK
+                    state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                    state[EXIT_OP] = i
+                    return EXIT_TRAP
+                r, fl = sem.fcvt_h_wu(regs[rs1], rm)
+                regs[rd] = r
+                if fl:
+                    state[FFLAGS] |= fl
+            elif op == 246:  # fcvt_l_h
+                rm = (w >> 48) & 0xFFFF
+                if rm == RM_DYN:
+                    rm = state[FRM]
+                if rm > 4:
+                    state[FAULT_KIND] = TRAP_ILLEGAL
+                    state[PC] = code[i, 2] & PC_MASK
+                    state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                    state[EXIT_OP] = i
+                    return EXIT_TRAP
+                r, fl = sem.fcvt_l_h(regs[rs1], rm)
+                regs[rd] = r
+                if fl:
+                    state[FFLAGS] |= fl
+            elif op == 247:  # fcvt_h_l
+                rm = (w >> 48) & 0xFFFF
+                if rm == RM_DYN:
+                    rm = state[FRM]
+                if rm > 4:
+                    state[FAULT_KIND] = TRAP_ILLEGAL
+                    state[PC] = code[i, 2] & PC_MASK
+                    state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                    state[EXIT_OP] = i
+                    return EXIT_TRAP
+                r, fl = sem.fcvt_h_l(regs[rs1], rm)
+                regs[rd] = r
+                if fl:
+                    state[FFLAGS] |= fl
+            elif op == 248:  # fcvt_lu_h
+                rm = (w >> 48) & 0xFFFF
+                if rm == RM_DYN:
+                    rm = state[FRM]
+                if rm > 4:
+                    state[FAULT_KIND] = TRAP_ILLEGAL
+                    state[PC] = code[i, 2] & PC_MASK
+                    state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                    state[EXIT_OP] = i
+                    return EXIT_TRAP
+                r, fl = sem.fcvt_lu_h(regs[rs1], rm)
+                regs[rd] = r
+                if fl:
+                    state[FFLAGS] |= fl
+            elif op == 249:  # fcvt_h_lu
+                rm = (w >> 48) & 0xFFFF
+                if rm == RM_DYN:
+                    rm = state[FRM]
+                if rm > 4:
+                    state[FAULT_KIND] = TRAP_ILLEGAL
+                    state[PC] = code[i, 2] & PC_MASK
+                    state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                    state[EXIT_OP] = i
+                    return EXIT_TRAP
+                r, fl = sem.fcvt_h_lu(regs[rs1], rm)
+                regs[rd] = r
+                if fl:
+                    state[FFLAGS] |= fl
+            elif op == 250:  # fcvt_s_h
+                rm = (w >> 48) & 0xFFFF
+                if rm == RM_DYN:
+                    rm = state[FRM]
+                if rm > 4:
+                    state[FAULT_KIND] = TRAP_ILLEGAL
+                    state[PC] = code[i, 2] & PC_MASK
+                    state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                    state[EXIT_OP] = i
+                    return EXIT_TRAP
+                r, fl = sem.fcvt_s_h(regs[rs1], rm)
+                regs[rd] = r
+                if fl:
+                    state[FFLAGS] |= fl
+            elif op == 251:  # fcvt_h_s
+                rm = (w >> 48) & 0xFFFF
+                if rm == RM_DYN:
+                    rm = state[FRM]
+                if rm > 4:
+                    state[FAULT_KIND] = TRAP_ILLEGAL
+                    state[PC] = code[i, 2] & PC_MASK
+                    state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                    state[EXIT_OP] = i
+                    return EXIT_TRAP
+                r, fl = sem.fcvt_h_s(regs[rs1], rm)
+                regs[rd] = r
+                if fl:
+                    state[FFLAGS] |= fl
+            elif op == 252:  # fcvt_d_h
+                rm = (w >> 48) & 0xFFFF
+                if rm == RM_DYN:
+                    rm = state[FRM]
+                if rm > 4:
+                    state[FAULT_KIND] = TRAP_ILLEGAL
+                    state[PC] = code[i, 2] & PC_MASK
+                    state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                    state[EXIT_OP] = i
+                    return EXIT_TRAP
+                r, fl = sem.fcvt_d_h(regs[rs1], rm)
+                regs[rd] = r
+                if fl:
+                    state[FFLAGS] |= fl
+            elif op == 253:  # fcvt_h_d
+                rm = (w >> 48) & 0xFFFF
+                if rm == RM_DYN:
+                    rm = state[FRM]
+                if rm > 4:
+                    state[FAULT_KIND] = TRAP_ILLEGAL
+                    state[PC] = code[i, 2] & PC_MASK
+                    state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                    state[EXIT_OP] = i
+                    return EXIT_TRAP
+                r, fl = sem.fcvt_h_d(regs[rs1], rm)
+                regs[rd] = r
+                if fl:
+                    state[FFLAGS] |= fl
+            elif op == 254:  # fminm_h
+                r, fl = sem.fminm_h(regs[rs1], regs[rs2])
+                regs[rd] = r
+                if fl:
+                    state[FFLAGS] |= fl
+            elif op == 255:  # fmaxm_h
+                r, fl = sem.fmaxm_h(regs[rs1], regs[rs2])
+                regs[rd] = r
+                if fl:
+                    state[FFLAGS] |= fl
+            elif op == 256:  # fleq_h
+                r, fl = sem.fleq_h(regs[rs1], regs[rs2])
+                regs[rd] = r
+                if fl:
+                    state[FFLAGS] |= fl
+            elif op == 257:  # fltq_h
+                r, fl = sem.fltq_h(regs[rs1], regs[rs2])
+                regs[rd] = r
+                if fl:
+                    state[FFLAGS] |= fl
+            elif op == 258:  # fround_h
+                rm = (w >> 48) & 0xFFFF
+                if rm == RM_DYN:
+                    rm = state[FRM]
+                if rm > 4:
+                    state[FAULT_KIND] = TRAP_ILLEGAL
+                    state[PC] = code[i, 2] & PC_MASK
+                    state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                    state[EXIT_OP] = i
+                    return EXIT_TRAP
+                r, fl = sem.fround_h(regs[rs1], rm)
+                regs[rd] = r
+                if fl:
+                    state[FFLAGS] |= fl
+            elif op == 259:  # froundnx_h
+                rm = (w >> 48) & 0xFFFF
+                if rm == RM_DYN:
+                    rm = state[FRM]
+                if rm > 4:
+                    state[FAULT_KIND] = TRAP_ILLEGAL
+                    state[PC] = code[i, 2] & PC_MASK
+                    state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                    state[EXIT_OP] = i
+                    return EXIT_TRAP
+                r, fl = sem.froundnx_h(regs[rs1], rm)
+                regs[rd] = r
+                if fl:
+                    state[FFLAGS] |= fl
+            elif op == 260:  # fminm_s
+                r, fl = sem.fminm_s(regs[rs1], regs[rs2])
+                regs[rd] = r
+                if fl:
+                    state[FFLAGS] |= fl
+            elif op == 261:  # fmaxm_s
+                r, fl = sem.fmaxm_s(regs[rs1], regs[rs2])
+                regs[rd] = r
+                if fl:
+                    state[FFLAGS] |= fl
+            elif op == 262:  # fleq_s
+                r, fl = sem.fleq_s(regs[rs1], regs[rs2])
+                regs[rd] = r
+                if fl:
+                    state[FFLAGS] |= fl
+            elif op == 263:  # fltq_s
+                r, fl = sem.fltq_s(regs[rs1], regs[rs2])
+                regs[rd] = r
+                if fl:
+                    state[FFLAGS] |= fl
+            elif op == 264:  # fround_s
+                rm = (w >> 48) & 0xFFFF
+                if rm == RM_DYN:
+                    rm = state[FRM]
+                if rm > 4:
+                    state[FAULT_KIND] = TRAP_ILLEGAL
+                    state[PC] = code[i, 2] & PC_MASK
+                    state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                    state[EXIT_OP] = i
+                    return EXIT_TRAP
+                r, fl = sem.fround_s(regs[rs1], rm)
+                regs[rd] = r
+                if fl:
+                    state[FFLAGS] |= fl
+            elif op == 265:  # froundnx_s
+                rm = (w >> 48) & 0xFFFF
+                if rm == RM_DYN:
+                    rm = state[FRM]
+                if rm > 4:
+                    state[FAULT_KIND] = TRAP_ILLEGAL
+                    state[PC] = code[i, 2] & PC_MASK
+                    state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                    state[EXIT_OP] = i
+                    return EXIT_TRAP
+                r, fl = sem.froundnx_s(regs[rs1], rm)
+                regs[rd] = r
+                if fl:
+                    state[FFLAGS] |= fl
+            elif op == 266:  # fminm_d
+                r, fl = sem.fminm_d(regs[rs1], regs[rs2])
+                regs[rd] = r
+                if fl:
+                    state[FFLAGS] |= fl
+            elif op == 267:  # fmaxm_d
+                r, fl = sem.fmaxm_d(regs[rs1], regs[rs2])
+                regs[rd] = r
+                if fl:
+                    state[FFLAGS] |= fl
+            elif op == 268:  # fleq_d
+                r, fl = sem.fleq_d(regs[rs1], regs[rs2])
+                regs[rd] = r
+                if fl:
+                    state[FFLAGS] |= fl
+            elif op == 269:  # fltq_d
+                r, fl = sem.fltq_d(regs[rs1], regs[rs2])
+                regs[rd] = r
+                if fl:
+                    state[FFLAGS] |= fl
+            elif op == 270:  # fround_d
+                rm = (w >> 48) & 0xFFFF
+                if rm == RM_DYN:
+                    rm = state[FRM]
+                if rm > 4:
+                    state[FAULT_KIND] = TRAP_ILLEGAL
+                    state[PC] = code[i, 2] & PC_MASK
+                    state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                    state[EXIT_OP] = i
+                    return EXIT_TRAP
+                r, fl = sem.fround_d(regs[rs1], rm)
+                regs[rd] = r
+                if fl:
+                    state[FFLAGS] |= fl
+            elif op == 271:  # froundnx_d
+                rm = (w >> 48) & 0xFFFF
+                if rm == RM_DYN:
+                    rm = state[FRM]
+                if rm > 4:
+                    state[FAULT_KIND] = TRAP_ILLEGAL
+                    state[PC] = code[i, 2] & PC_MASK
+                    state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                    state[EXIT_OP] = i
+                    return EXIT_TRAP
+                r, fl = sem.froundnx_d(regs[rs1], rm)
+                regs[rd] = r
+                if fl:
+                    state[FFLAGS] |= fl
+            elif op == 272:  # fcvtmod_w_d
+                r, fl = sem.fcvtmod_w_d(regs[rs1])
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl

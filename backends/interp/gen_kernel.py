@@ -119,6 +119,27 @@ def case_body(op: OpDef) -> str:
             + f"\nsem.store_sized(mem, addr, {s}(old, regs[rs2], {op.size}), {op.size})"
             + "\nregs[rd] = old"
         )
+    if shape is Shape.AMO_CAS:
+        return (
+            "addr = regs[rs1]\n"
+            + _checked("PERM_RW", op.size, "FAULT_STORE", aligned=True)
+            + f"\nold = sem.load_sized(mem, addr, {op.size})"
+            + f"\nif {s}(old, regs[(w >> 40) & 0xFF], {op.size}):"
+            + f"\n    sem.store_sized(mem, addr, regs[rs2], {op.size})"
+            + "\nregs[rd] = old"
+        )
+    if shape is Shape.AMO_CAS_Q:
+        # Pairs: (rd, dest_hi), (rs2, src_hi), (rs3, cmp_hi); x0 pairs are (SINK, SINK) or (0, 0).
+        return (
+            "addr = regs[rs1]\n"
+            + _checked("PERM_RW", 16, "FAULT_STORE", aligned=True)
+            + "\npairs = code[i, 1]"
+            + "\nlo = sem.load_sized(mem, addr, 8)\nhi = sem.load_sized(mem, addr + 8, 8)"
+            + "\nsrc_lo = regs[rs2]\nsrc_hi = regs[(pairs >> 16) & 0xFF]"
+            + "\nif lo == regs[(w >> 40) & 0xFF] and hi == regs[(pairs >> 8) & 0xFF]:"
+            + "\n    sem.store_sized(mem, addr, src_lo, 8)\n    sem.store_sized(mem, addr + 8, src_hi, 8)"
+            + "\nregs[rd] = lo\nregs[pairs & 0xFF] = hi"
+        )
     if shape is Shape.LR:
         return (
             "addr = regs[rs1]\n"

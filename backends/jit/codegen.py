@@ -410,6 +410,8 @@ def _plan_checks(block: RegionBlock) -> tuple[dict[int, GroupCheck], set[int]]:
                 open_groups[rs1] = [[pc], offset, offset + op.size, need]
         if rd not in (0, SINK) and op.shape is not Shape.STORE:
             close(rd)
+        if op.shape is Shape.AMO_CAS_Q:
+            close(imm & 0xFF)  # the high half of the destination pair
     for base in list(open_groups):
         close(base)
     return checks, covered
@@ -537,6 +539,41 @@ def _emit_op(e: _Emitter, op, rd, rs1, rs2, rs3, aux, imm, pc, insn_index, extra
         e.emit(f"{new} = call i64 {e.use(symbol)}(i64 {old}, i64 {src})")
         e.emit(f"{e.tmp()} = call i8* {e.use(STORE_SIZED[op.size])}(i8* %mem, i64 {addr}, i64 {new})")
         _write(e, rd, old)
+    elif shape is Shape.AMO_CAS:
+        addr, src, expected = _read(e, rs1), _read(e, rs2), _read(e, rs3)
+        _check_memory(e, addr, op.size, PERM_R | PERM_W, FAULT_STORE, pc, insn_index, aligned=True)
+        old, equal, hit = e.tmp(), e.tmp(), e.tmp()
+        e.emit(f"{old} = call i64 {e.use(LOAD_SIZED[op.size])}(i8* %mem, i64 {addr})")
+        e.emit(f"{equal} = call i64 {e.use(symbol)}(i64 {old}, i64 {expected})")
+        e.emit(f"{hit} = icmp ne i64 {equal}, 0")
+        do_store, done = e.label("cas_store"), e.label("cas_done")
+        e.emit(f"br i1 {hit}, label %{do_store}, label %{done}")
+        e.place(do_store)
+        e.emit(f"{e.tmp()} = call i8* {e.use(STORE_SIZED[op.size])}(i8* %mem, i64 {addr}, i64 {src})")
+        e.emit(f"br label %{done}")
+        e.place(done)
+        _write(e, rd, old)
+    elif shape is Shape.AMO_CAS_Q:
+        dest_hi, cmp_hi, src_hi = imm & 0xFF, (imm >> 8) & 0xFF, (imm >> 16) & 0xFF
+        addr = _read(e, rs1)
+        src_lo, src_hi_v, cmp_lo, cmp_hi_v = _read(e, rs2), _read(e, src_hi), _read(e, rs3), _read(e, cmp_hi)
+        _check_memory(e, addr, 16, PERM_R | PERM_W, FAULT_STORE, pc, insn_index, aligned=True)
+        addr_hi, lo, hi, eq_lo, eq_hi, hit = (e.tmp() for _ in range(6))
+        e.emit(f"{addr_hi} = add i64 {addr}, 8")
+        e.emit(f"{lo} = call i64 {e.use(LOAD_SIZED[8])}(i8* %mem, i64 {addr})")
+        e.emit(f"{hi} = call i64 {e.use(LOAD_SIZED[8])}(i8* %mem, i64 {addr_hi})")
+        e.emit(f"{eq_lo} = icmp eq i64 {lo}, {cmp_lo}")
+        e.emit(f"{eq_hi} = icmp eq i64 {hi}, {cmp_hi_v}")
+        e.emit(f"{hit} = and i1 {eq_lo}, {eq_hi}")
+        do_store, done = e.label("casq_store"), e.label("casq_done")
+        e.emit(f"br i1 {hit}, label %{do_store}, label %{done}")
+        e.place(do_store)
+        e.emit(f"{e.tmp()} = call i8* {e.use(STORE_SIZED[8])}(i8* %mem, i64 {addr}, i64 {src_lo})")
+        e.emit(f"{e.tmp()} = call i8* {e.use(STORE_SIZED[8])}(i8* %mem, i64 {addr_hi}, i64 {src_hi_v})")
+        e.emit(f"br label %{done}")
+        e.place(done)
+        _write(e, rd, lo)
+        _write(e, dest_hi, hi)
     elif shape is Shape.LR:
         addr = _read(e, rs1)
         _check_memory(e, addr, op.size, PERM_R, FAULT_LOAD, pc, insn_index, aligned=True)

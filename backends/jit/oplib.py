@@ -54,7 +54,7 @@ def symbol_for(op: OpDef) -> SemSymbol | None:
         return SemSymbol(f"dbt_sem_{op.sem}", "load", op.sem)
     if shape is Shape.STORE:
         return SemSymbol(f"dbt_sem_{op.sem}", "store", op.sem)
-    if shape is Shape.AMO:
+    if shape in (Shape.AMO, Shape.AMO_CAS):
         return SemSymbol(f"dbt_sem_{op.sem}_{op.size}", "amo", op.sem, op.size)
     if shape in (Shape.CSR_R, Shape.CSR_I):
         return SemSymbol(f"dbt_sem_{op.sem}", "csr", op.sem)
@@ -73,9 +73,11 @@ def symbol_for(op: OpDef) -> SemSymbol | None:
 #: Helpers every memory-touching op needs.
 MEM_OK_FAST = SemSymbol("dbt_sem_mem_ok_fast", "memok", "mem_ok_fast")
 MEM_OK_EXACT = SemSymbol("dbt_sem_mem_ok_exact", "memok", "mem_ok_exact")
-LOAD_SIZED = {size: SemSymbol(f"dbt_sem_load_sized_{size}", "lsized", "load_sized", size) for size in (4, 8)}
+LOAD_SIZED = {
+    size: SemSymbol(f"dbt_sem_load_sized_{size}", "lsized", "load_sized", size) for size in (1, 2, 4, 8)
+}
 STORE_SIZED = {
-    size: SemSymbol(f"dbt_sem_store_sized_{size}", "ssized", "store_sized", size) for size in (4, 8)
+    size: SemSymbol(f"dbt_sem_store_sized_{size}", "ssized", "store_sized", size) for size in (1, 2, 4, 8)
 }
 
 

@@ -1,4 +1,4 @@
-"""Parser of the RV64GC encoding tables in `opcodes/` (see opcodes/README.md for the format).
+"""Parser of the RV64 encoding tables in `opcodes/` (see opcodes/README.md for the format).
 
 It turns the text into `Row` and `Field` records and checks them: every instruction bit is
 covered exactly once, expansions name known rows and fields, and only declared rows overlap.
@@ -31,7 +31,33 @@ TABLE_FILES = (
     "rv_zicsr",
     "rv_zifencei",
     "rv_c",
+    "rv_zba",
+    "rv64_zba",
+    "rv_zbb",
+    "rv64_zbb",
+    "rv_zbc",
+    "rv_zbs",
+    "rv64_zbs",
+    "rv_zbkb",
+    "rv64_zbkb",
+    "rv_zbkx",
+    "rv_zicond",
+    "rv_zimop",
+    "rv_zicbom",
+    "rv_zicboz",
+    "rv_zawrs",
+    "rv_zcb",
+    "rv_zcmop",
+    "rv_zacas",
+    "rv64_zacas",
+    "rv_zabha",
+    "rv_zfhmin",
+    "rv_zfh",
+    "rv64_zfh",
+    "rv_zfa",
 )
+#: Table files of 16-bit instructions.
+COMPRESSED_FILES = ("rv_c", "rv_zcb", "rv_zcmop")
 FIELD_KINDS = ("reg", "creg", "uimm", "simm")
 
 
@@ -84,6 +110,15 @@ class Row:
     assign: tuple[tuple[str, str | int], ...] = ()
     #: (field, value) pairs that make an encoding reserved.
     reserved: tuple[tuple[str, int], ...] = ()
+    #: Further extensions that also define this instruction (`+ext`): rol is in Zbb and in Zbkb.
+    also: tuple[str, ...] = ()
+    #: Extensions the instruction needs besides one of its own (`&ext`): fli.h needs Zfh.
+    requires: tuple[str, ...] = ()
+
+    @property
+    def extensions(self) -> tuple[str, ...]:
+        """Every extension that defines this instruction (any one of them enables it)."""
+        return (self.extension, *self.also)
 
     def matches(self, word: int) -> bool:
         return (word & self.mask) == self.match
@@ -142,9 +177,15 @@ def parse_fields(path: Path) -> dict[str, Field]:
 def _parse_row(fname: str, number: int, line: str, fields: dict[str, Field]) -> Row:
     where = f"{fname}:{number}"
     head, _, tail = line.partition("=>")
-    tokens = head.split()
+    # `+ext` and `&ext` may also stand before any `=>` (rows that expand to nothing).
+    tokens = []
+    for token in head.split():
+        if token[0] in "+&":
+            tail = token + " " + tail
+        else:
+            tokens.append(token)
     name, specs = tokens[0], tokens[1:]
-    size = 2 if fname == "rv_c" else 4
+    size = 2 if fname in COMPRESSED_FILES else 4
     mask = match = 0
     row_fields: list[str] = []
     covered = 0
@@ -174,8 +215,14 @@ def _parse_row(fname: str, number: int, line: str, fields: dict[str, Field]) -> 
     base = ""
     assign: list[tuple[str, str | int]] = []
     reserved: list[tuple[str, int]] = []
+    also: list[str] = []
+    requires: list[str] = []
     for token in tail.split():
-        if token.startswith("!"):
+        if token.startswith("+"):
+            also.append(token[1:])
+        elif token.startswith("&"):
+            requires.append(token[1:])
+        elif token.startswith("!"):
             field, _, value = token[1:].partition("=")
             if field not in row_fields:
                 raise DecodeError(f"{where}: {name}: reserved condition on unknown field {field!r}")
@@ -190,7 +237,19 @@ def _parse_row(fname: str, number: int, line: str, fields: dict[str, Field]) -> 
     if size == 2 and not base:
         raise DecodeError(f"{where}: {name}: a compressed row must expand to a base instruction")
     extension = fname.split("_", 1)[1]
-    return Row(name, extension, size, mask, match, tuple(row_fields), base, tuple(assign), tuple(reserved))
+    return Row(
+        name,
+        extension,
+        size,
+        mask,
+        match,
+        tuple(row_fields),
+        base,
+        tuple(assign),
+        tuple(reserved),
+        tuple(also),
+        tuple(requires),
+    )
 
 
 def overlapping(a: Row, b: Row) -> bool:

@@ -9,7 +9,7 @@ memory is reached only through the `fetch` callback the runtime passes in.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Set
 
 from dbt.frontends.riscv64.decoder import Insn, decode, insn_size
 from dbt.frontends.riscv64.lift import LIFTERS
@@ -31,8 +31,12 @@ class FetchFault(Exception):
         self.pc = pc
 
 
-def translate_block(fetch: Fetch, pc: int, max_insns: int) -> Block:
-    """Decode and lift the block starting at pc."""
+def translate_block(fetch: Fetch, pc: int, max_insns: int, rows: Set[str] | None = None) -> Block:
+    """Decode and lift the block starting at pc.
+
+    `rows` names the table rows the CPU model decodes (cpu.CpuModel.rows); any other instruction
+    is illegal. None decodes every row.
+    """
     b = BlockBuilder(pc)
     cur = pc
     code = fetch(pc, 4 * max_insns)
@@ -51,7 +55,7 @@ def translate_block(fetch: Fetch, pc: int, max_insns: int) -> Block:
             word = low
         insn = decode(word) if size else None
         b.begin_insn(cur, size or 2)
-        if insn is None or not LIFTERS[insn.name](b, insn):
+        if insn is None or (rows is not None and insn.row not in rows) or not LIFTERS[insn.name](b, insn):
             log.debug("illegal instruction %#x at %#x", word, cur)
             b.emit("trap", aux=TRAP_ILLEGAL)
             break

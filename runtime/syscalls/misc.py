@@ -9,6 +9,8 @@ import resource
 import struct
 import time as host_time
 
+from dbt.ir.state import CACHE_BLOCK_SIZE
+from dbt.runtime.memory import TASK_SIZE
 from dbt.runtime.syscalls import RESTART, errnos, syscall
 from dbt.runtime.syscalls.structs import RLIM_INFINITY, RLIMIT
 from dbt.runtime.syscalls.time import read_timespec, sleep_until
@@ -376,28 +378,68 @@ def sys_personality(proc, persona: int) -> int:
 
 
 # ---- riscv64 ----
+# riscv_hwprobe keys (Linux uapi asm/hwprobe.h).
 RISCV_HWPROBE_KEY_MVENDORID, RISCV_HWPROBE_KEY_MARCHID, RISCV_HWPROBE_KEY_MIMPID = 0, 1, 2
 RISCV_HWPROBE_KEY_BASE_BEHAVIOR, RISCV_HWPROBE_KEY_IMA_EXT_0, RISCV_HWPROBE_KEY_CPUPERF_0 = 3, 4, 5
+RISCV_HWPROBE_KEY_ZICBOZ_BLOCK_SIZE, RISCV_HWPROBE_KEY_HIGHEST_VIRT_ADDRESS = 6, 7
+RISCV_HWPROBE_KEY_MISALIGNED_SCALAR_PERF, RISCV_HWPROBE_KEY_ZICBOM_BLOCK_SIZE = 9, 12
 RISCV_HWPROBE_BASE_BEHAVIOR_IMA = 1
-RISCV_HWPROBE_IMA_FD, RISCV_HWPROBE_IMA_C = 1 << 0, 1 << 1
 RISCV_HWPROBE_MISALIGNED_FAST = 3
+RISCV_HWPROBE_WHICH_CPUS = 1
 HWPROBE_PAIR = struct.Struct("<qQ")
 
 
-@syscall(258, "puupx")
-def sys_riscv_hwprobe(proc, pairs: int, count: int, cpusetsize: int, cpus: int, flags: int) -> int:
-    if flags:
-        return -errnos.EINVAL
+def hwprobe_answers(proc) -> dict[int, int]:
+    """Every key dbt answers, for the process's CPU model (one hart: no per-CPU differences)."""
+    cpu = proc.cpu
     answers = {
         RISCV_HWPROBE_KEY_MVENDORID: 0,
         RISCV_HWPROBE_KEY_MARCHID: 0,
         RISCV_HWPROBE_KEY_MIMPID: 0,
-        RISCV_HWPROBE_KEY_BASE_BEHAVIOR: RISCV_HWPROBE_BASE_BEHAVIOR_IMA,
-        RISCV_HWPROBE_KEY_IMA_EXT_0: RISCV_HWPROBE_IMA_FD | RISCV_HWPROBE_IMA_C,
+        RISCV_HWPROBE_KEY_BASE_BEHAVIOR: RISCV_HWPROBE_BASE_BEHAVIOR_IMA if cpu.base_ima else 0,
+        RISCV_HWPROBE_KEY_IMA_EXT_0: cpu.hwprobe_ima_ext_0,
         # Misaligned loads and stores run at full speed: they are plain host accesses.
         RISCV_HWPROBE_KEY_CPUPERF_0: RISCV_HWPROBE_MISALIGNED_FAST,
+        RISCV_HWPROBE_KEY_HIGHEST_VIRT_ADDRESS: TASK_SIZE - 1,
+        RISCV_HWPROBE_KEY_MISALIGNED_SCALAR_PERF: RISCV_HWPROBE_MISALIGNED_FAST,
     }
+    # Known keys whatever the model: the block size, or 0 without the extension (as Linux does).
+    answers[RISCV_HWPROBE_KEY_ZICBOZ_BLOCK_SIZE] = CACHE_BLOCK_SIZE if cpu.has("zicboz") else 0
+    answers[RISCV_HWPROBE_KEY_ZICBOM_BLOCK_SIZE] = CACHE_BLOCK_SIZE if cpu.has("zicbom") else 0
+    return answers
+
+
+@syscall(258, "puupx")
+def sys_riscv_hwprobe(proc, pairs: int, count: int, cpusetsize: int, cpus: int, flags: int) -> int:
+    if flags & ~RISCV_HWPROBE_WHICH_CPUS:
+        return -errnos.EINVAL
+    answers = hwprobe_answers(proc)
+    if count == 0:
+        return 0
     raw = bytearray(proc.memory.read_slice(pairs, count * HWPROBE_PAIR.size))
+    if flags & RISCV_HWPROBE_WHICH_CPUS:
+        # Keep CPU 0 (the only hart) in the set if it matches every pair; Linux's rules: an
+        # unknown key empties the set, IMA_EXT_0 and BASE_BEHAVIOR match as bit masks.
+        if not cpusetsize or not cpus:
+            return -errnos.EINVAL
+        matches = True
+        for i in range(count):
+            key, value = HWPROBE_PAIR.unpack_from(raw, i * HWPROBE_PAIR.size)
+            have = answers.get(key)
+            if have is None:
+                matches = False
+            elif key in (RISCV_HWPROBE_KEY_IMA_EXT_0, RISCV_HWPROBE_KEY_BASE_BEHAVIOR):
+                matches &= (have & value) == value
+            else:
+                matches &= have == value
+        mask = bytearray(proc.memory.read_slice(cpus, cpusetsize))
+        if not matches:
+            mask[0] &= ~1
+        for i in range(1, len(mask)):
+            mask[i] = 0
+        mask[0] &= 1
+        proc.memory.write_slice(cpus, bytes(mask))
+        return 0
     for i in range(count):
         key, _ = HWPROBE_PAIR.unpack_from(raw, i * HWPROBE_PAIR.size)
         if key in answers:

@@ -14,7 +14,7 @@ import pytest
 
 from dbt.backends.jit.codegen import REGION_SHAPES, RegionBlock, _plan_checks, generate
 from dbt.backends.jit.compiler import compile_ir, optimised_module, target_machine
-from dbt.ir.ops import OPS, Shape
+from dbt.ir.ops import MAY_FAULT_SHAPES, OPS, Shape
 from dbt.ir.state import F_BASE, PC_BITS, RM_DYN
 
 BASE = 0x10000
@@ -85,7 +85,7 @@ def test_every_op_is_inlined_into_the_region(every_op_region):
 def expected_check_sites(blocks: list[RegionBlock]) -> int:
     """One exact check per memory-touching op of the region, but one per group of loads and
     stores that share a check (codegen._plan_checks)."""
-    memory_shapes = {Shape.LOAD, Shape.STORE, Shape.AMO, Shape.LR, Shape.SC}
+    memory_shapes = MAY_FAULT_SHAPES
     accesses = sum(OPS[int(row[0]) & 0xFFFF].shape in memory_shapes for b in blocks for row in b.code)
     covered = sum(len(_plan_checks(b)[1]) for b in blocks)
     assert covered > 0, "the region should hold accesses that share a check"

@@ -156,11 +156,22 @@ def test_arch_riscv64_is_accepted(hello):
     assert (result.status, result.stdout) == (0, HELLO_STDOUT)
 
 
-@pytest.mark.parametrize("args", [("--log-level", "bogus"), ("--trace", "bogus")])
+@pytest.mark.parametrize(
+    "args",
+    [("--log-level", "bogus"), ("--trace", "bogus"), ("--cpu", "bogus"), ("--cpu", "rv64gc,bogus=on")],
+)
 def test_bad_option_values_exit_2(args, hello):
     result = dbt("run", *args, hello)
     assert result.status == 2
     assert "bogus" in one_error_line(result)
+
+
+def test_cpu_models_run_rv64gc_programs(hello):
+    for model in ("rv64gc", "rva22u64", "rva23u64-novector", "max", "rv64gc,zba=on,zbb=off"):
+        result = dbt("run", "--cpu", model, hello)
+        assert (result.status, result.stdout) == (0, HELLO_STDOUT), model
+    result = dbt("run", "--cpu", "rv64gc,v=on", hello)
+    assert result.status == 2 and "vector" in one_error_line(result)
 
 
 def test_bad_dbt_log_variable_exits_2(hello):

@@ -57,7 +57,8 @@ class Fmt:
 
 F32 = Fmt("f32", 8, 23)
 F64 = Fmt("f64", 11, 52)
-FMTS = {"f32": F32, "f64": F64}
+F16 = Fmt("f16", 5, 10)
+FMTS = {"f16": F16, "f32": F32, "f64": F64}
 
 
 def pow2(k: int) -> Fraction:
@@ -350,6 +351,54 @@ def ref_convert(S: Fmt, D: Fmt, a: int, rm: int):
     return round_to_fmt(A[1] == 1, A[2], rm, D)
 
 
+def ref_minmax_ieee(F: Fmt, a: int, b: int, is_max: bool):
+    """Zfa fminm/fmaxm: IEEE 754-2019 minimum/maximum, any NaN operand gives the canonical NaN."""
+    A = decode(a, F)
+    B = decode(b, F)
+    if A[0] == "nan" or B[0] == "nan":
+        return F.cnan, NV if (is_snan(A) or is_snan(B)) else 0
+    return ref_minmax(F, a, b, is_max)
+
+
+def ref_compare_quiet(F: Fmt, a: int, b: int, op: str):
+    """Zfa fltq/fleq: flt/fle that raise NV only for signaling NaNs."""
+    A = decode(a, F)
+    B = decode(b, F)
+    if A[0] == "nan" or B[0] == "nan":
+        return 0, NV if (is_snan(A) or is_snan(B)) else 0
+    return ref_compare(F, a, b, op[:2])
+
+
+def ref_round(F: Fmt, a: int, rm: int, exact: bool):
+    """Zfa fround (roundToIntegral) and froundnx (roundToIntegralExact: NX when inexact)."""
+    A = decode(a, F)
+    if A[0] == "nan":
+        return F.cnan, NV if is_snan(A) else 0
+    if A[0] == "inf" or A[2] == 0:
+        return a, 0
+    n = round_int(A[2], rm, A[1] == 1)
+    flags = NX if (exact and n != A[2]) else 0
+    if n == 0:
+        return (F.sign_bit if A[1] else 0), flags
+    bits, exact_flags = round_to_fmt(A[1] == 1, Fraction(n), rm, F)
+    assert exact_flags == 0
+    return bits, flags
+
+
+def ref_to_i32_mod(F: Fmt, a: int):
+    """Zfa fcvtmod.w.d: truncate, keep the low 32 bits, flags as fcvt.w.d with RTZ; NaN/inf -> 0."""
+    A = decode(a, F)
+    if A[0] != "num":
+        return 0, NV
+    n = round_int(A[2], RTZ, A[1] == 1)
+    v = -n if A[1] else n
+    if not -(1 << 31) <= v < 1 << 31:
+        flags = NV
+    else:
+        flags = NX if v != signed_value(A) else 0
+    return to_register(v, 32), flags
+
+
 # ----------------------------------------------------------------------------------------------------
 # Reference self-checks (so that the reference itself is trustworthy)
 # ----------------------------------------------------------------------------------------------------
@@ -533,12 +582,13 @@ def aimed(draw, F: Fmt, op: str, a: int, b: int = 0) -> int:
 
 BINOPS = {"add": ref_add, "sub": ref_sub, "mul": ref_mul, "div": ref_div}
 TO_INT = {"i32": (True, 32), "u32": (False, 32), "i64": (True, 64), "u64": (False, 64)}
-NO_RM = ("_min", "_max", "_eq", "_lt", "_le", "_class")
+NO_RM = ("_min", "_max", "_eq", "_lt", "_le", "_class", "_minm", "_maxm", "_leq", "_ltq", "_mod")
+EXACT_CONVERSIONS = ("f32_to_f64", "f16_to_f32", "f16_to_f64")
 ALL_FUNCS = sorted(sf.PUBLIC_FUNCTIONS)
 
 
 def takes_rm(name: str) -> bool:
-    return not (name.endswith(NO_RM) or name == "f32_to_f64")
+    return not (name.endswith(NO_RM) or name in EXACT_CONVERSIONS)
 
 
 def _r(t):
@@ -575,7 +625,15 @@ def ref_eval(name: str, args: tuple, rm: int = RNE):
         return ref_compare(F, *args, op)
     if op == "class":
         return ref_class(F, args[0])
-    if op in ("to_f32", "to_f64"):
+    if op in ("minm", "maxm"):
+        return ref_minmax_ieee(F, *args, op == "maxm")
+    if op in ("leq", "ltq"):
+        return ref_compare_quiet(F, *args, op)
+    if op in ("round", "roundnx"):
+        return ref_round(F, args[0], rm, op == "roundnx")
+    if op == "to_i32_mod":
+        return ref_to_i32_mod(F, args[0])
+    if op in ("to_f16", "to_f32", "to_f64"):
         return ref_convert(F, FMTS[op[3:]], args[0], rm if takes_rm(name) else RNE)
     return ref_to_int(F, args[0], rm, *TO_INT[op[3:]])
 
@@ -636,6 +694,32 @@ def f64_narrowing() -> st.SearchStrategy:
 
 
 @functools.cache
+def f16_narrowing(F: Fmt) -> st.SearchStrategy:
+    """F values close to binary16 values: a half widened exactly, plus a tail below its precision
+    (ties, near-ties, or random), including subnormal and overflowing halves."""
+    tail_bits = F.fb - F16.fb
+
+    def build(h, tail):
+        return ref_convert(F16, F, h, RNE)[0] | tail
+
+    half = 1 << (tail_bits - 1)
+    tails = st.one_of(
+        st.sampled_from([0, half, half - 1, half + 1, 1, (1 << tail_bits) - 1]),
+        st.integers(0, (1 << tail_bits) - 1),
+    )
+    finite_halves = st.builds(lambda s, m: (s << 15) | m, _BIT, st.integers(1, 0x7BFF))
+    return st.builds(build, finite_halves, tails)
+
+
+@functools.cache
+def mod_operands() -> st.SearchStrategy:
+    """f64 values of 2**28 .. 2**90: out of int32 range, with and without low integer bits."""
+    return st.builds(
+        lambda s, k, f: (s << 63) | ((F64.bias + k) << 52) | f, _BIT, st.integers(28, 90), frac_strategy(F64)
+    )
+
+
+@functools.cache
 def int_like(F: Fmt, width: int) -> st.SearchStrategy:
     """Floats near integers, halves and the boundaries of the integer types."""
 
@@ -683,10 +767,16 @@ def draw_args(name: str, draw) -> tuple:
     a = draw(fp(F))
     if op in BINOPS:
         return a, (aimed(draw, F, op, a) if draw(_AIM) == 0 else near(draw, F, a))
-    if op in ("min", "max"):
+    if op in ("min", "max", "minm", "maxm"):
         return a, near(draw, F, a)
-    if op in ("eq", "lt", "le"):
+    if op in ("eq", "lt", "le", "leq", "ltq"):
         return a, (near(draw, F, a) if draw(_BOOL) else a)
+    if op in ("round", "roundnx"):
+        return (draw(st.one_of(fp(F), int_like(F, F.fb + 1), int_like(F, F.fb // 2))),)
+    if op == "to_i32_mod":
+        return (draw(st.one_of(to_int_operand(F, 32), int_like(F, 64), mod_operands())),)
+    if op == "to_f16" and draw(_BOOL):
+        return (draw(f16_narrowing(F)),)
     if op == "fma":
         if draw(_KIND5) == 0:  # all special: inf * 0 with a quiet NaN addend and the like
             return draw(fma_specials(F))
@@ -778,9 +868,6 @@ def test_public_types_have_no_float(name):
             assert sig.return_type.types[1] == nbt.int64
 
 
-F16 = Fmt("f16", 5, 10)
-
-
 @functools.cache
 def f16_ops():
     """binary16 built from the generic cores with the internal factories (the extension path)."""
@@ -830,10 +917,185 @@ def test_generic_cores_binary16(op, data):
     assert _r(got) == expected
 
 
+# ----------------------------------------------------------------------------------------------------
+# binary16 and Zfa against outside references: numpy's float16 (float32 arithmetic rounded once
+# more is correctly rounded for binary16: 24 >= 2 * 11 + 2), struct's 'e' format, numpy's rint /
+# trunc / floor / ceil, and JavaScript's ToInt32 for fcvtmod.w.d.
+# ----------------------------------------------------------------------------------------------------
+
+ALL_HALVES = np.arange(1 << 16, dtype=np.uint64)
+
+
+def _is_nan16(bits: int) -> bool:
+    return (bits & 0x7C00) == 0x7C00 and (bits & 0x3FF) != 0
+
+
+def _numpy_half(bits: int) -> np.float16:
+    return np.array([bits], dtype=np.uint16).view(np.float16)[0]
+
+
+def _half_bits(x) -> int:
+    with np.errstate(over="ignore"):
+        return int(np.array([x], dtype=np.float16).view(np.uint16)[0])
+
+
+def test_f16_widening_is_exact_for_every_half():
+    for bits in range(1 << 16):
+        r32, fl32 = sf.f16_to_f32(np.uint64(bits))
+        r64, fl64 = sf.f16_to_f64(np.uint64(bits))
+        if _is_nan16(bits):
+            assert (int(r32), int(r64)) == (sf.F32_CANONICAL_NAN, sf.F64_CANONICAL_NAN)
+            expected = NV if not bits & 0x200 else 0
+            assert (fl32, fl64) == (expected, expected), hex(bits)
+            continue
+        x = struct.unpack("<e", struct.pack("<H", bits))[0]
+        assert (int(r64), fl64) == (d2b(x), 0), hex(bits)
+        assert (int(r32), fl32) == (struct.unpack("<I", struct.pack("<f", x))[0], 0), hex(bits)
+
+
+def test_f16_narrowing_matches_numpy_and_struct():
+    rnd = random.Random("f16 narrowing")
+    for _ in range(20000):
+        h = rnd.randrange(0x7C00) | rnd.getrandbits(1) << 15
+        x = struct.unpack("<e", struct.pack("<H", h))[0]
+        # a double within a few half ulps of a half, or any double of a half's range
+        y = x + (rnd.random() - 0.5) * abs(x) * 2.0**-9 if rnd.random() < 0.7 else rnd.uniform(-7e4, 7e4)
+        if rnd.random() < 0.1:
+            y = x + math.copysign(abs(x) * 2.0**-11, rnd.random() - 0.5)  # exact ties, often
+        expected = _half_bits(np.float64(y))
+        if not math.isinf(y) and abs(y) < 65520:
+            assert expected == struct.unpack("<H", struct.pack("<e", y))[0]
+        assert int(sf.f64_to_f16(np.uint64(d2b(y)), RNE)[0]) == expected, y
+        f = np.float32(y)
+        f_bits = int(np.array([f]).view(np.uint32)[0])
+        assert int(sf.f32_to_f16(np.uint64(f_bits), RNE)[0]) == _half_bits(f), y
+
+
+@pytest.mark.parametrize("op", ["add", "sub", "mul", "div", "sqrt"])
+def test_f16_arithmetic_matches_numpy(op):
+    rnd = random.Random("f16 " + op)
+    fn = getattr(sf, f"f16_{op}")
+    with np.errstate(all="ignore"):
+        for _ in range(20000):
+            a = rnd.getrandbits(16)
+            b = rnd.getrandbits(16) if rnd.random() < 0.5 else (a + rnd.randrange(-40, 40)) & 0xFFFF
+            x, y = _numpy_half(a), _numpy_half(b)
+            if op == "sqrt":
+                got = int(fn(np.uint64(a), RNE)[0])
+                expected = np.sqrt(x)
+            else:
+                got = int(fn(np.uint64(a), np.uint64(b), RNE)[0])
+                expected = {"add": x + y, "sub": x - y, "mul": x * y, "div": x / y}[op]
+            if np.isnan(expected):
+                assert got == sf.F16_CANONICAL_NAN
+            else:
+                assert got == _half_bits(expected), (op, hex(a), hex(b))
+
+
+@pytest.mark.parametrize("fmt", ["f16", "f32", "f64"])
+def test_round_to_integral_matches_numpy(fmt):
+    dtype, utype = {
+        "f16": (np.float16, np.uint16),
+        "f32": (np.float32, np.uint32),
+        "f64": (np.float64, np.uint64),
+    }[fmt]
+    F = FMTS[fmt]
+    rnd = random.Random("round " + fmt)
+    values = [rnd.getrandbits(F.width) for _ in range(3000)]
+    values += [(rnd.getrandbits(1) << (F.width - 1)) | ((F.bias + rnd.randrange(-3, F.fb + 2)) << F.fb)
+               | rnd.getrandbits(F.fb) for _ in range(6000)]  # fmt: skip
+    values += [F.bias << F.fb | F.qbit, (F.bias - 1) << F.fb, F.sign_bit | (F.bias - 1) << F.fb, F.inf | 1]
+    arr = np.array(values, dtype=utype).view(dtype)
+
+    def rmm(x):
+        return np.copysign(np.floor(np.abs(x) + dtype(0.5)), x) if abs(x) < 2.0**F.fb else x
+
+    with np.errstate(all="ignore"):
+        host = {RNE: np.rint, RTZ: np.trunc, RDN: np.floor, RUP: np.ceil, RMM: np.vectorize(rmm)}
+        for rm, fn in host.items():
+            expected = np.asarray(fn(arr), dtype=dtype).view(utype)
+            for bits, x, want in zip(values, arr, expected):
+                r, fl = getattr(sf, f"{fmt}_round")(np.uint64(bits), rm)
+                rx, flx = getattr(sf, f"{fmt}_roundnx")(np.uint64(bits), rm)
+                assert int(r) == int(rx)
+                if np.isnan(x):
+                    assert int(r) == F.cnan
+                    assert fl == flx == (0 if bits & F.qbit else NV)
+                    continue
+                assert int(r) == int(want), (fmt, rm, hex(bits))
+                assert fl == 0
+                assert flx == (NX if int(r) != bits else 0)
+
+
+def test_fminm_fmaxm_propagate_nan_and_order_zeros():
+    for fmt in ("f16", "f32", "f64"):
+        F = FMTS[fmt]
+        one = F.bias << F.fb
+        minm, maxm = getattr(sf, f"{fmt}_minm"), getattr(sf, f"{fmt}_maxm")
+        for a, b in ((F.cnan, one), (one, F.cnan), (F.cnan | F.sign_bit, F.cnan)):
+            assert _r(minm(np.uint64(a), np.uint64(b))) == (F.cnan, 0)
+            assert _r(maxm(np.uint64(a), np.uint64(b))) == (F.cnan, 0)
+        assert _r(minm(np.uint64(F.inf | 1), np.uint64(one))) == (F.cnan, NV)
+        assert _r(maxm(np.uint64(one), np.uint64(F.inf | 1))) == (F.cnan, NV)
+        assert _r(minm(np.uint64(0), np.uint64(F.sign_bit))) == (F.sign_bit, 0)
+        assert _r(maxm(np.uint64(F.sign_bit), np.uint64(0))) == (0, 0)
+        # fmin/fmax (not Zfa) ignore a single quiet NaN
+        assert _r(getattr(sf, f"{fmt}_min")(np.uint64(F.cnan), np.uint64(one))) == (one, 0)
+
+
+def test_quiet_comparisons():
+    for fmt in ("f16", "f32", "f64"):
+        F = FMTS[fmt]
+        one, two = F.bias << F.fb, (F.bias + 1) << F.fb
+        ltq, leq = getattr(sf, f"{fmt}_ltq"), getattr(sf, f"{fmt}_leq")
+        lt, le = getattr(sf, f"{fmt}_lt"), getattr(sf, f"{fmt}_le")
+        assert _r(ltq(np.uint64(one), np.uint64(two))) == (1, 0)
+        assert _r(leq(np.uint64(two), np.uint64(two))) == (1, 0)
+        assert _r(ltq(np.uint64(F.sign_bit), np.uint64(0))) == (0, 0)  # -0 == +0
+        assert _r(leq(np.uint64(F.sign_bit), np.uint64(0))) == (1, 0)
+        assert _r(ltq(np.uint64(F.cnan), np.uint64(one))) == (0, 0)  # quiet NaN: no NV
+        assert _r(lt(np.uint64(F.cnan), np.uint64(one))) == (0, NV)  # unlike flt
+        assert _r(leq(np.uint64(one), np.uint64(F.inf | 1))) == (0, NV)  # signaling NaN: NV
+        assert _r(le(np.uint64(one), np.uint64(F.cnan))) == (0, NV)
+
+
+def js_to_int32(x: float) -> int:
+    """ECMAScript ToInt32, the operation fcvtmod.w.d exists for (its values only)."""
+    if math.isnan(x) or math.isinf(x):
+        return 0
+    n = int(x) % (1 << 32)
+    return n - (1 << 32) if n >= 1 << 31 else n
+
+
+def test_fcvtmod_w_d():
+    known = {  # ECMAScript ToInt32 results
+        0.0: 0, 1.9: 1, -1.9: -1, 2.0**31: -(2**31), -(2.0**31): -(2**31), 2.0**32 + 5.7: 5,
+        4294967295.0: -1, 1e20: 1661992960, -1e20: -1661992960, 2.0**84: 0, 2.0**83 * 3: 0,
+        2.0**52 + 1: 1, math.inf: 0, -math.inf: 0, math.nan: 0, 5e-324: 0,
+    }  # fmt: skip
+    for x, want in known.items():
+        assert int(sf.f64_to_i32_mod(np.uint64(d2b(x)))[0]) == want == js_to_int32(x), x
+    flags = {
+        1.5: NX, -(2.0**31) - 0.5: NX, -(2.0**31) - 1: NV, 2.0**31 - 0.5: NX, 2.0**31: NV, 1e20: NV,
+        math.inf: NV, math.nan: NV, 5e-324: NX, 7.0: 0, -0.0: 0,
+    }  # fmt: skip
+    for x, want in flags.items():
+        assert int(sf.f64_to_i32_mod(np.uint64(d2b(x)))[1]) == want, x
+    rnd = random.Random("fcvtmod")
+    for _ in range(20000):
+        bits = (
+            rnd.getrandbits(64)
+            if rnd.random() < 0.3
+            else (rnd.getrandbits(1) << 63) | ((F64.bias + rnd.randrange(-2, 90)) << 52) | rnd.getrandbits(52)
+        )
+        x = b2d(bits)
+        assert int(sf.f64_to_i32_mod(np.uint64(bits))[0]) == js_to_int32(x), hex(bits)
+
+
 def test_public_constants():
     assert (sf.NV, sf.DZ, sf.OF, sf.UF, sf.NX) == (16, 8, 4, 2, 1)
     assert (sf.RNE, sf.RTZ, sf.RDN, sf.RUP, sf.RMM) == (0, 1, 2, 3, 4)
-    assert len(ALL_FUNCS) == 42
+    assert len(ALL_FUNCS) == 85
 
 
 def test_callable_from_njit():
@@ -1254,12 +1516,13 @@ def uc_check(uc: UnicornFpu, name: str, args: tuple, rm: int = RNE) -> None:
 
 
 UC_SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+UC_FMTS = ("f32", "f64")  # Unicorn 2.1 (QEMU 5.0) has neither Zfh nor Zfa
 UC_FAMILIES = {
-    "arith": [f"{f}_{op}" for f in FMTS for op in ARITH],
+    "arith": [f"{f}_{op}" for f in UC_FMTS for op in ARITH],
     "sqrt": ["f32_sqrt", "f64_sqrt"],
-    "compare": [f"{f}_{op}" for f in FMTS for op in ("eq", "lt", "le", "min", "max", "class")],
-    "to_int": [f"{f}_to_{k}" for f in FMTS for k in INT_KINDS],
-    "from_int": [f"{k}_to_{f}" for f in FMTS for k in INT_KINDS],
+    "compare": [f"{f}_{op}" for f in UC_FMTS for op in ("eq", "lt", "le", "min", "max", "class")],
+    "to_int": [f"{f}_to_{k}" for f in UC_FMTS for k in INT_KINDS],
+    "from_int": [f"{k}_to_{f}" for f in UC_FMTS for k in INT_KINDS],
     "f2f": ["f32_to_f64", "f64_to_f32"],
 }
 

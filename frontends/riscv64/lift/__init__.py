@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from dbt.frontends.riscv64.decoder import Insn
-from dbt.frontends.riscv64.lift import rv_a, rv_f, rv_i, rv_m, rv_zicsr
+from dbt.frontends.riscv64.lift import rv_a, rv_f, rv_i, rv_m, rv_zb, rv_zfa, rv_zfh, rv_zicsr, rv_zmisc
 from dbt.ir.builder import BlockBuilder
 
 Lifter = Callable[[BlockBuilder, Insn], bool]
@@ -18,10 +18,11 @@ Lifter = Callable[[BlockBuilder, Insn], bool]
 
 def _collect() -> dict[str, Lifter]:
     table: dict[str, Lifter] = {}
-    for module in (rv_i, rv_m, rv_a, rv_f, rv_zicsr):
+    for module in (rv_i, rv_m, rv_a, rv_f, rv_zicsr, rv_zmisc, rv_zfh, rv_zfa):
         for attr, fn in vars(module).items():
             if attr.startswith("lift_"):
                 table[attr[5:].replace("_", ".")] = fn
+    table.update(rv_zb.lifters())  # type: ignore[arg-type]
     return table
 
 
