@@ -279,3 +279,37 @@ class EndToEnd:
 
     def time_compute(self) -> None:
         self.run(self.compute, "20")
+
+
+class Threads:
+    """The same integer work (tests/guests/parcompute.c) in 1 and in 4 guest threads, through
+    `python -m dbt run` with a warm region cache: `track_speedup` is the 1-thread time over the
+    4-thread time (on a 2-core machine at most 2)."""
+
+    timeout = 900
+    WORK = "400"
+
+    def setup(self) -> None:
+        self.program = _guest("parcompute")
+        for threads in ("1", "4"):  # warm the region cache
+            self.run(threads)
+
+    def run(self, threads: str) -> float:
+        started = time.perf_counter()
+        subprocess.run(
+            [sys.executable, "-m", "dbt", "run", self.program, threads, self.WORK],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        return time.perf_counter() - started
+
+    def time_one_thread(self) -> None:
+        self.run("1")
+
+    def time_four_threads(self) -> None:
+        self.run("4")
+
+    def track_speedup(self) -> float:
+        return statistics.median(self.run("1") / self.run("4") for _ in range(3))
+
+    track_speedup.unit = "x"

@@ -220,3 +220,89 @@ def call_region(typingctx, address, regs, state, mem, perm):
         return builder.call(function, [regs_p, state_p, mem_p, perm_p, npages])
 
     return sig, codegen
+
+
+def _make_cas(width: int):
+    @intrinsic
+    def cas(typingctx, arr, index, expected, new):
+        sig = types.int64(arr, index, expected, new)
+
+        def codegen(context, builder, signature, args):
+            ptr = _element_ptr(context, builder, signature.args[0], args[0], args[1], width)
+            kind = llir.IntType(width)
+            want, value = args[2], args[3]
+            if width != 64:
+                want, value = builder.trunc(want, kind), builder.trunc(value, kind)
+            pair = builder.cmpxchg(ptr, want, value, "seq_cst", "seq_cst")
+            seen = builder.extract_value(pair, 0)
+            return seen if width == 64 else builder.sext(seen, _I64)
+
+        return sig, codegen
+
+    return cas
+
+
+#: Atomic compare-and-swap of 1, 2, 4 or 8 bytes at `index` of the guest RAM array (one host
+#: `lock cmpxchg` / LL-SC loop, sequentially consistent): stores the low bytes of `new` if the
+#: memory holds the low bytes of `expected`; returns what the memory held, sign-extended.
+#: The address must be aligned to the size (callers check: AMOs, LR/SC and amocas trap otherwise).
+cas_8 = _make_cas(8)
+cas_16 = _make_cas(16)
+cas_32 = _make_cas(32)
+cas_64 = _make_cas(64)
+
+
+@intrinsic
+def cas_128(typingctx, arr, index, expected_lo, expected_hi, new_lo, new_hi):
+    """Atomic 16-byte compare-and-swap (cmpxchg16b on x86-64, casp / an LL-SC pair loop on
+    arm64); returns the (low, high) halves memory held. `index` must be 16-byte aligned."""
+    sig = types.UniTuple(types.int64, 2)(arr, index, expected_lo, expected_hi, new_lo, new_hi)
+
+    def codegen(context, builder, signature, args):
+        ptr = _element_ptr(context, builder, signature.args[0], args[0], args[1], 128)
+
+        def join(lo, hi):
+            wide_hi = builder.shl(builder.zext(hi, _I128), llir.Constant(_I128, 64))
+            return builder.or_(builder.zext(lo, _I128), wide_hi)
+
+        pair = builder.cmpxchg(ptr, join(args[2], args[3]), join(args[4], args[5]), "seq_cst", "seq_cst")
+        seen = builder.extract_value(pair, 0)
+        lo = builder.trunc(seen, _I64)
+        hi = builder.trunc(builder.lshr(seen, llir.Constant(_I128, 64)), _I64)
+        return context.make_tuple(builder, signature.return_type, [lo, hi])
+
+    return sig, codegen
+
+
+def _make_fence(ordering: str):
+    @intrinsic
+    def fence(typingctx):
+        sig = types.void()
+
+        def codegen(context, builder, signature, args):
+            builder.fence(ordering)
+            return context.get_dummy_value()
+
+        return sig, codegen
+
+    return fence
+
+
+#: A guest fence that orders earlier stores before later loads needs the host's full barrier
+#: (x86 reorders exactly that pair); every other guest fence is an acquire-release barrier (free
+#: on x86 apart from stopping LLVM's reordering, a `dmb ish` on arm64).
+fence_full = _make_fence("seq_cst")
+fence_acq_rel = _make_fence("acq_rel")
+
+
+@intrinsic
+def load_shared_i64(typingctx, arr, index):
+    """arr[index] of an int64 array another thread may write (a relaxed atomic load: read afresh
+    every time, never hoisted out of a loop)."""
+    sig = types.int64(arr, index)
+
+    def codegen(context, builder, signature, args):
+        ptr = _element_ptr(context, builder, signature.args[0], args[0], args[1], 64)
+        return builder.load_atomic(ptr, "monotonic", 8)
+
+    return sig, codegen

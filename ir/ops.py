@@ -33,8 +33,8 @@ class Shape(enum.Enum):
     CSR_EXIT = "exit so Python reads a counter CSR"
     CSR_R = "rd <- sem(state, aux=csr, rs1, imm=mode)"
     CSR_I = "rd <- sem(state, aux=csr, extra=uimm, imm=mode)"
-    AMO = "rd <- old = mem[rs1]; mem[rs1] <- sem(old, rs2); aligned, checked for read and write"
-    AMO_CAS = "rd <- old = mem[rs1]; if sem(old, rs3): mem[rs1] <- rs2 (rs3: the compared value)"
+    AMO = "rd <- old = mem[rs1]; mem[rs1] <- sem(old, rs2), atomically; aligned, checked for read and write"
+    AMO_CAS = "rd <- old = mem[rs1]; if old == rs3: mem[rs1] <- rs2 (one host compare-and-swap)"
     AMO_CAS_Q = "128-bit amocas.q on register pairs: lo slots rd, rs2, rs3; hi slots packed in imm"
     LR = "rd <- mem[rs1]; reserve rs1"
     SC = "if reserved: mem[rs1] <- rs2, rd <- 0 else rd <- 1"
@@ -43,6 +43,7 @@ class Shape(enum.Enum):
     FP_RRR_RM = "rd, fflags |= sem(rs1, rs2, rs3, rm)"
     FP_RR = "rd, fflags |= sem(rs1, rs2)"
     FP_R = "rd, fflags |= sem(rs1)"
+    FENCE = "host barrier between guest threads: aux 1 full (stores before loads), 0 acquire-release"
 
 
 # CSR access modes (the imm of csr_r / csr_i ops).
@@ -154,7 +155,7 @@ def _rows() -> list[OpDef]:
         for amo in ("swap", "add", "xor", "and", "or", "min", "max", "minu", "maxu"):
             add(f"amo{amo}_{width}", Shape.AMO, f"amo_{amo}", size)
     for width, size in (("b", 1), ("h", 2), ("w", 4), ("d", 8)):
-        add(f"amocas_{width}", Shape.AMO_CAS, "amo_cas", size)
+        add(f"amocas_{width}", Shape.AMO_CAS, "", size)
     add("amocas_q", Shape.AMO_CAS_Q, "", 16)
 
     for p in ("s", "d"):
@@ -196,6 +197,7 @@ def _rows() -> list[OpDef]:
         add(f"fround_{p}", Shape.FP_R_RM, f"fround_{p}")
         add(f"froundnx_{p}", Shape.FP_R_RM, f"froundnx_{p}")
     add("fcvtmod_w_d", Shape.FP_R, "fcvtmod_w_d")  # rm is RTZ in the encoding
+    add("fence", Shape.FENCE, "fence")
     return rows
 
 

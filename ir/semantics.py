@@ -614,15 +614,27 @@ def load_sized(mem, addr, size):
 
 
 @_inline
-def store_sized(mem, addr, value, size):
+def cas_sized(mem, addr, expected, new, size):
+    """Atomic compare-and-swap of 1, 2, 4 or 8 aligned bytes (what makes AMOs, SC and amocas
+    atomic across guest threads): returns the old contents, sign-extended; stored if they equal
+    the low bytes of `expected`."""
     if size == 1:
-        h.store_8(mem, addr, value)
-    elif size == 2:
-        h.store_16(mem, addr, value)
-    elif size == 4:
-        h.store_32(mem, addr, value)
+        return h.cas_8(mem, addr, expected, new)
+    if size == 2:
+        return h.cas_16(mem, addr, expected, new)
+    if size == 4:
+        return h.cas_32(mem, addr, expected, new)
+    return h.cas_64(mem, addr, expected, new)
+
+
+@_inline
+def fence(full):
+    """A guest fence: the host's full barrier when it orders stores before loads, else an
+    acquire-release barrier (see hostops.fence_full)."""
+    if full:
+        h.fence_full()
     else:
-        h.store_64(mem, addr, value)
+        h.fence_acq_rel()
 
 
 @_inline
@@ -694,12 +706,6 @@ def amo_maxu(old, src, size):
     a = zext_sized(old, size)
     b = zext_sized(src, size)
     return a if u64(a) > u64(b) else b
-
-
-@_inline
-def amo_cas(old, expected, size):
-    """amocas: 1 if memory (`old`, sign-extended) holds the low `size` bytes of `expected`."""
-    return np.int64(old == sext_sized(expected, size))
 
 
 # ---- floating-point CSRs (fflags 0x001, frm 0x002, fcsr 0x003) ----

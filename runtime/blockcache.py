@@ -3,7 +3,12 @@
 Held in numpy arrays the dispatcher kernel reads directly: `code` (the ops of all blocks, one
 row each), `blocks` (one row per block: first op, op count, guest pc, instruction count) and an
 open-addressing hash table from guest pc to block number (`keys` -1 = empty slot). Python only
-appends on a miss and clears everything when guest code changes.
+appends on a miss and starts afresh when guest code changes.
+
+Guest threads run kernels on these arrays while another thread inserts: an entry is complete
+before its key appears (value, then key), and a flush or a growth replaces the arrays instead
+of changing rows in use, so a thread inside the kernel keeps a consistent (if old) view until
+it returns to Python and picks up `version`.
 """
 
 from __future__ import annotations
@@ -31,10 +36,8 @@ log = logging.getLogger("dbt.cache")
 
 class BlockCache:
     def __init__(self, op_capacity: int = 1 << 16, block_capacity: int = 1 << 13, table_size: int = 1 << 15):
-        self.code = np.zeros((op_capacity, OP_WORDS), dtype=np.int64)
-        self.blocks = np.zeros((block_capacity, BLK_WORDS), dtype=np.int64)
-        self.keys = np.full(table_size, -1, dtype=np.int64)
-        self.values = np.zeros(table_size, dtype=np.int64)
+        self._sizes = (op_capacity, block_capacity, table_size)
+        self._allocate()
         self.n_ops = 0
         self.n_blocks = 0
         #: Guest pages holding decoded instructions (to know when a change needs a flush).
@@ -48,6 +51,13 @@ class BlockCache:
         self.region_for: Callable[[int], int] = lambda pc: 0
         #: Called when every decoded block is dropped.
         self.on_flush: list[Callable[[], None]] = []
+
+    def _allocate(self) -> None:
+        op_capacity, block_capacity, table_size = self._sizes
+        self.code = np.zeros((op_capacity, OP_WORDS), dtype=np.int64)
+        self.blocks = np.zeros((block_capacity, BLK_WORDS), dtype=np.int64)
+        self.keys = np.full(table_size, -1, dtype=np.int64)
+        self.values = np.zeros(table_size, dtype=np.int64)
 
     def insert(self, block: Block) -> int:
         """Add a decoded block; returns its number."""
@@ -94,8 +104,8 @@ class BlockCache:
         slot = (pc >> 1) & mask
         while self.keys[slot] != -1 and self.keys[slot] != pc:
             slot = (slot + 1) & mask
-        self.keys[slot] = pc
         self.values[slot] = number
+        self.keys[slot] = pc  # last: a kernel that finds the key finds its value
 
     def _rehash(self, size: int) -> None:
         self.keys = np.full(size, -1, dtype=np.int64)
@@ -113,7 +123,8 @@ class BlockCache:
         """Forget every decoded block (guest code changed)."""
         if self.n_blocks:
             log.debug("flushing %d decoded blocks", self.n_blocks)
-        self.keys.fill(-1)
+        self._allocate()
+        self.version += 1
         self.n_ops = 0
         self.n_blocks = 0
         self.code_pages.clear()

@@ -16,6 +16,7 @@ import os
 import statistics
 import time
 import weakref
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
@@ -106,8 +107,15 @@ class JitManager:
     def __init__(self, config: Config, cache: BlockCache, state: np.ndarray) -> None:
         self.config = config
         self.cache = cache
-        #: The guest state array: its JIT_EPOCH word invalidates the regions' inline caches.
+        #: The main thread's state array, and every guest thread's (their JIT_EPOCH words
+        #: invalidate the regions' inline caches).
         self.state = state
+        self.states: list[np.ndarray] = [state]
+        #: may_free(version): whether no thread can still run code from before the block cache
+        #: reached `version` (the process answers: no thread is in its kernel on older arrays).
+        self.may_free: Callable[[int], bool] = lambda version: True
+        #: Libraries of flushed regions, with the cache version of the flush, until freeable.
+        self._retired: list[tuple[int, list[NativeLibrary]]] = []
         workers = default_workers() if config.jit_threads is None else config.jit_threads
         self.pool = CompilePool(workers)
         self.l2 = RegionCache(
@@ -159,7 +167,9 @@ class JitManager:
             self.poll()
 
     def poll(self) -> None:
-        """Install every region whose compile has finished."""
+        """Install every region whose compile has finished (and free flushed ones)."""
+        if self._retired:
+            self._free_retired()
         for entry_pc, job in list(self._pending.items()):
             if not job.future.done():
                 continue
@@ -190,17 +200,27 @@ class JitManager:
     def flush(self) -> None:
         """Decoded code was dropped (guest code changed): forget and free every installed region.
 
-        Freeing is safe here: the dispatcher has returned to Python, so no region is running; every
-        block's BLK_JIT went with the decoded blocks; inline caches pointing at a freed region live
-        only in other freed regions; and the one exit whose cache the dispatcher may still fill
-        (IC_SITE) is forgotten. Without the freeing, a guest that maps, runs and unmaps code in a
+        Freeing is safe once no thread runs old code: this one has returned to Python, and another
+        thread inside its kernel still holds the arrays of before the flush (the libraries wait in
+        `_retired` until it has come back); every block's BLK_JIT went with the decoded blocks;
+        inline caches pointing at a freed region live only in other freed regions; and the exit
+        whose cache a dispatcher may still fill (IC_SITE) is forgotten when a thread takes up the
+        new arrays. Without the freeing, a guest that maps, runs and unmaps code in a
         loop kept every old region's code mapping until the process ran out of them.
         """
         self.installed.clear()
-        self._libraries.clear()
+        self._retired.append((self.cache.version, self._libraries))
+        self._libraries = []
         self.epoch += 1
-        self.state[JIT_EPOCH] = self.epoch
+        for state in self.states:
+            state[JIT_EPOCH] = self.epoch
         self.state[IC_SITE] = 0
+        self._free_retired()
+
+    def _free_retired(self) -> None:
+        """Free flushed regions no thread can be running any more (another thread may still be
+        inside one until it returns to Python: it holds the arrays of before the flush)."""
+        self._retired = [(version, libs) for version, libs in self._retired if not self.may_free(version)]
 
     def address_for(self, pc: int) -> int:
         return self.installed.get(pc, 0)

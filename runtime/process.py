@@ -7,9 +7,11 @@ exit_group, a fatal signal) ends the loop with an `ExitStatus`.
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Protocol, TextIO
@@ -34,6 +36,9 @@ from dbt.ir.state import (
     FAULT_ADDR,
     FAULT_KIND,
     FAULT_MISALIGNED,
+    FFLAGS,
+    FRM,
+    IC_SITE,
     INSTRET,
     JIT_EPOCH,
     JIT_INSNS,
@@ -53,6 +58,7 @@ from dbt.runtime.blockcache import BlockCache
 from dbt.runtime.loader import ProcessImage, load_program
 from dbt.runtime.memory import GuestMemory
 from dbt.runtime.paths import PathMapper
+from dbt.runtime.threads import GroupEnded, ThreadGroup, install_kick_handler, kick
 
 log = logging.getLogger("dbt.runtime")
 
@@ -118,11 +124,12 @@ class EventObserver(Protocol):
 
 
 class GuestExit(Exception):
-    """exit/exit_group: unwinds to the run loop."""
+    """exit/exit_group: unwinds to the run loop (exit ends one thread, exit_group all)."""
 
-    def __init__(self, code: int) -> None:
+    def __init__(self, code: int, group: bool = True) -> None:
         super().__init__(code)
         self.code = code
+        self.group = group
 
 
 @dataclass
@@ -137,6 +144,20 @@ class GuestProcess:
 
     def __init__(self, config: Config, *, is_child: bool = False) -> None:
         self.config = config
+        #: The threads of this process and what they share; this object is its main thread.
+        self.group = ThreadGroup()
+        self.tid = os.getpid()
+        #: The host thread running this guest thread (threading.get_ident()), once it runs.
+        self.host_ident: int | None = None
+        #: Whether the thread is inside the kernel, and the block cache version its arrays are
+        #: (the JIT frees flushed regions only when no thread may still run them).
+        self.in_kernel = False
+        self.kernel_version = -1
+        self.kernel_returns = 0
+        #: Set when another thread's execve ends this one.
+        self.stop_requested = False
+        #: The signals an rt_sigtimedwait of this thread waits for (they wake it though blocked).
+        self.waiting_for = 0
         #: The hart's extensions: which instructions decode, hwprobe and AT_HWCAP.
         self.cpu = parse_cpu(config.cpu)
         self.memory = GuestMemory()
@@ -145,6 +166,7 @@ class GuestProcess:
         self.state[RESERVATION] = -1
         self.cache = BlockCache()
         self.memory.on_code_change.append(self._code_changed)
+        self.cache.on_flush.append(self._kick_others)
         if config.cache_dir:
             from dbt.backends.diskcache import set_cache_dir
 
@@ -155,6 +177,7 @@ class GuestProcess:
             from dbt.runtime.jit import JitManager
 
             self.jit = JitManager(config, self.cache, self.state)
+            self.jit.may_free = self._no_thread_runs_before
             self.cache.region_for = self.jit.address_for
             self.cache.on_flush.append(self.jit.flush)
         self.paths = PathMapper(config.sysroot)
@@ -196,6 +219,130 @@ class GuestProcess:
         #: Told of guest events before and after they are handled (differential runs).
         self.observer: EventObserver | None = None
 
+    @property
+    def brk(self) -> int:
+        return self.group.brk
+
+    @brk.setter
+    def brk(self, value: int) -> None:
+        self.group.brk = value
+
+    @property
+    def brk_start(self) -> int:
+        return self.group.brk_start
+
+    @brk_start.setter
+    def brk_start(self, value: int) -> None:
+        self.group.brk_start = value
+
+    # ---- threads ----
+    def new_thread(self) -> GuestProcess:
+        """A guest thread created by this one (clone with CLONE_THREAD): its own registers (the
+        creator's, to be adjusted by the caller), state, signal mask and pending signals; the
+        rest is shared. Not yet running: see start_thread."""
+        thread = copy.copy(self)
+        thread.regs = self.regs.copy()
+        thread.state = np.zeros(NUM_STATE, dtype=np.int64)
+        for word in (FFLAGS, FRM, JIT_THRESHOLD, JIT_EPOCH):
+            thread.state[word] = self.state[word]
+        thread.state[RESERVATION] = -1
+        thread.signals = self.signals.for_thread()
+        thread.pending_signals = 0
+        thread.pending_info = {}
+        thread.saved_mask = None
+        thread.tid_address = 0
+        thread.robust_list = 0
+        thread.host_ident = None
+        thread.in_kernel = False
+        thread.kernel_version = -1
+        thread.waiting_for = 0
+        thread.stop_requested = False
+        thread.vfork_release = None
+        #: Set by the creator once the thread may start running guest code.
+        thread.may_run = threading.Event()
+        if self.jit is not None:
+            self.jit.states.append(thread.state)
+        return thread
+
+    def start_thread(self, thread: GuestProcess) -> int:
+        """Run `thread` on a new host thread; returns its tid once it is known."""
+        started = threading.Event()
+        host = threading.Thread(target=thread._thread_main, args=(started,), daemon=True, name="guest")
+        host.start()
+        started.wait()
+        with self.group.lock:
+            alive = [h for h in self.group.host_threads if h.is_alive()]
+            self.group.host_threads = [*alive, host]
+            self.group.threads[thread.tid] = thread
+        return thread.tid
+
+    def _thread_main(self, started: threading.Event) -> None:
+        """The body of a guest thread's host thread (not the main one)."""
+        from dbt.runtime.syscalls.signal import block_host_signals
+
+        block_host_signals()
+        group = self.group
+        self.tid = threading.get_native_id()
+        self.host_ident = threading.get_ident()
+        started.set()
+        self.may_run.wait()  # until the creator has written the tid words
+        try:
+            self._loop()
+        except GuestExit as done:
+            if done.group:
+                group.end(ExitStatus(code=done.code & 0xFF))
+            else:
+                group.last_code = done.code & 0xFF
+        except sig.FatalSignal as fatal:
+            group.end(ExitStatus(signal=fatal.signo, pc=fatal.pc, addr=fatal.addr))
+        except GroupEnded:
+            pass
+        except BaseException as exc:  # dbt's own failure: the main thread reports it
+            group.failure = exc
+            group.end(ExitStatus(code=1))
+        finally:
+            try:
+                self._thread_exit()
+            except BaseException as exc:
+                group.failure = group.failure or exc
+                group.end(ExitStatus(code=1))
+
+    def _thread_exit(self) -> None:
+        """This thread is gone: its robust futexes are released, its CLONE_CHILD_CLEARTID word
+        cleared and woken (pthread_join), and it leaves the group."""
+        from dbt.errors import GuestFault
+        from dbt.runtime.syscalls.misc import release_robust_list
+
+        group = self.group
+        with group.lock:
+            try:
+                if not self.stop_requested:  # (after an execve its memory is the new program's)
+                    release_robust_list(self)
+                if self.tid_address and not self.stop_requested:
+                    self.memory.write_u32(self.tid_address, 0)
+                    group.futex_wake(self.tid_address, 1)
+            except GuestFault:
+                pass
+            group.threads.pop(self.tid, None)
+            self.host_ident = None
+            self.in_kernel = False
+            if self.jit is not None:
+                self.jit.states = [state for state in self.jit.states if state is not self.state]
+            leader = next(iter(group.threads.values()), None)
+        if leader is not None:
+            kick(leader, lower_slice=False)
+
+    def _kick_others(self) -> None:
+        """Guest code changed: the other threads take up the new translations at once."""
+        current = threading.get_ident()
+        for thread in list(self.group.threads.values()):
+            if thread.host_ident != current:
+                kick(thread)
+
+    def _no_thread_runs_before(self, version: int) -> bool:
+        """True if no thread is inside the kernel with block-cache arrays older than `version`."""
+        return not any(t.in_kernel and t.kernel_version < version for t in list(self.group.threads.values()))
+
     # ---- setup ----
     def load(self, path: str, argv: list[bytes], envp: list[bytes]) -> None:
         image = load_program(self.memory, self.paths, path, argv, envp, self.cpu.hwcap)
@@ -236,15 +383,20 @@ class GuestProcess:
         signo = sig.from_host(host_signo)
         from dbt.runtime.sigframe import siginfo
 
-        self.queue_signal(signo, siginfo(signo))
+        # Python's handlers do not see the host's siginfo: the timer signals come from dbt's own
+        # itimers (SI_KERNEL, as Linux reports them), the others from kill (SI_USER).
+        code = sig.SI_KERNEL if signo in sig.TIMER_SIGNALS else 0
+        self.group.queue(signo, siginfo(signo, code))
 
     def queue_signal(self, signo: int, info: bytes) -> None:
-        self.pending_signals |= sig.bit(signo)
-        self.pending_info.setdefault(signo, info)
+        """Make `signo` pending for this thread."""
+        with self.group.lock:
+            self.pending_signals |= sig.bit(signo)
+            self.pending_info.setdefault(signo, info)
 
     def restart_interrupted(self) -> bool:
         """After EINTR: restart the call if the signal about to be delivered asks for it (SA_RESTART)."""
-        deliverable = self.pending_signals & ~self.signals.blocked
+        deliverable = (self.pending_signals | self.group.pending) & ~self.signals.blocked
         if not deliverable:
             return True  # nothing for the guest to see: just run the call again
         signo = (deliverable & -deliverable).bit_length()
@@ -260,13 +412,20 @@ class GuestProcess:
         from dbt.runtime import sigframe
 
         state = self.signals
+        group = self.group
         while True:
-            deliverable = self.pending_signals & ~state.blocked
-            if not deliverable:
+            with group.lock:
+                deliverable = self.pending_signals & ~state.blocked
+                if deliverable:
+                    signo = (deliverable & -deliverable).bit_length()
+                    self.pending_signals &= ~sig.bit(signo)
+                    info = self.pending_info.pop(signo, None)
+                else:  # then those for the process
+                    signo, info = group.take(state.blocked)
+            if not signo:
                 break
-            signo = (deliverable & -deliverable).bit_length()
-            self.pending_signals &= ~sig.bit(signo)
-            info = self.pending_info.pop(signo, sigframe.siginfo(signo))
+            if info is None:
+                info = sigframe.siginfo(signo)
             action = state.actions[signo]
             if action.handler == sig.SIG_IGN:
                 continue
@@ -309,64 +468,125 @@ class GuestProcess:
 
     # ---- the run loop ----
     def run(self) -> ExitStatus:
+        """Run the guest (this is its main thread) until the process ends."""
+        group = self.group
+        self.host_ident = threading.get_ident()
+        with group.lock:
+            group.threads[self.tid] = self
+            if len(group.threads) == 1:
+                group.ended = None  # run() again after a halt (code snippets)
+        install_kick_handler()
+        try:
+            self._loop()
+        except GuestExit as done:
+            if done.group or not group.multi:
+                status = ExitStatus(code=done.code & 0xFF)
+            else:
+                # The main thread left with exit(): the process lives on until its last thread.
+                group.last_code = done.code & 0xFF
+                self._thread_exit()
+                status = self._wait_for_threads()
+        except Halted as halt:
+            status = ExitStatus(code=0, pc=halt.pc)
+        except sig.FatalSignal as fatal:
+            status = ExitStatus(signal=fatal.signo, pc=fatal.pc, addr=fatal.addr)
+        except GroupEnded:
+            if group.ended is not None:
+                status = group.ended  # type: ignore[assignment]
+            else:  # another thread's execve replaced this one: wait for the new program's end
+                with group.lock:
+                    group.threads.pop(self.tid, None)
+                status = self._wait_for_threads()
+        self._end_threads(status)
+        return status
+
+    def _wait_for_threads(self) -> ExitStatus:
+        group = self.group
+        while True:
+            with group.lock:
+                if group.ended is not None:
+                    return group.ended  # type: ignore[return-value]
+                if not group.threads:
+                    return ExitStatus(code=group.last_code)
+            # Host signals still arrive here (the main host thread), for the other threads.
+            self.signals.apply_deferred()
+            time.sleep(0.005)
+
+    def _end_threads(self, status: ExitStatus) -> None:
+        """The process ends: stop the other threads (they leave their kernels within a block) and
+        re-raise a failure one of them had."""
+        group = self.group
+        group.end(status)
+        # A thread in a blocking host call (a read of a terminal, say) cannot be stopped; it is a
+        # daemon thread and goes with the process.
+        deadline = time.monotonic() + 1.0
+        for host in list(group.host_threads):
+            host.join(timeout=max(deadline - time.monotonic(), 0))
+        if group.failure is not None:
+            raise group.failure
+
+    def _loop(self) -> None:
+        """Run this guest thread until it exits (GuestExit), dies (FatalSignal) or the group ends."""
         from dbt.runtime.syscalls import dispatch
         from dbt.runtime.syscalls.process import ExecRequest
 
         kernel = self.kernel
-        regs, state, memory, cache = self.regs, self.state, self.memory, self.cache
+        regs, state, cache, group = self.regs, self.state, self.cache, self.group
         slice_insns = self.config.slice_insns
         raw = kernel.raw
         version = -1
+        arrays: tuple = ()
         self.signals.mirror_all()
         jit = self.jit
+        main = self.signals.host_mask
         state[JIT_THRESHOLD] = -1 if jit is None else jit.threshold
         if jit is not None:
             # Return to Python often enough to install finished regions and age the counters.
             slice_insns = min(slice_insns, JIT_SLICE)
-        try:
-            while True:
-                if cache.version != version:
-                    version = cache.version
-                    args = kernel.arguments(
-                        regs,
-                        state,
-                        memory.ram,
-                        memory.perm,
-                        cache.code,
-                        cache.blocks,
-                        cache.keys,
-                        cache.values,
-                    )
-                # With guest handlers installed, come back often enough to deliver host signals.
-                budget = min(slice_insns, HANDLER_SLICE) if self.signals.any_handler else slice_insns
-                state[SLICE_END] = state[INSTRET] + budget
-                reason = raw(*args)
-                self.stats.kernel_entries += 1
-                regs[SINK] = 0
-                if jit is not None:
+        while True:
+            if group.ended is not None or self.stop_requested:
+                raise GroupEnded
+            if cache.version != version:
+                version = cache.version
+                # Held while the kernel runs: another thread's flush or growth replaces the
+                # cache's arrays, and these must outlive this thread's use of them.
+                arrays = (cache.code, cache.blocks, cache.keys, cache.values)
+                args = kernel.arguments(regs, state, self.memory.ram, self.memory.perm, *arrays)
+                state[IC_SITE] = 0  # an exit of a region from before a flush
+            # With guest handlers or other threads, come back often enough to deliver signals.
+            if self.signals.any_handler or group.multi:
+                budget = min(slice_insns, HANDLER_SLICE)
+            else:
+                budget = slice_insns
+            state[SLICE_END] = state[INSTRET] + budget
+            self.kernel_version = version
+            self.in_kernel = True
+            reason = raw(*args)
+            self.in_kernel = False
+            self.kernel_returns += 1
+            self.stats.kernel_entries += 1
+            regs[SINK] = 0
+            if jit is not None:
+                with group.lock:
                     jit.poll()
                     jit.tick(int(state[INSTRET]))
-                observer = self.observer
-                observed = observer is not None and reason in OBSERVED_EXITS
-                if observed:
-                    observer.before(self, reason)
-                try:
-                    self._service(reason, dispatch, ExecRequest)
-                except sig.FatalSignal as fatal:
-                    if fatal.signo not in sig.SYNCHRONOUS:
-                        raise
-                    self._synchronous_signal(fatal)
-                if self.pending_signals:
-                    observed = observer is not None
-                    self.deliver_signals()
-                if observed:
-                    observer.after(self)
-        except GuestExit as done:
-            return ExitStatus(code=done.code & 0xFF)
-        except Halted as halt:
-            return ExitStatus(code=0, pc=halt.pc)
-        except sig.FatalSignal as fatal:
-            return ExitStatus(signal=fatal.signo, pc=fatal.pc, addr=fatal.addr)
+            observer = self.observer
+            observed = observer is not None and reason in OBSERVED_EXITS
+            if observed:
+                observer.before(self, reason)
+            try:
+                self._service(reason, dispatch, ExecRequest, arrays, version)
+            except sig.FatalSignal as fatal:
+                if fatal.signo not in sig.SYNCHRONOUS:
+                    raise
+                self._synchronous_signal(fatal)
+            if self.pending_signals or group.pending:
+                observed = observer is not None
+                self.deliver_signals()
+            if main:
+                self.signals.apply_deferred()
+            if observed:
+                observer.after(self)
 
     def _exec(self, path: str, argv: list[bytes], envp: list[bytes]) -> None:
         """Replace the guest program in this host process (execve after its checks passed)."""
@@ -387,6 +607,7 @@ class GuestProcess:
             self.advance()
             return
         log.debug("execve %s %s", path, argv)
+        self._stop_other_threads()
         if self.vfork_release is not None:
             os.close(self.vfork_release)
             self.vfork_release = None
@@ -405,6 +626,32 @@ class GuestProcess:
         self.dir_streams.clear()
         self.load(path, argv, envp)
 
+    def _stop_other_threads(self) -> None:
+        """execve: every other thread of the process ends (Linux's de_thread); this one becomes
+        the process's only thread, with the process's id as its tid."""
+        group = self.group
+        others = [t for t in list(group.threads.values()) if t is not self]
+        if not others:
+            return
+        for thread in others:
+            thread.stop_requested = True
+            kick(thread)
+        deadline = time.monotonic() + 2.0
+        while time.monotonic() < deadline:
+            with group.lock:
+                if all(t.tid not in group.threads for t in others):
+                    break
+            time.sleep(0.001)
+        else:
+            log.warning("execve: a thread did not stop (blocked in a host call); it is abandoned")
+            with group.lock:
+                for thread in others:
+                    group.threads.pop(thread.tid, None)
+        with group.lock:
+            group.threads.pop(self.tid, None)
+            self.tid = os.getpid()
+            group.threads[self.tid] = self
+
     def _close_on_exec(self) -> None:
         fd_dir = "/proc/self/fd" if os.path.isdir("/proc/self/fd") else "/dev/fd"
         for name in os.listdir(fd_dir):
@@ -417,11 +664,13 @@ class GuestProcess:
             except OSError:
                 pass
 
-    def _service(self, reason: int, dispatch, exec_request) -> None:
-        """Handle one exit of the dispatcher kernel."""
+    def _service(self, reason: int, dispatch, exec_request, arrays: tuple, version: int) -> None:
+        """Handle one exit of the dispatcher kernel, which ran on `arrays` (the block cache's
+        arrays at `version`: another thread may have replaced them meanwhile)."""
         state = self.state
         if reason == EXIT_MISS:
-            self._translate(int(state[PC]))
+            with self.group.lock:
+                self._translate(int(state[PC]))
         elif reason == EXIT_SYSCALL:
             self.stats.syscalls += 1
             try:
@@ -438,13 +687,16 @@ class GuestProcess:
                 raise sig.FatalSignal(sig.SIGTRAP, pc, code=sig.TRAP_BRKPT)
             raise sig.FatalSignal(sig.SIGILL, pc, pc, code=sig.ILL_ILLOPC)
         elif reason == EXIT_FENCE_I:
-            self.cache.flush()
+            with self.group.lock:
+                self.cache.flush()
             self.advance()
         elif reason == EXIT_CSR:
-            self._counter_csr()
+            self._counter_csr(arrays[0])
         elif reason == EXIT_HOT:
-            if self.jit is not None:
-                self.jit.hot(int(state[EXIT_OP]))
+            # The block number is one of `arrays`: stale if the cache changed since.
+            if self.jit is not None and version == self.cache.version:
+                with self.group.lock:
+                    self.jit.hot(int(state[EXIT_OP]))
         elif reason != EXIT_SLICE:
             raise AssertionError(f"unknown dispatcher exit {reason}")
 
@@ -455,6 +707,8 @@ class GuestProcess:
 
     def _translate(self, pc: int) -> None:
         pc &= MASK64
+        if self.cache.lookup(pc) >= 0:
+            return  # another thread decoded it after this one's arrays were replaced
         try:
             block = translate_block(self.memory.fetch, pc, self.config.max_block_insns, self.cpu.rows)
         except FetchFault:
@@ -477,8 +731,8 @@ class GuestProcess:
         mapped = 0 <= addr < self.memory.size and self.memory.perm[addr >> 12] & PERM_MAPPED
         return sig.SEGV_ACCERR if mapped else sig.SEGV_MAPERR
 
-    def _counter_csr(self) -> None:
-        op = self.cache.code[int(self.state[EXIT_OP])]
+    def _counter_csr(self, code: np.ndarray) -> None:
+        op = code[int(self.state[EXIT_OP])]
         rd = (int(op[0]) >> 16) & 0xFF
         csr = (int(op[0]) >> 48) & 0xFFFF
         if csr == 0xC01:  # time

@@ -10,6 +10,7 @@ signals are delivered to guest handlers (sigframe.py) when the dispatcher return
 from __future__ import annotations
 
 import signal as host_signal
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -64,6 +65,9 @@ SEGV_MAPERR, SEGV_ACCERR = 1, 2
 BUS_ADRALN = 1
 ILL_ILLOPC = 1
 TRAP_BRKPT = 1
+SI_KERNEL = 0x80
+#: SIGALRM, SIGVTALRM, SIGPROF: what setitimer and alarm send.
+TIMER_SIGNALS = frozenset({14, 26, 27})
 
 
 def name(signo: int) -> str:
@@ -90,7 +94,8 @@ def to_host(signo: int) -> int | None:
     if sig_name is None:
         if 32 <= signo < NSIG and hasattr(host_signal, "SIGRTMIN"):
             host = host_signal.SIGRTMIN + (signo - 32)
-            return host if host <= host_signal.SIGRTMAX else None
+            # The host's SIGRTMAX is dbt's own (threads.KICK).
+            return host if host < host_signal.SIGRTMAX else None
         return None
     value = getattr(host_signal, sig_name, None)
     return int(value) if value is not None else None
@@ -142,8 +147,14 @@ def bit(signo: int) -> int:
     return 1 << (signo - 1)
 
 
+#: Guest signals whose disposition a thread other than the main one changed: only the main
+#: thread may set host handlers, and does at its next return to Python (apply_deferred).
+_deferred: set[int] = set()
+
+
 class SignalState:
-    """The guest's signal dispositions, blocked mask and alternate stack (one thread)."""
+    """One guest thread's view of the signals: the dispositions (shared by every thread of the
+    process), its blocked mask and its alternate stack."""
 
     def __init__(self) -> None:
         self.actions = [SigAction() for _ in range(NSIG + 1)]
@@ -151,6 +162,19 @@ class SignalState:
         self.altstack = (0, 2, 0)  # ss_sp, ss_flags (SS_DISABLE), ss_size
         #: Called with the host signal number when a host signal for a guest handler arrives.
         self.host_handler: Callable | None = None
+        #: Whether the host thread's signal mask follows `blocked`: only the main thread's does,
+        #: the others block every guest signal's host twin, so host signals reach the main one.
+        self.host_mask = True
+
+    def for_thread(self) -> SignalState:
+        """A new thread's view: the same dispositions, the creator's mask, no alternate stack."""
+        state = SignalState.__new__(SignalState)
+        state.actions = self.actions
+        state.blocked = self.blocked
+        state.altstack = (0, 2, 0)
+        state.host_handler = self.host_handler
+        state.host_mask = False
+        return state
 
     def disposition(self, signo: int) -> int:
         return self.actions[signo].handler
@@ -176,6 +200,9 @@ class SignalState:
         host = to_host(signo)
         if signo not in MIRRORED or host is None:
             return
+        if threading.current_thread() is not threading.main_thread():
+            _deferred.add(signo)
+            return
         handler = self.actions[signo].handler
         if handler == SIG_IGN:
             new = host_signal.SIG_IGN
@@ -188,7 +215,14 @@ class SignalState:
         except (OSError, ValueError):  # not the main thread, or a signal the host reserves
             pass
 
+    def apply_deferred(self) -> None:
+        """In the main thread: set the host handlers other threads' rt_sigaction asked for."""
+        while _deferred:
+            self.mirror(_deferred.pop())
+
     def mirror_mask(self) -> None:
+        if not self.host_mask:
+            return
         hosts = {to_host(s) for s in MIRRORED if self.blocked & bit(s)}
         hosts.discard(None)
         try:

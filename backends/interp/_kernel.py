@@ -55,11 +55,11 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
     """Run decoded blocks from state[PC] until an exit; returns the EXIT_* reason."""
     pc = state[PC]
     instret = state[INSTRET]
-    limit = state[SLICE_END]
     hmask = ht_keys.shape[0] - 1
     interpret_at = -1
     while True:
-        if instret >= limit:
+        # Read afresh: another thread lowers it to bring this one back to Python (a signal).
+        if instret >= hostops.load_shared_i64(state, SLICE_END):
             state[PC] = pc
             state[INSTRET] = instret
             return EXIT_SLICE
@@ -90,6 +90,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 hostops.poke_i64(site, 2, state[JIT_EPOCH])
         if region != 0:
             # Compiled code: it runs until it leaves its region, then the lookup goes on here.
+            state[PC] = pc  # the region checks it is the one for pc (see codegen)
             state[INSTRET] = instret
             state[REGION_CALLS] += 1
             reason = hostops.call_region(region, regs, state, mem, perm)
@@ -513,7 +514,11 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     state[EXIT_OP] = i
                     return EXIT_FAULT
                 old = sem.load_sized(mem, addr, 4)
-                sem.store_sized(mem, addr, sem.amo_swap(old, regs[rs2], 4), 4)
+                while True:
+                    seen = sem.cas_sized(mem, addr, old, sem.amo_swap(old, regs[rs2], 4), 4)
+                    if seen == old:
+                        break
+                    old = seen
                 regs[rd] = old
             elif op == 124:  # amoadd_w
                 addr = regs[rs1]
@@ -532,7 +537,11 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     state[EXIT_OP] = i
                     return EXIT_FAULT
                 old = sem.load_sized(mem, addr, 4)
-                sem.store_sized(mem, addr, sem.amo_add(old, regs[rs2], 4), 4)
+                while True:
+                    seen = sem.cas_sized(mem, addr, old, sem.amo_add(old, regs[rs2], 4), 4)
+                    if seen == old:
+                        break
+                    old = seen
                 regs[rd] = old
             elif op == 125:  # amoxor_w
                 addr = regs[rs1]
@@ -551,7 +560,11 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     state[EXIT_OP] = i
                     return EXIT_FAULT
                 old = sem.load_sized(mem, addr, 4)
-                sem.store_sized(mem, addr, sem.amo_xor(old, regs[rs2], 4), 4)
+                while True:
+                    seen = sem.cas_sized(mem, addr, old, sem.amo_xor(old, regs[rs2], 4), 4)
+                    if seen == old:
+                        break
+                    old = seen
                 regs[rd] = old
             elif op == 126:  # amoand_w
                 addr = regs[rs1]
@@ -570,7 +583,11 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     state[EXIT_OP] = i
                     return EXIT_FAULT
                 old = sem.load_sized(mem, addr, 4)
-                sem.store_sized(mem, addr, sem.amo_and(old, regs[rs2], 4), 4)
+                while True:
+                    seen = sem.cas_sized(mem, addr, old, sem.amo_and(old, regs[rs2], 4), 4)
+                    if seen == old:
+                        break
+                    old = seen
                 regs[rd] = old
             elif op == 127:  # amoor_w
                 addr = regs[rs1]
@@ -589,7 +606,11 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     state[EXIT_OP] = i
                     return EXIT_FAULT
                 old = sem.load_sized(mem, addr, 4)
-                sem.store_sized(mem, addr, sem.amo_or(old, regs[rs2], 4), 4)
+                while True:
+                    seen = sem.cas_sized(mem, addr, old, sem.amo_or(old, regs[rs2], 4), 4)
+                    if seen == old:
+                        break
+                    old = seen
                 regs[rd] = old
             elif op == 128:  # amomin_w
                 addr = regs[rs1]
@@ -608,7 +629,11 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     state[EXIT_OP] = i
                     return EXIT_FAULT
                 old = sem.load_sized(mem, addr, 4)
-                sem.store_sized(mem, addr, sem.amo_min(old, regs[rs2], 4), 4)
+                while True:
+                    seen = sem.cas_sized(mem, addr, old, sem.amo_min(old, regs[rs2], 4), 4)
+                    if seen == old:
+                        break
+                    old = seen
                 regs[rd] = old
             elif op == 129:  # amomax_w
                 addr = regs[rs1]
@@ -627,7 +652,11 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     state[EXIT_OP] = i
                     return EXIT_FAULT
                 old = sem.load_sized(mem, addr, 4)
-                sem.store_sized(mem, addr, sem.amo_max(old, regs[rs2], 4), 4)
+                while True:
+                    seen = sem.cas_sized(mem, addr, old, sem.amo_max(old, regs[rs2], 4), 4)
+                    if seen == old:
+                        break
+                    old = seen
                 regs[rd] = old
             elif op == 130:  # amominu_w
                 addr = regs[rs1]
@@ -646,7 +675,11 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     state[EXIT_OP] = i
                     return EXIT_FAULT
                 old = sem.load_sized(mem, addr, 4)
-                sem.store_sized(mem, addr, sem.amo_minu(old, regs[rs2], 4), 4)
+                while True:
+                    seen = sem.cas_sized(mem, addr, old, sem.amo_minu(old, regs[rs2], 4), 4)
+                    if seen == old:
+                        break
+                    old = seen
                 regs[rd] = old
             elif op == 131:  # amomaxu_w
                 addr = regs[rs1]
@@ -665,7 +698,11 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     state[EXIT_OP] = i
                     return EXIT_FAULT
                 old = sem.load_sized(mem, addr, 4)
-                sem.store_sized(mem, addr, sem.amo_maxu(old, regs[rs2], 4), 4)
+                while True:
+                    seen = sem.cas_sized(mem, addr, old, sem.amo_maxu(old, regs[rs2], 4), 4)
+                    if seen == old:
+                        break
+                    old = seen
                 regs[rd] = old
             elif op == 132:  # lr_w
                 addr = regs[rs1]
@@ -703,8 +740,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_FAULT
-                if state[RESERVATION] == addr and sem.load_sized(mem, addr, 4) == state[RESERVED_VALUE]:
-                    sem.store_sized(mem, addr, regs[rs2], 4)
+                if state[RESERVATION] == addr and sem.cas_sized(mem, addr, state[RESERVED_VALUE], regs[rs2], 4) == state[RESERVED_VALUE]:
                     regs[rd] = 0
                 else:
                     regs[rd] = 1
@@ -726,7 +762,11 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     state[EXIT_OP] = i
                     return EXIT_FAULT
                 old = sem.load_sized(mem, addr, 8)
-                sem.store_sized(mem, addr, sem.amo_swap(old, regs[rs2], 8), 8)
+                while True:
+                    seen = sem.cas_sized(mem, addr, old, sem.amo_swap(old, regs[rs2], 8), 8)
+                    if seen == old:
+                        break
+                    old = seen
                 regs[rd] = old
             elif op == 135:  # amoadd_d
                 addr = regs[rs1]
@@ -745,7 +785,11 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     state[EXIT_OP] = i
                     return EXIT_FAULT
                 old = sem.load_sized(mem, addr, 8)
-                sem.store_sized(mem, addr, sem.amo_add(old, regs[rs2], 8), 8)
+                while True:
+                    seen = sem.cas_sized(mem, addr, old, sem.amo_add(old, regs[rs2], 8), 8)
+                    if seen == old:
+                        break
+                    old = seen
                 regs[rd] = old
             elif op == 136:  # amoxor_d
                 addr = regs[rs1]
@@ -764,7 +808,11 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     state[EXIT_OP] = i
                     return EXIT_FAULT
                 old = sem.load_sized(mem, addr, 8)
-                sem.store_sized(mem, addr, sem.amo_xor(old, regs[rs2], 8), 8)
+                while True:
+                    seen = sem.cas_sized(mem, addr, old, sem.amo_xor(old, regs[rs2], 8), 8)
+                    if seen == old:
+                        break
+                    old = seen
                 regs[rd] = old
             elif op == 137:  # amoand_d
                 addr = regs[rs1]
@@ -783,7 +831,11 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     state[EXIT_OP] = i
                     return EXIT_FAULT
                 old = sem.load_sized(mem, addr, 8)
-                sem.store_sized(mem, addr, sem.amo_and(old, regs[rs2], 8), 8)
+                while True:
+                    seen = sem.cas_sized(mem, addr, old, sem.amo_and(old, regs[rs2], 8), 8)
+                    if seen == old:
+                        break
+                    old = seen
                 regs[rd] = old
             elif op == 138:  # amoor_d
                 addr = regs[rs1]
@@ -802,7 +854,11 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     state[EXIT_OP] = i
                     return EXIT_FAULT
                 old = sem.load_sized(mem, addr, 8)
-                sem.store_sized(mem, addr, sem.amo_or(old, regs[rs2], 8), 8)
+                while True:
+                    seen = sem.cas_sized(mem, addr, old, sem.amo_or(old, regs[rs2], 8), 8)
+                    if seen == old:
+                        break
+                    old = seen
                 regs[rd] = old
             elif op == 139:  # amomin_d
                 addr = regs[rs1]
@@ -821,7 +877,11 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     state[EXIT_OP] = i
                     return EXIT_FAULT
                 old = sem.load_sized(mem, addr, 8)
-                sem.store_sized(mem, addr, sem.amo_min(old, regs[rs2], 8), 8)
+                while True:
+                    seen = sem.cas_sized(mem, addr, old, sem.amo_min(old, regs[rs2], 8), 8)
+                    if seen == old:
+                        break
+                    old = seen
                 regs[rd] = old
             elif op == 140:  # amomax_d
                 addr = regs[rs1]
@@ -840,7 +900,11 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     state[EXIT_OP] = i
                     return EXIT_FAULT
                 old = sem.load_sized(mem, addr, 8)
-                sem.store_sized(mem, addr, sem.amo_max(old, regs[rs2], 8), 8)
+                while True:
+                    seen = sem.cas_sized(mem, addr, old, sem.amo_max(old, regs[rs2], 8), 8)
+                    if seen == old:
+                        break
+                    old = seen
                 regs[rd] = old
             elif op == 141:  # amominu_d
                 addr = regs[rs1]
@@ -859,7 +923,11 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     state[EXIT_OP] = i
                     return EXIT_FAULT
                 old = sem.load_sized(mem, addr, 8)
-                sem.store_sized(mem, addr, sem.amo_minu(old, regs[rs2], 8), 8)
+                while True:
+                    seen = sem.cas_sized(mem, addr, old, sem.amo_minu(old, regs[rs2], 8), 8)
+                    if seen == old:
+                        break
+                    old = seen
                 regs[rd] = old
             elif op == 142:  # amomaxu_d
                 addr = regs[rs1]
@@ -878,7 +946,11 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     state[EXIT_OP] = i
                     return EXIT_FAULT
                 old = sem.load_sized(mem, addr, 8)
-                sem.store_sized(mem, addr, sem.amo_maxu(old, regs[rs2], 8), 8)
+                while True:
+                    seen = sem.cas_sized(mem, addr, old, sem.amo_maxu(old, regs[rs2], 8), 8)
+                    if seen == old:
+                        break
+                    old = seen
                 regs[rd] = old
             elif op == 143:  # lr_d
                 addr = regs[rs1]
@@ -916,8 +988,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_FAULT
-                if state[RESERVATION] == addr and sem.load_sized(mem, addr, 8) == state[RESERVED_VALUE]:
-                    sem.store_sized(mem, addr, regs[rs2], 8)
+                if state[RESERVATION] == addr and sem.cas_sized(mem, addr, state[RESERVED_VALUE], regs[rs2], 8) == state[RESERVED_VALUE]:
                     regs[rd] = 0
                 else:
                     regs[rd] = 1
@@ -939,7 +1010,11 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     state[EXIT_OP] = i
                     return EXIT_FAULT
                 old = sem.load_sized(mem, addr, 1)
-                sem.store_sized(mem, addr, sem.amo_swap(old, regs[rs2], 1), 1)
+                while True:
+                    seen = sem.cas_sized(mem, addr, old, sem.amo_swap(old, regs[rs2], 1), 1)
+                    if seen == old:
+                        break
+                    old = seen
                 regs[rd] = old
             elif op == 146:  # amoadd_b
                 addr = regs[rs1]
@@ -958,7 +1033,11 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     state[EXIT_OP] = i
                     return EXIT_FAULT
                 old = sem.load_sized(mem, addr, 1)
-                sem.store_sized(mem, addr, sem.amo_add(old, regs[rs2], 1), 1)
+                while True:
+                    seen = sem.cas_sized(mem, addr, old, sem.amo_add(old, regs[rs2], 1), 1)
+                    if seen == old:
+                        break
+                    old = seen
                 regs[rd] = old
             elif op == 147:  # amoxor_b
                 addr = regs[rs1]
@@ -977,7 +1056,11 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     state[EXIT_OP] = i
                     return EXIT_FAULT
                 old = sem.load_sized(mem, addr, 1)
-                sem.store_sized(mem, addr, sem.amo_xor(old, regs[rs2], 1), 1)
+                while True:
+                    seen = sem.cas_sized(mem, addr, old, sem.amo_xor(old, regs[rs2], 1), 1)
+                    if seen == old:
+                        break
+                    old = seen
                 regs[rd] = old
             elif op == 148:  # amoand_b
                 addr = regs[rs1]
@@ -996,7 +1079,11 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     state[EXIT_OP] = i
                     return EXIT_FAULT
                 old = sem.load_sized(mem, addr, 1)
-                sem.store_sized(mem, addr, sem.amo_and(old, regs[rs2], 1), 1)
+                while True:
+                    seen = sem.cas_sized(mem, addr, old, sem.amo_and(old, regs[rs2], 1), 1)
+                    if seen == old:
+                        break
+                    old = seen
                 regs[rd] = old
             elif op == 149:  # amoor_b
                 addr = regs[rs1]
@@ -1015,7 +1102,11 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     state[EXIT_OP] = i
                     return EXIT_FAULT
                 old = sem.load_sized(mem, addr, 1)
-                sem.store_sized(mem, addr, sem.amo_or(old, regs[rs2], 1), 1)
+                while True:
+                    seen = sem.cas_sized(mem, addr, old, sem.amo_or(old, regs[rs2], 1), 1)
+                    if seen == old:
+                        break
+                    old = seen
                 regs[rd] = old
             elif op == 150:  # amomin_b
                 addr = regs[rs1]
@@ -1034,7 +1125,11 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     state[EXIT_OP] = i
                     return EXIT_FAULT
                 old = sem.load_sized(mem, addr, 1)
-                sem.store_sized(mem, addr, sem.amo_min(old, regs[rs2], 1), 1)
+                while True:
+                    seen = sem.cas_sized(mem, addr, old, sem.amo_min(old, regs[rs2], 1), 1)
+                    if seen == old:
+                        break
+                    old = seen
                 regs[rd] = old
             elif op == 151:  # amomax_b
                 addr = regs[rs1]
@@ -1053,7 +1148,11 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     state[EXIT_OP] = i
                     return EXIT_FAULT
                 old = sem.load_sized(mem, addr, 1)
-                sem.store_sized(mem, addr, sem.amo_max(old, regs[rs2], 1), 1)
+                while True:
+                    seen = sem.cas_sized(mem, addr, old, sem.amo_max(old, regs[rs2], 1), 1)
+                    if seen == old:
+                        break
+                    old = seen
                 regs[rd] = old
             elif op == 152:  # amominu_b
                 addr = regs[rs1]
@@ -1072,7 +1171,11 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     state[EXIT_OP] = i
                     return EXIT_FAULT
                 old = sem.load_sized(mem, addr, 1)
-                sem.store_sized(mem, addr, sem.amo_minu(old, regs[rs2], 1), 1)
+                while True:
+                    seen = sem.cas_sized(mem, addr, old, sem.amo_minu(old, regs[rs2], 1), 1)
+                    if seen == old:
+                        break
+                    old = seen
                 regs[rd] = old
             elif op == 153:  # amomaxu_b
                 addr = regs[rs1]
@@ -1091,7 +1194,11 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     state[EXIT_OP] = i
                     return EXIT_FAULT
                 old = sem.load_sized(mem, addr, 1)
-                sem.store_sized(mem, addr, sem.amo_maxu(old, regs[rs2], 1), 1)
+                while True:
+                    seen = sem.cas_sized(mem, addr, old, sem.amo_maxu(old, regs[rs2], 1), 1)
+                    if seen == old:
+                        break
+                    old = seen
                 regs[rd] = old
             elif op == 154:  # amoswap_h
                 addr = regs[rs1]
@@ -1110,7 +1217,11 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     state[EXIT_OP] = i
                     return EXIT_FAULT
                 old = sem.load_sized(mem, addr, 2)
-                sem.store_sized(mem, addr, sem.amo_swap(old, regs[rs2], 2), 2)
+                while True:
+                    seen = sem.cas_sized(mem, addr, old, sem.amo_swap(old, regs[rs2], 2), 2)
+                    if seen == old:
+                        break
+                    old = seen
                 regs[rd] = old
             elif op == 155:  # amoadd_h
                 addr = regs[rs1]
@@ -1129,7 +1240,11 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     state[EXIT_OP] = i
                     return EXIT_FAULT
                 old = sem.load_sized(mem, addr, 2)
-                sem.store_sized(mem, addr, sem.amo_add(old, regs[rs2], 2), 2)
+                while True:
+                    seen = sem.cas_sized(mem, addr, old, sem.amo_add(old, regs[rs2], 2), 2)
+                    if seen == old:
+                        break
+                    old = seen
                 regs[rd] = old
             elif op == 156:  # amoxor_h
                 addr = regs[rs1]
@@ -1148,7 +1263,11 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     state[EXIT_OP] = i
                     return EXIT_FAULT
                 old = sem.load_sized(mem, addr, 2)
-                sem.store_sized(mem, addr, sem.amo_xor(old, regs[rs2], 2), 2)
+                while True:
+                    seen = sem.cas_sized(mem, addr, old, sem.amo_xor(old, regs[rs2], 2), 2)
+                    if seen == old:
+                        break
+                    old = seen
                 regs[rd] = old
             elif op == 157:  # amoand_h
                 addr = regs[rs1]
@@ -1167,7 +1286,11 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     state[EXIT_OP] = i
                     return EXIT_FAULT
                 old = sem.load_sized(mem, addr, 2)
-                sem.store_sized(mem, addr, sem.amo_and(old, regs[rs2], 2), 2)
+                while True:
+                    seen = sem.cas_sized(mem, addr, old, sem.amo_and(old, regs[rs2], 2), 2)
+                    if seen == old:
+                        break
+                    old = seen
                 regs[rd] = old
             elif op == 158:  # amoor_h
                 addr = regs[rs1]
@@ -1186,7 +1309,11 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     state[EXIT_OP] = i
                     return EXIT_FAULT
                 old = sem.load_sized(mem, addr, 2)
-                sem.store_sized(mem, addr, sem.amo_or(old, regs[rs2], 2), 2)
+                while True:
+                    seen = sem.cas_sized(mem, addr, old, sem.amo_or(old, regs[rs2], 2), 2)
+                    if seen == old:
+                        break
+                    old = seen
                 regs[rd] = old
             elif op == 159:  # amomin_h
                 addr = regs[rs1]
@@ -1205,7 +1332,11 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     state[EXIT_OP] = i
                     return EXIT_FAULT
                 old = sem.load_sized(mem, addr, 2)
-                sem.store_sized(mem, addr, sem.amo_min(old, regs[rs2], 2), 2)
+                while True:
+                    seen = sem.cas_sized(mem, addr, old, sem.amo_min(old, regs[rs2], 2), 2)
+                    if seen == old:
+                        break
+                    old = seen
                 regs[rd] = old
             elif op == 160:  # amomax_h
                 addr = regs[rs1]
@@ -1224,7 +1355,11 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     state[EXIT_OP] = i
                     return EXIT_FAULT
                 old = sem.load_sized(mem, addr, 2)
-                sem.store_sized(mem, addr, sem.amo_max(old, regs[rs2], 2), 2)
+                while True:
+                    seen = sem.cas_sized(mem, addr, old, sem.amo_max(old, regs[rs2], 2), 2)
+                    if seen == old:
+                        break
+                    old = seen
                 regs[rd] = old
             elif op == 161:  # amominu_h
                 addr = regs[rs1]
@@ -1243,7 +1378,11 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     state[EXIT_OP] = i
                     return EXIT_FAULT
                 old = sem.load_sized(mem, addr, 2)
-                sem.store_sized(mem, addr, sem.amo_minu(old, regs[rs2], 2), 2)
+                while True:
+                    seen = sem.cas_sized(mem, addr, old, sem.amo_minu(old, regs[rs2], 2), 2)
+                    if seen == old:
+                        break
+                    old = seen
                 regs[rd] = old
             elif op == 162:  # amomaxu_h
                 addr = regs[rs1]
@@ -1262,7 +1401,11 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     state[EXIT_OP] = i
                     return EXIT_FAULT
                 old = sem.load_sized(mem, addr, 2)
-                sem.store_sized(mem, addr, sem.amo_maxu(old, regs[rs2], 2), 2)
+                while True:
+                    seen = sem.cas_sized(mem, addr, old, sem.amo_maxu(old, regs[rs2], 2), 2)
+                    if seen == old:
+                        break
+                    old = seen
                 regs[rd] = old
             elif op == 163:  # amocas_b
                 addr = regs[rs1]
@@ -1280,10 +1423,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_FAULT
-                old = sem.load_sized(mem, addr, 1)
-                if sem.amo_cas(old, regs[(w >> 40) & 0xFF], 1):
-                    sem.store_sized(mem, addr, regs[rs2], 1)
-                regs[rd] = old
+                regs[rd] = sem.cas_sized(mem, addr, regs[(w >> 40) & 0xFF], regs[rs2], 1)
             elif op == 164:  # amocas_h
                 addr = regs[rs1]
                 if addr & 1:
@@ -1300,10 +1440,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_FAULT
-                old = sem.load_sized(mem, addr, 2)
-                if sem.amo_cas(old, regs[(w >> 40) & 0xFF], 2):
-                    sem.store_sized(mem, addr, regs[rs2], 2)
-                regs[rd] = old
+                regs[rd] = sem.cas_sized(mem, addr, regs[(w >> 40) & 0xFF], regs[rs2], 2)
             elif op == 165:  # amocas_w
                 addr = regs[rs1]
                 if addr & 3:
@@ -1320,10 +1457,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_FAULT
-                old = sem.load_sized(mem, addr, 4)
-                if sem.amo_cas(old, regs[(w >> 40) & 0xFF], 4):
-                    sem.store_sized(mem, addr, regs[rs2], 4)
-                regs[rd] = old
+                regs[rd] = sem.cas_sized(mem, addr, regs[(w >> 40) & 0xFF], regs[rs2], 4)
             elif op == 166:  # amocas_d
                 addr = regs[rs1]
                 if addr & 7:
@@ -1340,10 +1474,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_FAULT
-                old = sem.load_sized(mem, addr, 8)
-                if sem.amo_cas(old, regs[(w >> 40) & 0xFF], 8):
-                    sem.store_sized(mem, addr, regs[rs2], 8)
-                regs[rd] = old
+                regs[rd] = sem.cas_sized(mem, addr, regs[(w >> 40) & 0xFF], regs[rs2], 8)
             elif op == 167:  # amocas_q
                 addr = regs[rs1]
                 if addr & 15:
@@ -1361,13 +1492,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     state[EXIT_OP] = i
                     return EXIT_FAULT
                 pairs = code[i, 1]
-                lo = sem.load_sized(mem, addr, 8)
-                hi = sem.load_sized(mem, addr + 8, 8)
-                src_lo = regs[rs2]
-                src_hi = regs[(pairs >> 16) & 0xFF]
-                if lo == regs[(w >> 40) & 0xFF] and hi == regs[(pairs >> 8) & 0xFF]:
-                    sem.store_sized(mem, addr, src_lo, 8)
-                    sem.store_sized(mem, addr + 8, src_hi, 8)
+                lo, hi = hostops.cas_128(mem, addr, regs[(w >> 40) & 0xFF], regs[(pairs >> 8) & 0xFF], regs[rs2], regs[(pairs >> 16) & 0xFF])
                 regs[rd] = lo
                 regs[pairs & 0xFF] = hi
             elif op == 168:  # fadd_s
@@ -2428,5 +2553,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
+            elif op == 273:  # fence
+                sem.fence((w >> 48) & 1)
             i += 1
         instret += blocks[b, BLK_INSNS]

@@ -116,17 +116,17 @@ def case_body(op: OpDef) -> str:
             "addr = regs[rs1]\n"
             + _checked("PERM_RW", op.size, "FAULT_STORE", aligned=True)
             + f"\nold = sem.load_sized(mem, addr, {op.size})"
-            + f"\nsem.store_sized(mem, addr, {s}(old, regs[rs2], {op.size}), {op.size})"
+            # Atomic across guest threads: retry until no other thread wrote in between.
+            + "\nwhile True:"
+            + f"\n    seen = sem.cas_sized(mem, addr, old, {s}(old, regs[rs2], {op.size}), {op.size})"
+            + "\n    if seen == old:\n        break\n    old = seen"
             + "\nregs[rd] = old"
         )
     if shape is Shape.AMO_CAS:
         return (
             "addr = regs[rs1]\n"
             + _checked("PERM_RW", op.size, "FAULT_STORE", aligned=True)
-            + f"\nold = sem.load_sized(mem, addr, {op.size})"
-            + f"\nif {s}(old, regs[(w >> 40) & 0xFF], {op.size}):"
-            + f"\n    sem.store_sized(mem, addr, regs[rs2], {op.size})"
-            + "\nregs[rd] = old"
+            + f"\nregs[rd] = sem.cas_sized(mem, addr, regs[(w >> 40) & 0xFF], regs[rs2], {op.size})"
         )
     if shape is Shape.AMO_CAS_Q:
         # Pairs: (rd, dest_hi), (rs2, src_hi), (rs3, cmp_hi); x0 pairs are (SINK, SINK) or (0, 0).
@@ -134,10 +134,8 @@ def case_body(op: OpDef) -> str:
             "addr = regs[rs1]\n"
             + _checked("PERM_RW", 16, "FAULT_STORE", aligned=True)
             + "\npairs = code[i, 1]"
-            + "\nlo = sem.load_sized(mem, addr, 8)\nhi = sem.load_sized(mem, addr + 8, 8)"
-            + "\nsrc_lo = regs[rs2]\nsrc_hi = regs[(pairs >> 16) & 0xFF]"
-            + "\nif lo == regs[(w >> 40) & 0xFF] and hi == regs[(pairs >> 8) & 0xFF]:"
-            + "\n    sem.store_sized(mem, addr, src_lo, 8)\n    sem.store_sized(mem, addr + 8, src_hi, 8)"
+            + "\nlo, hi = hostops.cas_128(mem, addr, regs[(w >> 40) & 0xFF], regs[(pairs >> 8) & 0xFF],"
+            + " regs[rs2], regs[(pairs >> 16) & 0xFF])"
             + "\nregs[rd] = lo\nregs[pairs & 0xFF] = hi"
         )
     if shape is Shape.LR:
@@ -151,9 +149,9 @@ def case_body(op: OpDef) -> str:
         return (
             "addr = regs[rs1]\n"
             + _checked("PERM_W", op.size, "FAULT_STORE", aligned=True)
-            + "\nif state[RESERVATION] == addr and "
-            + f"sem.load_sized(mem, addr, {op.size}) == state[RESERVED_VALUE]:"
-            + f"\n    sem.store_sized(mem, addr, regs[rs2], {op.size})"
+            # A compare-and-swap on the value LR read (as QEMU does): atomic across threads.
+            + "\nif state[RESERVATION] == addr and sem.cas_sized(mem, addr, state[RESERVED_VALUE],"
+            + f" regs[rs2], {op.size}) == state[RESERVED_VALUE]:"
             + "\n    regs[rd] = 0\nelse:\n    regs[rd] = 1\nstate[RESERVATION] = -1"
         )
     if shape is Shape.FP_RR_RM:
@@ -166,6 +164,8 @@ def case_body(op: OpDef) -> str:
         return _fp_result(f"{s}(regs[rs1], regs[rs2])")
     if shape is Shape.FP_R:
         return _fp_result(f"{s}(regs[rs1])")
+    if shape is Shape.FENCE:
+        return "sem.fence((w >> 48) & 1)"
     raise AssertionError(f"no template for {shape}")
 
 
@@ -239,11 +239,11 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
     """Run decoded blocks from state[PC] until an exit; returns the EXIT_* reason."""
     pc = state[PC]
     instret = state[INSTRET]
-    limit = state[SLICE_END]
     hmask = ht_keys.shape[0] - 1
     interpret_at = -1
     while True:
-        if instret >= limit:
+        # Read afresh: another thread lowers it to bring this one back to Python (a signal).
+        if instret >= hostops.load_shared_i64(state, SLICE_END):
             state[PC] = pc
             state[INSTRET] = instret
             return EXIT_SLICE
@@ -274,6 +274,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 hostops.poke_i64(site, 2, state[JIT_EPOCH])
         if region != 0:
             # Compiled code: it runs until it leaves its region, then the lookup goes on here.
+            state[PC] = pc  # the region checks it is the one for pc (see codegen)
             state[INSTRET] = instret
             state[REGION_CALLS] += 1
             reason = hostops.call_region(region, regs, state, mem, perm)

@@ -62,13 +62,6 @@ def _lsized(fn, size):
     return cfunc(_i64(_u8p, _i64), **_OPTIONS)(f)
 
 
-def _ssized(fn, size):
-    def f(mem_p, addr, value):
-        fn(carray(mem_p, (_WHOLE,)), addr, value, size)
-
-    return cfunc(types.void(_u8p, _i64, _i64), **_OPTIONS)(f)
-
-
 def _amo(fn, size):
     def f(old, src):
         return fn(old, src, size)
@@ -147,7 +140,6 @@ _BUILDERS = {
     "load": _load,
     "store": _store,
     "lsized": _lsized,
-    "ssized": _ssized,
     "amo": _amo,
     "csr": _csr,
     "memok": _memok,

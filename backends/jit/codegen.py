@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from dbt.backends.jit.oplib import LOAD_SIZED, MEM_OK_EXACT, MEM_OK_FAST, STORE_SIZED, SemSymbol, symbol_for
+from dbt.backends.jit.oplib import LOAD_SIZED, MEM_OK_EXACT, MEM_OK_FAST, SemSymbol, symbol_for
 from dbt.ir.ops import OPS, Shape
 from dbt.ir.state import (
     CHAINED,
@@ -149,7 +149,7 @@ def generate(name: str, blocks: list[RegionBlock]) -> tuple[str, list[SemSymbol]
         "entry:",
         "  %ir = alloca i64",
         f"  %limitp = getelementptr i64, i64* %state, i64 {SLICE_END}",
-        "  %limit = load i64, i64* %limitp",
+        f"  %pcp = getelementptr i64, i64* %state, i64 {PC}",
         f"  %irp = getelementptr i64, i64* %state, i64 {INSTRET}",
         "  %ir0 = load i64, i64* %irp",
         "  store i64 %ir0, i64* %ir",
@@ -160,7 +160,13 @@ def generate(name: str, blocks: list[RegionBlock]) -> tuple[str, list[SemSymbol]
         head.append(f"  %r{slot} = alloca i64")
         head.append(f"  %v{slot} = load i64, i64* %p{slot}")
         head.append(f"  store i64 %v{slot}, i64* %r{slot}")
-    head.append("  br label %b0")
+    # A chained exit read its inline cache while another thread rewrote it: the region may be
+    # called for another pc. It then returns at once and the dispatcher looks the pc up.
+    head.append("  %pc0 = load i64, i64* %pcp")
+    head.append(f"  %here = icmp eq i64 %pc0, {_i64(blocks[0].pc)}")
+    head.append("  br i1 %here, label %b0, label %elsewhere")
+    head.append("elsewhere:")
+    head.append(f"  ret i64 {CONTINUE}")
     declarations = [_declare(symbol) for symbol in [*e.symbols.values(), *e.helpers.values()]]
     text = "\n".join([*e.caches, *head, *body, "}", *declarations, BRANCH_WEIGHTS, CALL_ATTRIBUTES]) + "\n"
     return text, list(e.symbols.values())
@@ -175,7 +181,6 @@ _DECLARATIONS = {
     # definition and LLVM would leave it a real call instead of inlining it.
     "store": "i8* @{}(i8*, i64, i64)",
     "lsized": "i64 @{}(i8*, i64)",
-    "ssized": "i8* @{}(i8*, i64, i64)",
     "amo": "i64 @{}(i64, i64)",
     "csr": "i64 @{}(i64*, i64, i64, i64)",
     "memok": "i64 @{}(i8*, i64, i64, i64, i64)",
@@ -291,7 +296,7 @@ def _leave_chained(e: _Emitter, pc: str) -> None:
     same_pc, same_epoch, budget, hit, hit2 = e.tmp(), e.tmp(), e.tmp(), e.tmp(), e.tmp()
     e.emit(f"{same_pc} = icmp eq i64 {cached_pc}, {pc}")
     e.emit(f"{same_epoch} = icmp eq i64 {epoch}, {epoch_now}")
-    e.emit(f"{budget} = icmp slt i64 {total}, %limit")
+    e.emit(f"{budget} = icmp slt i64 {total}, {_limit(e)}")
     e.emit(f"{hit} = and i1 {same_pc}, {same_epoch}")
     e.emit(f"{hit2} = and i1 {hit}, {budget}")
     next_region, site = e.tmp(), e.tmp()
@@ -337,6 +342,14 @@ def _emit_exit(e: _Emitter) -> None:
     e.emit("ret i64 %x.code")
 
 
+def _limit(e: _Emitter) -> str:
+    """state[SLICE_END], read afresh at each loop turn and exit: another thread lowers it to
+    make this one return to Python at once (a signal for it, a flush)."""
+    limit = e.tmp()
+    e.emit(f"{limit} = load atomic i64, i64* %limitp monotonic, align 8")
+    return limit
+
+
 def _goto(e: _Emitter, target: int, index: dict[int, int], block_insns: int) -> None:
     """Finish the current block and continue at a constant pc: inside the region or by exiting."""
     count, total = e.tmp(), e.tmp()
@@ -355,7 +368,7 @@ def _emit_block(e: _Emitter, i: int, block: RegionBlock, index: dict[int, int], 
         # A loop inside the region: leave once the instruction budget is spent.
         count, within = e.tmp(), e.tmp()
         e.emit(f"{count} = load i64, i64* %ir")
-        e.emit(f"{within} = icmp slt i64 {count}, %limit")
+        e.emit(f"{within} = icmp slt i64 {count}, {_limit(e)}")
         _leave_unless(e, within, block.pc, 0, CONTINUE)
     e.group_checks, e.covered = _plan_checks(block)
     for op, rd, rs1, rs2, rs3, aux, imm, pc, insn_index, extra in block_ops(block):
@@ -534,44 +547,41 @@ def _emit_op(e: _Emitter, op, rd, rs1, rs2, rs3, aux, imm, pc, insn_index, extra
     elif shape is Shape.AMO:
         addr, src = _read(e, rs1), _read(e, rs2)
         _check_memory(e, addr, op.size, PERM_R | PERM_W, FAULT_STORE, pc, insn_index, aligned=True)
-        old, new = e.tmp(), e.tmp()
-        e.emit(f"{old} = call i64 {e.use(LOAD_SIZED[op.size])}(i8* %mem, i64 {addr})")
+        first = e.tmp()
+        e.emit(f"{first} = call i64 {e.use(LOAD_SIZED[op.size])}(i8* %mem, i64 {addr})")
+        # Atomic across guest threads: compare-and-swap the op's result until no other thread
+        # wrote in between (the op itself is the interpreter's semantics function).
+        before, retry, done = e.current, e.label("amo_retry"), e.label("amo_done")
+        old, new, seen = e.tmp(), e.tmp(), e.tmp()
+        e.emit(f"br label %{retry}")
+        e.place(retry)
+        e.emit(f"{old} = phi i64 [ {first}, %{before} ], [ {seen}, %{retry} ]")
         e.emit(f"{new} = call i64 {e.use(symbol)}(i64 {old}, i64 {src})")
-        e.emit(f"{e.tmp()} = call i8* {e.use(STORE_SIZED[op.size])}(i8* %mem, i64 {addr}, i64 {new})")
+        e.emit(f"{seen} = {_cas(e, addr, old, new, op.size)}")
+        again = e.tmp()
+        e.emit(f"{again} = icmp ne i64 {seen}, {old}")
+        e.emit(f"br i1 {again}, label %{retry}, label %{done}")
+        e.place(done)
         _write(e, rd, old)
     elif shape is Shape.AMO_CAS:
         addr, src, expected = _read(e, rs1), _read(e, rs2), _read(e, rs3)
         _check_memory(e, addr, op.size, PERM_R | PERM_W, FAULT_STORE, pc, insn_index, aligned=True)
-        old, equal, hit = e.tmp(), e.tmp(), e.tmp()
-        e.emit(f"{old} = call i64 {e.use(LOAD_SIZED[op.size])}(i8* %mem, i64 {addr})")
-        e.emit(f"{equal} = call i64 {e.use(symbol)}(i64 {old}, i64 {expected})")
-        e.emit(f"{hit} = icmp ne i64 {equal}, 0")
-        do_store, done = e.label("cas_store"), e.label("cas_done")
-        e.emit(f"br i1 {hit}, label %{do_store}, label %{done}")
-        e.place(do_store)
-        e.emit(f"{e.tmp()} = call i8* {e.use(STORE_SIZED[op.size])}(i8* %mem, i64 {addr}, i64 {src})")
-        e.emit(f"br label %{done}")
-        e.place(done)
+        old = e.tmp()
+        e.emit(f"{old} = {_cas(e, addr, expected, src, op.size)}")
         _write(e, rd, old)
     elif shape is Shape.AMO_CAS_Q:
         dest_hi, cmp_hi, src_hi = imm & 0xFF, (imm >> 8) & 0xFF, (imm >> 16) & 0xFF
         addr = _read(e, rs1)
         src_lo, src_hi_v, cmp_lo, cmp_hi_v = _read(e, rs2), _read(e, src_hi), _read(e, rs3), _read(e, cmp_hi)
         _check_memory(e, addr, 16, PERM_R | PERM_W, FAULT_STORE, pc, insn_index, aligned=True)
-        addr_hi, lo, hi, eq_lo, eq_hi, hit = (e.tmp() for _ in range(6))
-        e.emit(f"{addr_hi} = add i64 {addr}, 8")
-        e.emit(f"{lo} = call i64 {e.use(LOAD_SIZED[8])}(i8* %mem, i64 {addr})")
-        e.emit(f"{hi} = call i64 {e.use(LOAD_SIZED[8])}(i8* %mem, i64 {addr_hi})")
-        e.emit(f"{eq_lo} = icmp eq i64 {lo}, {cmp_lo}")
-        e.emit(f"{eq_hi} = icmp eq i64 {hi}, {cmp_hi_v}")
-        e.emit(f"{hit} = and i1 {eq_lo}, {eq_hi}")
-        do_store, done = e.label("casq_store"), e.label("casq_done")
-        e.emit(f"br i1 {hit}, label %{do_store}, label %{done}")
-        e.place(do_store)
-        e.emit(f"{e.tmp()} = call i8* {e.use(STORE_SIZED[8])}(i8* %mem, i64 {addr}, i64 {src_lo})")
-        e.emit(f"{e.tmp()} = call i8* {e.use(STORE_SIZED[8])}(i8* %mem, i64 {addr_hi}, i64 {src_hi_v})")
-        e.emit(f"br label %{done}")
-        e.place(done)
+        want, value = _join128(e, cmp_lo, cmp_hi_v), _join128(e, src_lo, src_hi_v)
+        pointer, pair, seen, lo, shifted, hi = (e.tmp() for _ in range(6))
+        e.emit(f"{pointer} = {_host_pointer(e, addr, 128)}")
+        e.emit(f"{pair} = cmpxchg i128* {pointer}, i128 {want}, i128 {value} seq_cst seq_cst")
+        e.emit(f"{seen} = extractvalue {{ i128, i1 }} {pair}, 0")
+        e.emit(f"{lo} = trunc i128 {seen} to i64")
+        e.emit(f"{shifted} = lshr i128 {seen}, 64")
+        e.emit(f"{hi} = trunc i128 {shifted} to i64")
         _write(e, rd, lo)
         _write(e, dest_hi, hi)
     elif shape is Shape.LR:
@@ -586,21 +596,24 @@ def _emit_op(e: _Emitter, op, rd, rs1, rs2, rs3, aux, imm, pc, insn_index, extra
         addr, src = _read(e, rs1), _read(e, rs2)
         _check_memory(e, addr, op.size, PERM_W, FAULT_STORE, pc, insn_index, aligned=True)
         reserved, expected = _get_state(e, RESERVATION), _get_state(e, RESERVED_VALUE)
-        current, same_addr, same_value, success = e.tmp(), e.tmp(), e.tmp(), e.tmp()
-        e.emit(f"{current} = call i64 {e.use(LOAD_SIZED[op.size])}(i8* %mem, i64 {addr})")
+        # A compare-and-swap on the value LR read (as QEMU does): atomic across threads.
+        same_addr, seen, same_value, success = e.tmp(), e.tmp(), e.tmp(), e.tmp()
         e.emit(f"{same_addr} = icmp eq i64 {reserved}, {addr}")
-        e.emit(f"{same_value} = icmp eq i64 {current}, {expected}")
-        e.emit(f"{success} = and i1 {same_addr}, {same_value}")
-        do_store, done = e.label("sc_store"), e.label("sc_done")
-        e.emit(f"br i1 {success}, label %{do_store}, label %{done}")
+        before, do_store, done = e.current, e.label("sc_store"), e.label("sc_done")
+        e.emit(f"br i1 {same_addr}, label %{do_store}, label %{done}")
         e.place(do_store)
-        e.emit(f"{e.tmp()} = call i8* {e.use(STORE_SIZED[op.size])}(i8* %mem, i64 {addr}, i64 {src})")
+        e.emit(f"{seen} = {_cas(e, addr, expected, src, op.size)}")
+        e.emit(f"{same_value} = icmp eq i64 {seen}, {expected}")
+        stored = e.current
         e.emit(f"br label %{done}")
         e.place(done)
+        e.emit(f"{success} = phi i1 [ false, %{before} ], [ {same_value}, %{stored} ]")
         result = e.tmp()
         e.emit(f"{result} = select i1 {success}, i64 0, i64 1")
         _set_state(e, RESERVATION, "-1")
         _write(e, rd, result)
+    elif shape is Shape.FENCE:
+        e.emit("fence seq_cst" if aux & 1 else "fence acq_rel")
     elif shape in (Shape.FP_RR_RM, Shape.FP_R_RM, Shape.FP_RRR_RM):
         rm = _rounding_mode(e, aux, pc, insn_index)
         operands = {Shape.FP_R_RM: (rs1,), Shape.FP_RR_RM: (rs1, rs2), Shape.FP_RRR_RM: (rs1, rs2, rs3)}[
@@ -618,6 +631,42 @@ def _emit_op(e: _Emitter, op, rd, rs1, rs2, rs3, aux, imm, pc, insn_index, extra
         _write(e, rd, result)
     else:
         raise AssertionError(f"{op.name} cannot be in a region")
+
+
+def _host_pointer(e: _Emitter, addr: str, width: int) -> str:
+    """An expression for the host pointer (as i<width>*) of a checked guest address; the
+    instruction computing the byte address is emitted first."""
+    byte = e.tmp()
+    e.emit(f"{byte} = getelementptr i8, i8* %mem, i64 {addr}")
+    return f"bitcast i8* {byte} to i{width}*"
+
+
+def _cas(e: _Emitter, addr: str, expected: str, new: str, size: int) -> str:
+    """Emits an atomic compare-and-swap of `size` aligned bytes (the interpreter's
+    hostops.cas_<bits>); returns an expression for the old contents, sign-extended."""
+    width = 8 * size
+    pointer, pair, seen = e.tmp(), e.tmp(), e.tmp()
+    e.emit(f"{pointer} = {_host_pointer(e, addr, width)}")
+    if width == 64:
+        want, value = expected, new
+    else:
+        want, value = e.tmp(), e.tmp()
+        e.emit(f"{want} = trunc i64 {expected} to i{width}")
+        e.emit(f"{value} = trunc i64 {new} to i{width}")
+    e.emit(f"{pair} = cmpxchg i{width}* {pointer}, i{width} {want}, i{width} {value} seq_cst seq_cst")
+    e.emit(f"{seen} = extractvalue {{ i{width}, i1 }} {pair}, 0")
+    if width == 64:
+        return f"add i64 {seen}, 0"
+    return f"sext i{width} {seen} to i64"
+
+
+def _join128(e: _Emitter, lo: str, hi: str) -> str:
+    wide_lo, wide_hi, shifted, joined = e.tmp(), e.tmp(), e.tmp(), e.tmp()
+    e.emit(f"{wide_lo} = zext i64 {lo} to i128")
+    e.emit(f"{wide_hi} = zext i64 {hi} to i128")
+    e.emit(f"{shifted} = shl i128 {wide_hi}, 64")
+    e.emit(f"{joined} = or i128 {wide_lo}, {shifted}")
+    return joined
 
 
 BRANCH_WEIGHTS = '!0 = !{!"branch_weights", i32 2000, i32 1}'

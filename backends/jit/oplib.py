@@ -28,7 +28,7 @@ from dbt.ir.ops import OPS, OpDef, Shape
 #   fp3rm  i64 (i64, i64, i64, i64 rm, i64* fflags)     fp2rm i64 (i64, i64, i64 rm, i64* fflags)
 #   fp1rm  i64 (i64, i64 rm, i64* fflags)               fp2   i64 (i64, i64, i64* fflags)
 #   memok  i64 (i8* perm, i64 npages, i64 addr, i64 size, i64 need)
-#   lsized i64 (i8* mem, i64 addr)  (sign-extended 4 or 8 bytes)    ssized void (i8*, i64, i64)
+#   lsized i64 (i8* mem, i64 addr)  (sign-extended 1, 2, 4 or 8 bytes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +37,7 @@ class SemSymbol:
     kind: str
     #: Semantics function in dbt.ir.semantics.
     sem: str
-    #: Access size for amo/lsized/ssized.
+    #: Access size for amo/lsized.
     size: int = 0
 
 
@@ -54,7 +54,7 @@ def symbol_for(op: OpDef) -> SemSymbol | None:
         return SemSymbol(f"dbt_sem_{op.sem}", "load", op.sem)
     if shape is Shape.STORE:
         return SemSymbol(f"dbt_sem_{op.sem}", "store", op.sem)
-    if shape in (Shape.AMO, Shape.AMO_CAS):
+    if shape is Shape.AMO:
         return SemSymbol(f"dbt_sem_{op.sem}_{op.size}", "amo", op.sem, op.size)
     if shape in (Shape.CSR_R, Shape.CSR_I):
         return SemSymbol(f"dbt_sem_{op.sem}", "csr", op.sem)
@@ -76,13 +76,10 @@ MEM_OK_EXACT = SemSymbol("dbt_sem_mem_ok_exact", "memok", "mem_ok_exact")
 LOAD_SIZED = {
     size: SemSymbol(f"dbt_sem_load_sized_{size}", "lsized", "load_sized", size) for size in (1, 2, 4, 8)
 }
-STORE_SIZED = {
-    size: SemSymbol(f"dbt_sem_store_sized_{size}", "ssized", "store_sized", size) for size in (1, 2, 4, 8)
-}
 
 
 def all_symbols() -> dict[str, SemSymbol]:
-    symbols = {s.name: s for s in (MEM_OK_FAST, MEM_OK_EXACT, *LOAD_SIZED.values(), *STORE_SIZED.values())}
+    symbols = {s.name: s for s in (MEM_OK_FAST, MEM_OK_EXACT, *LOAD_SIZED.values())}
     for op in OPS:
         symbol = symbol_for(op)
         if symbol is not None:

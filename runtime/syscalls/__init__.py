@@ -40,6 +40,56 @@ class SyscallDef:
 
 
 REGISTRY: dict[int, SyscallDef] = {}
+
+#: Calls that may block (or take long) run without the thread group's lock; every other call
+#: holds it while other guest threads exist, so calls that change what threads share (mmap, brk,
+#: sigaction, ...) never interleave.
+UNLOCKED = frozenset(
+    [
+        "read",
+        "write",
+        "readv",
+        "writev",
+        "pread64",
+        "pwrite64",
+        "preadv",
+        "pwritev",
+        "futex",
+        "nanosleep",
+        "clock_nanosleep",
+        "ppoll",
+        "pselect6",
+        "wait4",
+        "waitid",
+        "rt_sigsuspend",
+        "rt_sigtimedwait",
+        "accept",
+        "accept4",
+        "connect",
+        "recvfrom",
+        "sendto",
+        "recvmsg",
+        "sendmsg",
+        "sched_yield",
+        "epoll_pwait",
+        "epoll_pwait2",
+        "sendfile",
+        "splice",
+        "tee",
+        "flock",
+        "fcntl",
+        "openat",
+        "exit",
+        "exit_group",
+        "clone",
+        "clone3",
+        "execve",
+        "fsync",
+        "fdatasync",
+        "sync",
+        "msync",
+    ]
+)
 _warned: set[int] = set()
 
 
@@ -88,7 +138,11 @@ def dispatch(proc) -> None:
             if entry.name in ("exit", "exit_group", "execve"):
                 _trace(proc, call_text, None)
         try:
-            result = entry.handler(proc, *args)
+            if proc.group.multi and entry.name not in UNLOCKED:
+                with proc.group.lock:
+                    result = entry.handler(proc, *args)
+            else:
+                result = entry.handler(proc, *args)
         except InterruptedError:
             # A host signal for a guest handler interrupted a blocking host call (only libc calls
             # made through ctypes surface EINTR; Python's own calls retry).
@@ -141,4 +195,16 @@ def _trace(proc, call_text: str, result: object) -> None:
 
 
 # Registering the families fills REGISTRY.
-from dbt.runtime.syscalls import fs, misc, mm, net, poll, process, signal, time, timers, xattr  # noqa: E402, F401
+from dbt.runtime.syscalls import (  # noqa: E402, F401
+    events,
+    fs,
+    misc,
+    mm,
+    net,
+    poll,
+    process,
+    signal,
+    time,
+    timers,
+    xattr,
+)

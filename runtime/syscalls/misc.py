@@ -13,7 +13,8 @@ from dbt.ir.state import CACHE_BLOCK_SIZE
 from dbt.runtime.memory import TASK_SIZE
 from dbt.runtime.syscalls import RESTART, errnos, syscall
 from dbt.runtime.syscalls.structs import RLIM_INFINITY, RLIMIT
-from dbt.runtime.syscalls.time import read_timespec, sleep_until
+from dbt.runtime.syscalls.time import read_timespec
+from dbt.runtime.threads import kick
 
 log = logging.getLogger("dbt.syscall")
 
@@ -152,13 +153,18 @@ def sys_getrandom(proc, buf: int, length: int, flags: int) -> int:
     return length
 
 
-# ---- futex: one guest thread, so nobody else can change the word or wake a waiter ----
+# ---- futex: wait queues in the thread group (dbt.runtime.threads) ----
 FUTEX_WAIT, FUTEX_WAKE, FUTEX_REQUEUE, FUTEX_CMP_REQUEUE, FUTEX_WAKE_OP = 0, 1, 3, 4, 5
 FUTEX_WAIT_BITSET, FUTEX_WAKE_BITSET = 9, 10
 FUTEX_WAIT_REQUEUE_PI, FUTEX_LOCK_PI2 = 11, 13
 FUTEX_CMD_MASK = 0x7F
 FUTEX_CLOCK_REALTIME = 256
+FUTEX_BITSET_MATCH_ANY = 0xFFFFFFFF
 ETIMEDOUT = 110
+#: Robust futex words: the owner's tid, and the bits the kernel sets when the owner dies.
+FUTEX_TID_MASK, FUTEX_OWNER_DIED, FUTEX_WAITERS = 0x3FFFFFFF, 0x40000000, 0x80000000
+#: Linux's bound on the robust list walked at a thread's exit.
+ROBUST_LIST_LIMIT = 2048
 
 
 @syscall(98, "pxipxi")
@@ -171,7 +177,8 @@ def sys_futex(proc, uaddr: int, op: int, val: int, timeout: int, uaddr2: int, va
         ns = read_timespec(proc, timeout)
         if ns is None:
             return -errnos.EINVAL
-        # FUTEX_WAIT's timeout is relative, FUTEX_WAIT_BITSET's absolute on the chosen clock.
+        # FUTEX_WAIT's timeout is relative (on the monotonic clock), FUTEX_WAIT_BITSET's absolute
+        # on the chosen clock.
         deadline = host_time.clock_gettime_ns(host_time.CLOCK_MONOTONIC) + ns if cmd == FUTEX_WAIT else ns
     if op & FUTEX_CLOCK_REALTIME and cmd not in (FUTEX_WAIT_BITSET, FUTEX_WAIT_REQUEUE_PI, FUTEX_LOCK_PI2):
         return -errnos.ENOSYS
@@ -179,28 +186,134 @@ def sys_futex(proc, uaddr: int, op: int, val: int, timeout: int, uaddr2: int, va
         return -errnos.EINVAL
     if uaddr % 4:
         return -errnos.EINVAL
+    group = proc.group
     if waiting:
-        current = proc.memory.read_u32(uaddr)
-        if current != val & 0xFFFFFFFF:
-            return -errnos.EAGAIN
-        clock = host_time.CLOCK_REALTIME if op & FUTEX_CLOCK_REALTIME else host_time.CLOCK_MONOTONIC
-        if deadline is None and not proc.signals.any_handler:
-            log.warning("futex wait with no other guest thread to wake it: the guest is deadlocked")
-        try:
-            # No other thread exists to wake us: only the timeout or a signal ends the wait.
-            sleep_until(proc, clock, deadline)
-        except InterruptedError:
-            # Without a timeout Linux answers ERESTARTSYS (SA_RESTART restarts the wait), with one
-            # it restarts only when no handler runs: here one does, so EINTR.
-            if deadline is None and proc.restart_interrupted():
-                return RESTART
-            return -errnos.EINTR
-        return -ETIMEDOUT
-    if cmd in (FUTEX_WAKE, FUTEX_WAKE_BITSET, FUTEX_REQUEUE, FUTEX_CMP_REQUEUE, FUTEX_WAKE_OP):
-        if cmd == FUTEX_CMP_REQUEUE and proc.memory.read_u32(uaddr) != val3 & 0xFFFFFFFF:
-            return -errnos.EAGAIN
-        return 0
+        realtime = cmd == FUTEX_WAIT_BITSET and op & FUTEX_CLOCK_REALTIME
+        clock = host_time.CLOCK_REALTIME if realtime else host_time.CLOCK_MONOTONIC
+        bitset = val3 & 0xFFFFFFFF if cmd == FUTEX_WAIT_BITSET else FUTEX_BITSET_MATCH_ANY
+        return _futex_wait(proc, uaddr, val, bitset, clock, deadline)
+    with group.lock:
+        if cmd in (FUTEX_WAKE, FUTEX_WAKE_BITSET):
+            bitset = val3 & 0xFFFFFFFF if cmd == FUTEX_WAKE_BITSET else FUTEX_BITSET_MATCH_ANY
+            proc.memory.read_u32(uaddr)  # EFAULT for a bad word, as Linux's get_futex_key
+            return group.futex_wake(uaddr, max(val, 0), bitset)
+        if cmd in (FUTEX_REQUEUE, FUTEX_CMP_REQUEUE):
+            # The timeout argument is the number of waiters to requeue.
+            requeue = timeout & 0x7FFFFFFF
+            if val < 0 or timeout >= 1 << 31:
+                return -errnos.EINVAL
+            if uaddr2 % 4:
+                return -errnos.EINVAL
+            if cmd == FUTEX_CMP_REQUEUE and proc.memory.read_u32(uaddr) != val3 & 0xFFFFFFFF:
+                return -errnos.EAGAIN
+            woken = group.futex_wake(uaddr, val)
+            moved = group.futex_requeue(uaddr, uaddr2, requeue)
+            return woken + moved if cmd == FUTEX_CMP_REQUEUE else woken
+        if cmd == FUTEX_WAKE_OP:
+            if uaddr2 % 4:
+                return -errnos.EINVAL
+            old = _futex_op(proc, uaddr2, val3)
+            if old is None:
+                return -errnos.ENOSYS
+            woken = group.futex_wake(uaddr, max(val, 0))
+            if _futex_cmp(old, val3):
+                woken += group.futex_wake(uaddr2, timeout & 0x7FFFFFFF)
+            return woken
     return -errnos.ENOSYS
+
+
+def _futex_wait(proc, uaddr: int, val: int, bitset: int, clock: int, deadline: int | None) -> object:
+    """FUTEX_WAIT(_BITSET): sleep while the word holds `val`, until a wake, the deadline or a
+    signal. The check and the queueing happen under the group's lock, which every wake takes, so
+    a wake between a guest's store and this wait is never lost."""
+    from dbt.runtime.syscalls.signal import NOT_DONE, pause_wait, wait_for
+
+    group = proc.group
+    with group.lock:
+        if proc.memory.read_u32(uaddr) != val & 0xFFFFFFFF:
+            return -errnos.EAGAIN
+        waiter = group.futex_enqueue(proc, uaddr, bitset)
+    if deadline is None and not group.multi and not proc.signals.any_handler:
+        log.warning("futex wait with no other guest thread to wake it: the guest is deadlocked")
+
+    def wait(sigset: int, block: bool) -> object:
+        if waiter.woken:
+            return 0
+        remaining = None
+        if deadline is not None:
+            remaining = deadline - host_time.clock_gettime_ns(clock)
+            if remaining <= 0:
+                return -ETIMEDOUT
+        if block:
+            pause_wait(sigset, remaining)
+        return NOT_DONE
+
+    try:
+        return wait_for(proc, wait)
+    except InterruptedError:
+        if waiter.woken:
+            return 0
+        # Without a timeout Linux answers ERESTARTSYS (SA_RESTART restarts the wait), with one
+        # it restarts only when no handler runs: here one does, so EINTR.
+        if deadline is None and proc.restart_interrupted():
+            return RESTART
+        return -errnos.EINTR
+    finally:
+        group.futex_dequeue(waiter)
+
+
+def _futex_op(proc, addr: int, encoded: int) -> int | None:
+    """FUTEX_WAKE_OP's operation on the word at `addr` (under the group's lock; guest AMOs on
+    the same word at the same moment are not excluded). Returns the old value."""
+    op, oparg = (encoded >> 28) & 0xF, (encoded >> 12) & 0xFFF
+    if op & 8:  # FUTEX_OP_OPARG_SHIFT
+        oparg = 1 << (oparg & 31)
+        op &= 7
+    old = proc.memory.read_u32(addr)
+    results = {0: oparg, 1: old + oparg, 2: old | oparg, 3: old & ~oparg, 4: old ^ oparg}
+    if op not in results:
+        return None
+    proc.memory.write_u32(addr, results[op] & 0xFFFFFFFF)
+    return old
+
+
+def _futex_cmp(old: int, encoded: int) -> bool:
+    cmp, cmparg = (encoded >> 24) & 0xF, encoded & 0xFFF
+    signed = old - (1 << 32) if old >= 1 << 31 else old
+    return {0: signed == cmparg, 1: signed != cmparg, 2: signed < cmparg, 3: signed <= cmparg,
+            4: signed > cmparg, 5: signed >= cmparg}.get(cmp, False)  # fmt: skip
+
+
+def release_robust_list(proc) -> None:
+    """A thread exits: mark each robust futex it still owns as its owner's death (Linux's
+    exit_robust_list) and wake one waiter, so pthread_mutex_lock of a robust mutex returns
+    EOWNERDEAD instead of hanging. Called under the group's lock."""
+    head = proc.robust_list
+    if not head:
+        return
+    memory = proc.memory
+    entry = memory.read_u64(head)
+    offset = memory.read_u64(head + 8)
+    offset -= (1 << 64) if offset >= 1 << 63 else 0
+    pending = memory.read_u64(head + 16)
+    seen = 0
+    while entry != head and seen < ROBUST_LIST_LIMIT:
+        following = memory.read_u64(entry & ~1)
+        if entry != pending:
+            _release_robust(proc, (entry & ~1) + offset)
+        entry = following
+        seen += 1
+    if pending:
+        _release_robust(proc, (pending & ~1) + offset)
+
+
+def _release_robust(proc, addr: int) -> None:
+    word = proc.memory.read_u32(addr)
+    if word & FUTEX_TID_MASK != proc.tid:
+        return
+    proc.memory.write_u32(addr, (word & FUTEX_WAITERS) | FUTEX_OWNER_DIED)
+    if word & FUTEX_WAITERS:
+        proc.group.futex_wake(addr, 1)
 
 
 @syscall(99, "pu")
@@ -258,16 +371,14 @@ _MEMBARRIER_REGISTER = (
 def _membarrier_registrations(proc, add: int = 0) -> int:
     """The registrations of this address space (a new one after fork or execve, as in Linux)."""
     key = (os.getpid(), id(proc.image))
-    owner, mask = getattr(proc, "_membarrier", (key, 0))
+    owner, mask = proc.group.membarrier or (key, 0)
     mask = (mask if owner == key else 0) | add
-    proc._membarrier = (key, mask)
+    proc.group.membarrier = (key, mask)
     return mask
 
 
 @syscall(283, "ixi")
 def sys_membarrier(proc, cmd: int, flags: int, cpu_id: int) -> int:
-    # One guest thread: every barrier is already complete; only the arguments and the
-    # registration protocol are Linux's to check.
     allowed_flags = MEMBARRIER_CMD_FLAG_CPU if cmd == MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ else 0
     if flags & ~allowed_flags & 0xFFFFFFFF:
         return -errnos.EINVAL
@@ -283,7 +394,23 @@ def sys_membarrier(proc, cmd: int, flags: int, cpu_id: int) -> int:
     needed = _MEMBARRIER_NEEDS.get(cmd)
     if needed is not None and not _membarrier_registrations(proc) & needed:
         return -errnos.EPERM
+    _barrier_on_every_thread(proc)
     return 0
+
+
+def _barrier_on_every_thread(proc) -> None:
+    """Return once every other thread running guest code has passed a full host barrier: each is
+    made to leave its kernel (a return to Python is one), and threads outside one (in Python or a
+    system call) already have. The kernels' own fences order the rest."""
+    others = [t for t in list(proc.group.threads.values()) if t is not proc and t.in_kernel]
+    entries = {id(t): t.kernel_returns for t in others}
+    for thread in others:
+        kick(thread, lower_slice=True)
+    deadline = host_time.monotonic() + 1.0
+    while others and host_time.monotonic() < deadline:
+        others = [t for t in others if t.in_kernel and t.kernel_returns == entries[id(t)]]
+        if others:
+            host_time.sleep(0.0001)
 
 
 # ---- scheduling ----

@@ -18,7 +18,7 @@ from dbt.errors import GuestFault
 from dbt.runtime.syscalls import errnos, syscall
 from dbt.runtime.syscalls.hostcall import LINUX, libc_function
 from dbt.runtime.syscalls.signal import NOT_DONE, SIGSET_SIZE, Timespec, wait_for
-from dbt.runtime.syscalls.time import read_timespec
+from dbt.runtime.syscalls.time import timeout_deadline
 
 POLLFD = struct.Struct("<ihh")
 POLLERR, POLLHUP, POLLNVAL = 0x008, 0x010, 0x020
@@ -55,16 +55,6 @@ def _from_host(events: int) -> int:
     return sum(bit for bit, host in _POLL_BITS if events & host)
 
 
-def _deadline(proc, addr: int) -> int | None:
-    """The monotonic time a timeout argument ends at (None: no timeout); EINVAL if malformed."""
-    if not addr:
-        return None
-    ns = read_timespec(proc, addr)
-    if ns is None:
-        raise OSError(errnos.EINVAL, "timeout")
-    return host_time.monotonic_ns() + ns if ns else 0
-
-
 def _host_timeout(deadline: int | None, block: bool) -> Timespec | None:
     """The timeout of one host wait: what is left of the guest's, or 0 for a check that must not wait."""
     if not block:
@@ -98,7 +88,7 @@ def _sigmask(proc, addr: int, size: int) -> int | None:
 @syscall(73, "puppu")
 def sys_ppoll(proc, fds: int, nfds: int, timeout: int, sigmask: int, sigsetsize: int) -> int:
     nfds &= 0xFFFFFFFF  # an unsigned int
-    deadline = _deadline(proc, timeout)
+    deadline = timeout_deadline(proc, timeout)
     mask = _sigmask(proc, sigmask, sigsetsize)
     if nfds > resource.getrlimit(resource.RLIMIT_NOFILE)[0]:
         return -errnos.EINVAL
@@ -163,7 +153,7 @@ def _fd_table_size(nfds: int) -> int:
 def sys_pselect6(proc, nfds: int, readfds: int, writefds: int, exceptfds: int, timeout: int, sig: int) -> int:
     # Linux's order: the sigmask argument pack, the timeout, the sigmask, then the sets.
     ss, ss_len = struct.unpack("<QQ", proc.memory.read_slice(sig, 16)) if sig else (0, 0)
-    deadline = _deadline(proc, timeout)
+    deadline = timeout_deadline(proc, timeout)
     mask = _sigmask(proc, ss, ss_len)
     if nfds < 0:
         return -errnos.EINVAL

@@ -3,7 +3,7 @@
 fork and vfork fork the host process: parent and child each go on emulating their own copy.
 execve runs the new program in the same host process (same pid, same file descriptors minus
 close-on-exec ones), so a shell's commands start without a new Python. Guest threads
-(CLONE_THREAD) are not supported yet and fail with a one-line message.
+(CLONE_THREAD) run on host threads of their own (dbt.runtime.threads).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import resource
 import struct
 
 from dbt.errors import DbtError
+from dbt.ir.state import INSTRET, PC
 from dbt.runtime import signals as sig
 from dbt.runtime.syscalls import KEEP, errnos, syscall
 from dbt.runtime.syscalls.fs import guest_path, read_string
@@ -48,7 +49,7 @@ def sys_getpid(proc) -> int:
 
 @syscall(178)
 def sys_gettid(proc) -> int:
-    return os.getpid()
+    return proc.tid
 
 
 @syscall(173)
@@ -140,7 +141,7 @@ def sys_setsid(proc) -> int:
 @syscall(96, "p")
 def sys_set_tid_address(proc, addr: int) -> int:
     proc.tid_address = addr
-    return os.getpid()
+    return proc.tid
 
 
 PR_SET_PDEATHSIG, PR_GET_PDEATHSIG, PR_GET_DUMPABLE, PR_SET_DUMPABLE = 1, 2, 3, 4
@@ -186,9 +187,10 @@ def sys_prctl(proc, option: int, arg2: int, arg3: int, arg4: int, arg5: int) -> 
 # ---- exit ----
 @syscall(93, "i")
 def sys_exit(proc, status: int) -> int:
+    """Ends the calling thread (the process, if it is the last one)."""
     from dbt.runtime.process import GuestExit
 
-    raise GuestExit(status)
+    raise GuestExit(status, group=False)
 
 
 @syscall(94, "i")
@@ -198,27 +200,76 @@ def sys_exit_group(proc, status: int) -> int:
     raise GuestExit(status)
 
 
-# ---- fork ----
+# ---- fork and threads ----
 class ThreadsUnsupported(DbtError):
-    pass
+    """A guest thread where dbt cannot run one (the lockstep of --differential)."""
+
+
+#: What a new thread must share with its creator (Linux refuses CLONE_THREAD without these).
+CLONE_SIGHAND = 0x800
+THREAD_FLAGS = CLONE_VM | CLONE_SIGHAND | CLONE_THREAD
+CLONE_ARGS = struct.Struct("<11Q")  # struct clone_args, up to cgroup (88 bytes, CLONE_ARGS_SIZE_VER2)
+CLONE_ARGS_SIZE_VER0 = 64
 
 
 @syscall(220, "xpppp")
 def sys_clone(proc, flags: int, newsp: int, parent_tid: int, tls: int, child_tid: int) -> int:
     if flags & CLONE_THREAD:
-        if not getattr(proc, "_threads_warned", False):
-            proc._threads_warned = True
-            log.error(
-                "guest threads (clone with CLONE_THREAD) are not supported yet; the call fails with ENOSYS"
-            )
-        return -errnos.ENOSYS
+        return _new_thread(proc, flags, newsp, parent_tid, tls, child_tid)
     return _fork(proc, flags, newsp, parent_tid, tls, child_tid)
 
 
 @syscall(435, "pu")
 def sys_clone3(proc, args: int, size: int) -> int:
-    # glibc falls back to clone when clone3 is missing, as on older kernels.
-    return -errnos.ENOSYS
+    if size < CLONE_ARGS_SIZE_VER0 or size > 4096:
+        return -errnos.EINVAL
+    raw = proc.memory.read_slice(args, min(size, CLONE_ARGS.size)).ljust(CLONE_ARGS.size, b"\0")
+    if size > CLONE_ARGS.size and any(proc.memory.read_slice(args + CLONE_ARGS.size, size - CLONE_ARGS.size)):
+        return -errnos.E2BIG  # fields this kernel does not know must be zero
+    flags, _pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid, set_tid_size, _ = (
+        CLONE_ARGS.unpack(raw)
+    )
+    if set_tid or set_tid_size or flags & 0x1000:  # set_tid, CLONE_PIDFD: not offered
+        return -errnos.EINVAL
+    if (stack == 0) != (stack_size == 0) or exit_signal > sig.NSIG:
+        return -errnos.EINVAL
+    newsp = (stack + stack_size) & (1 << 64) - 1 if stack else 0
+    if flags & CLONE_THREAD:
+        if exit_signal:
+            return -errnos.EINVAL
+        return _new_thread(proc, flags, newsp, parent_tid, tls, child_tid)
+    return _fork(proc, flags, newsp, parent_tid, tls, child_tid)
+
+
+def _new_thread(proc, flags: int, newsp: int, parent_tid: int, tls: int, child_tid: int) -> int:
+    """clone(CLONE_THREAD): a guest thread on a host thread of its own."""
+    if flags & THREAD_FLAGS != THREAD_FLAGS:
+        return -errnos.EINVAL
+    if proc.observer is not None:
+        raise ThreadsUnsupported(
+            "--differential runs the two tiers in lockstep on one thread: this guest creates threads"
+        )
+    thread = proc.new_thread()
+    regs = thread.regs
+    if newsp:
+        regs[2] = newsp - (1 << 64) if newsp >= 1 << 63 else newsp
+    if flags & CLONE_SETTLS:
+        regs[4] = tls - (1 << 64) if tls >= 1 << 63 else tls
+    regs[10] = 0
+    thread.state[PC] = proc.state[PC] + 4  # after the ecall
+    thread.state[INSTRET] = proc.state[INSTRET] + 1
+    if flags & CLONE_CHILD_CLEARTID:
+        thread.tid_address = child_tid
+    with proc.group.lock:
+        # The tid words are written before either thread runs on (Linux's order).
+        tid = proc.start_thread(thread)
+        if flags & CLONE_PARENT_SETTID:
+            proc.memory.write_u32(parent_tid, tid)
+        if flags & CLONE_CHILD_SETTID:
+            proc.memory.write_u32(child_tid, tid)
+        thread.may_run.set()
+    log.debug("thread %d started at %#x", tid, int(thread.state[PC]))
+    return tid
 
 
 def _fork(proc, flags: int, newsp: int, parent_tid: int, tls: int, child_tid: int) -> int:

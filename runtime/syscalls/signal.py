@@ -11,6 +11,7 @@ import ctypes
 import logging
 import os
 import signal as host_signal
+import time
 from collections.abc import Callable
 
 from dbt.runtime import sigframe
@@ -18,6 +19,7 @@ from dbt.runtime import signals as sig
 from dbt.runtime.syscalls import KEEP, errnos, syscall
 from dbt.runtime.syscalls.hostcall import libc_function
 from dbt.runtime.syscalls.structs import SIGACTION, STACK_T
+from dbt.runtime.threads import KICK, GroupEnded, kick
 
 log = logging.getLogger("dbt.signal")
 
@@ -83,7 +85,8 @@ def sys_rt_sigprocmask(proc, how: int, set_addr: int, oldset: int, sigsetsize: i
 def sys_rt_sigpending(proc, set_addr: int, sigsetsize: int) -> int:
     if sigsetsize > SIGSET_SIZE:
         return -errnos.EINVAL
-    proc.memory.write_u64(set_addr, proc.pending_signals & proc.signals.blocked)
+    pending = proc.pending_signals | proc.group.pending
+    proc.memory.write_u64(set_addr, pending & proc.signals.blocked)
     return 0
 
 
@@ -143,14 +146,20 @@ def _host_numbers(mask: int) -> set[int]:
     return {h for s in sig.MIRRORED if mask & sig.bit(s) and (h := sig.to_host(s)) is not None}
 
 
-#: Every host signal that follows a guest disposition.
-_ALL_HOSTS = frozenset(_host_numbers((1 << sig.NSIG) - 1))
+#: Every host signal that follows a guest disposition, and the one that interrupts a thread's wait.
+_ALL_HOSTS = frozenset(_host_numbers((1 << sig.NSIG) - 1)) | ({KICK} if KICK else set())
+
+
+def block_host_signals() -> None:
+    """In a guest thread's host thread (not the main one): block every guest signal's host twin
+    and KICK, so host signals reach the main thread and KICK only ends waits."""
+    host_signal.pthread_sigmask(host_signal.SIG_BLOCK, _ALL_HOSTS)
 
 
 def _interrupting(proc, mask: int) -> bool:
     """Whether a pending signal that `mask` lets through ends a wait: one with a guest handler, or
     one whose default action ends the process. Ignored ones do not: Linux restarts the call."""
-    deliverable = proc.pending_signals & ~mask
+    deliverable = (proc.pending_signals | proc.group.pending) & ~mask
     while deliverable:
         signo = (deliverable & -deliverable).bit_length()
         deliverable &= deliverable - 1
@@ -185,10 +194,16 @@ def wait_for(proc, wait: Callable[[int, bool], int | None], mask: int | None = N
     wait_mask = original if mask is None else mask & ~sig.UNBLOCKABLE
     state.blocked = wait_mask
     host_signal.pthread_sigmask(host_signal.SIG_BLOCK, _ALL_HOSTS)
-    host_set = _host_sigset(wait_mask)
+    # Other threads than the main one keep the guest signals' host twins blocked even here: only
+    # KICK (another thread's signal for this one, a futex wake) ends their waits.
+    host_set = _host_sigset(wait_mask if state.host_mask else (1 << sig.NSIG) - 1)
     interrupted = False
     try:
         while True:
+            if proc.stop_requested or proc.group.ended is not None:
+                raise GroupEnded  # the process ends, or another thread's execve replaces it
+            if state.host_mask:
+                state.apply_deferred()
             pending = _interrupting(proc, wait_mask)
             try:
                 result = wait(ctypes.addressof(host_set), not pending)
@@ -247,7 +262,8 @@ def _send(proc, pid: int, signo: int, code: int) -> int:
     if not 0 <= signo <= sig.NSIG:
         return -errnos.EINVAL
     if pid == os.getpid():
-        raise_in_guest(proc, signo, code)
+        if signo:  # for the process: any thread that does not block it takes it
+            proc.group.queue(signo, sigframe.siginfo(signo, code, os.getpid(), os.getuid()))
         return 0
     host = sig.to_host(signo) if signo else 0
     if host is None:
@@ -277,8 +293,17 @@ def _thread_group(tid: int) -> int | None:
 
 def _send_to_thread(proc, tgid: int, tid: int, signo: int) -> int:
     """tkill (tgid 0) and tgkill: signal one thread, which must belong to tgid."""
+    target = proc.group.threads.get(tid)
+    if target is not None and tgid in (0, os.getpid()):
+        if not 0 <= signo <= sig.NSIG:
+            return -errnos.EINVAL
+        if signo:
+            target.queue_signal(signo, sigframe.siginfo(signo, SI_TKILL, os.getpid(), os.getuid()))
+            if target is not proc:
+                kick(target)
+        return 0
     group = _thread_group(tid)
-    # The guest has one thread, dbt's own host threads are not its.
+    # dbt's own host threads (compile pool, ...) are not the guest's.
     if group is None or (tgid and group != tgid) or (group == os.getpid() and tid != group):
         return -errnos.ESRCH
     if tid == os.getpid():
@@ -312,3 +337,67 @@ def sys_tgkill(proc, tgid: int, tid: int, signo: int) -> int:
     if tgid <= 0 or tid <= 0:
         return -errnos.EINVAL
     return _send_to_thread(proc, tgid, tid, signo)
+
+
+@syscall(137, "pppu")
+def sys_rt_sigtimedwait(proc, set_addr: int, info: int, timeout: int, sigsetsize: int) -> int:
+    """Take a pending signal of the set (its handler does not run), waiting for one up to the
+    timeout (EAGAIN) or until another signal with a handler arrives (EINTR)."""
+    from dbt.runtime.syscalls.time import timeout_deadline
+
+    if sigsetsize != SIGSET_SIZE:
+        return -errnos.EINVAL
+    wanted = proc.memory.read_u64(set_addr) & ~sig.UNBLOCKABLE
+    deadline = timeout_deadline(proc, timeout)
+    state = proc.signals
+    # The waited-for signals reach dbt while it waits even if the guest blocks them or leaves
+    # them at their default action: the host handler queues them (main thread only).
+    replaced = {}
+    if state.host_mask and state.host_handler is not None:
+        for signo in sig.MIRRORED:
+            host = sig.to_host(signo)
+            if (
+                wanted & sig.bit(signo)
+                and host is not None
+                and state.disposition(signo) in (sig.SIG_DFL, sig.SIG_IGN)
+            ):
+                replaced[host] = host_signal.signal(host, state.host_handler)
+    host_signal.pthread_sigmask(host_signal.SIG_BLOCK, _ALL_HOSTS)
+    host_set = _host_sigset((state.blocked & ~wanted) if state.host_mask else (1 << sig.NSIG) - 1)
+    proc.waiting_for = wanted
+    try:
+        while True:
+            if proc.stop_requested or proc.group.ended is not None:
+                raise GroupEnded
+            signo, siginfo = _take_wanted(proc, wanted)
+            if signo:
+                if info:
+                    proc.memory.write_slice(info, siginfo.ljust(sigframe.INFO_SIZE, b"\0"))
+                return signo
+            if _interrupting(proc, state.blocked | wanted):
+                return -errnos.EINTR
+            remaining = None if deadline is None else deadline - time.monotonic_ns()
+            if remaining is not None and remaining <= 0:
+                return -errnos.EAGAIN
+            try:
+                pause_wait(ctypes.addressof(host_set), remaining)
+            except InterruptedError:
+                pass
+    finally:
+        proc.waiting_for = 0
+        for host, previous in replaced.items():
+            host_signal.signal(host, previous)
+        if state.host_mask:
+            state.mirror_mask()
+
+
+def _take_wanted(proc, wanted: int) -> tuple[int, bytes]:
+    """The lowest pending signal of `wanted`, for this thread first, then for the process."""
+    with proc.group.lock:
+        mine = proc.pending_signals & wanted
+        if mine:
+            signo = (mine & -mine).bit_length()
+            proc.pending_signals &= ~sig.bit(signo)
+            return signo, proc.pending_info.pop(signo, None) or sigframe.siginfo(signo)
+    signo, info = proc.group.take(~wanted & ((1 << sig.NSIG) - 1))
+    return signo, (info or sigframe.siginfo(signo)) if signo else b""

@@ -67,6 +67,16 @@ def read_timespec(proc, addr: int) -> int | None:
     return sec * 1_000_000_000 + nsec
 
 
+def timeout_deadline(proc, addr: int) -> int | None:
+    """The monotonic time a timeout argument ends at (None: no timeout); EINVAL if malformed."""
+    if not addr:
+        return None
+    ns = read_timespec(proc, addr)
+    if ns is None:
+        raise OSError(errnos.EINVAL, "timeout")
+    return host_time.monotonic_ns() + ns if ns else 0
+
+
 @syscall(113, "ip")
 def sys_clock_gettime(proc, clock_id: int, tp: int) -> int:
     clock = host_clock(clock_id)

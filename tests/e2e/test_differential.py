@@ -17,11 +17,14 @@ from guests.cases import CASES
 
 TOOLCHAINS = available_toolchains()
 GLIBC_CASES = {"hello", "float", "atomics", "signals", "heap", "minishell-pipeline", "fpcompute-small"}
+#: Guests that create threads: the lockstep runs one thread (they fail with a one-line error,
+#: tested below); tests/e2e/test_threads.py compares both tiers with QEMU on them instead.
+THREADED = {"threads", "futex", "sigmore", "events"}
 
 
 def _params():
     for case in CASES:
-        if case.slow:
+        if case.slow or case.name in THREADED:
             continue
         for toolchain in TOOLCHAINS:
             if toolchain == "zig-musl-static":
@@ -54,3 +57,13 @@ def test_interpreter_and_jit_agree(case, toolchain, tmp_path):
     assert compared and int(compared.group(1).replace(",", "")) > 0, stderr[-3000:]
     installed = re.search(r"JIT shadow: ([\d,]+) regions installed", stderr)
     assert installed and int(installed.group(1).replace(",", "")) > 0, stderr[-3000:]
+
+
+def test_threads_refused_in_lockstep():
+    """A guest that creates a thread under --differential ends with one line, not a traceback."""
+    binary = str(build_guest("threads", "zig-musl-static"))
+    result = run_dbt(binary, [], options=("--differential",))
+    stderr = result.stderr.decode(errors="replace")
+    assert result.status == 1, stderr[-3000:]
+    assert "dbt: error: --differential runs the two tiers in lockstep on one thread" in stderr
+    assert "Traceback" not in stderr

@@ -107,6 +107,15 @@ CASES: tuple[GuestCase, ...] = (
     _c("control", "control"),
     # signals: handlers, masks, faults caught with siglongjmp, timers, SIGCHLD; ends by its own SIGUSR1.
     _c("signals", "signals", exit_status=-10),
+    # threads: pthreads, mutex/condvar, barrier, TLS, 8 threads on every AMO and LR/SC, pthread_kill.
+    _c("threads", "threads"),
+    # futex: raw answers (EAGAIN, timeouts on both clocks, wake counts, bitsets, requeue, wake_op).
+    _c("futex", "futex"),
+    # sigmore: SIGALRM stopping a compute loop, SA_RESTART vs EINTR on a pipe read, registers
+    # changed through ucontext, stack overflow on the alternate stack, a signal to a spinning thread.
+    _c("sigmore", "sigmore"),
+    # events: eventfd and epoll (user data, level/edge, MOD/DEL, errors, a wake from a thread).
+    _c("events", "events"),
     _c("fileio", "fileio", TMPDIR),
     _c("fileio-usage", "fileio", exit_status=2, stderr="fileio-usage.stderr"),
     # filter: stderr holds the line/word/byte counts.

@@ -76,16 +76,20 @@ def test_flush_forgets_every_block_but_keeps_the_totals():
     cache.on_flush.append(lambda: calls.append(True))
     for i in range(10):
         cache.insert(make_block(0x10000 + 0x100 * i, 2))
-    version = cache.version
+    version, old_keys, old_code = cache.version, cache.keys, cache.code
+    old_rows = old_code.copy()
     cache.flush()
     assert (cache.n_blocks, cache.n_ops, cache.code_pages) == (0, 0, set())
     assert all(cache.lookup(0x10000 + 0x100 * i) == -1 for i in range(10))
     assert not cache.overlaps_code(0x10000, 0x11000)
     assert cache.flushes == 1 and calls == [True]
     assert cache.total_decoded == 10
-    assert cache.version == version  # the arrays stay; only their contents are forgotten
+    # New arrays: a thread still inside its kernel on the old ones sees them unchanged.
+    assert cache.version == version + 1 and cache.keys is not old_keys
+    assert (old_keys != -1).sum() == 10 and (cache.keys == -1).all()
     assert cache.insert(make_block(0x30000, 1)) == 0  # numbering starts again
     assert cache.lookup(0x30000) == 0
+    assert (old_code == old_rows).all()  # the insert went into the new arrays
     cache.flush()
     assert cache.flushes == 2
 

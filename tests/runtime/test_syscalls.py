@@ -332,11 +332,23 @@ def test_futex_single_thread(guest):
     assert guest.call(98, word, 1, 1, 0, 0, 0) == 0  # wake: nobody waits
 
 
-def test_clone_thread_is_refused_with_enosys(guest, caplog):
-    with caplog.at_level("ERROR", logger="dbt.syscall"):
-        assert guest.call(220, 0x10000 | 0x100 | 0x800, 0, 0, 0, 0) == -errno.ENOSYS
-    assert "CLONE_THREAD" in caplog.text
-    assert guest.call(435, 0, 0) == -errno.ENOSYS  # clone3
+def test_clone_argument_errors(guest):
+    """Linux's checks of clone and clone3 arguments (a thread that would start is tested by the
+    thread guests in tests/e2e/test_threads.py)."""
+    clone_thread, clone_vm, clone_sighand = 0x10000, 0x100, 0x800
+    # CLONE_THREAD needs CLONE_SIGHAND and CLONE_VM.
+    assert guest.call(220, clone_thread | clone_vm, 0, 0, 0, 0) == -errno.EINVAL
+    assert guest.call(220, clone_thread | clone_sighand, 0, 0, 0, 0) == -errno.EINVAL
+    # clone3: a size below CLONE_ARGS_SIZE_VER0 (64), a stack without a size (man clone3).
+    args_at = guest.put(0, bytes(88))
+    assert guest.call(435, args_at, 32) == -errno.EINVAL
+    guest.put(
+        0, struct.pack("<11Q", clone_thread | clone_vm | clone_sighand, 0, 0, 0, 0, 0x1000, 0, 0, 0, 0, 0)
+    )
+    assert guest.call(435, args_at, 88) == -errno.EINVAL
+    # Bytes beyond the fields this kernel knows must be zero.
+    guest.put(0, bytes(88) + b"\1" + bytes(7))
+    assert guest.call(435, args_at, 96) == -errno.E2BIG
 
 
 def test_fork_and_wait4(guest):

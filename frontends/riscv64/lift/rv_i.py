@@ -229,8 +229,19 @@ def lift_sraw(b: BlockBuilder, i: Insn) -> bool:
     return rr(b, "sraw", i)
 
 
+#: fence's predecessor and successor sets: bits I O R W.
+_FENCE_R, _FENCE_W = 2, 1
+
+
 def lift_fence(b: BlockBuilder, i: Insn) -> bool:
-    # One hart and no devices in user mode: every memory ordering is already sequential.
+    """A barrier between guest threads on host threads; the device bits (I, O) mean nothing in
+    user mode. An empty set (the pause hint: fence w,0) orders nothing and costs nothing."""
+    pred, succ = (i.raw >> 24) & 0xF, (i.raw >> 20) & 0xF
+    if not pred & 3 or not succ & 3:
+        return True
+    tso = (i.raw >> 28) & 0xF == 0b1000  # fence.tso never orders a store before a later load
+    store_then_load = bool(pred & _FENCE_W and succ & _FENCE_R) and not tso
+    b.emit("fence", aux=int(store_then_load))
     return True
 
 
