@@ -53,7 +53,12 @@ def sys_rt_sigaction(proc, signo: int, act: int, oldact: int, sigsetsize: int) -
     if new is not None:
         proc.signals.set_action(signo, new)
         if new.handler == sig.SIG_IGN or (new.handler == sig.SIG_DFL and sig.default_action(signo) == "ign"):
-            proc.pending_signals &= ~sig.bit(signo)  # POSIX: a pending signal set to be ignored is discarded
+            # POSIX: a pending signal set to be ignored is discarded, for the process and every thread.
+            group = proc.group
+            with group.lock:
+                group.pending &= ~sig.bit(signo)
+                for thread in [proc, *group.threads.values()]:
+                    thread.pending_signals &= ~sig.bit(signo)
     return 0
 
 
