@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from dbt.config import Config
-from dbt.ir.state import F_BASE, FFLAGS, FRM, INSTRET, PC
+from dbt.ir.state import F_BASE, FFLAGS, FRM, PC
 from dbt.runtime.memory import PROT_EXEC, PROT_READ, PROT_WRITE
 from dbt.runtime.process import ExitStatus, GuestProcess, to_int64
 
@@ -128,8 +128,8 @@ class Machine:
 
     @property
     def instructions(self) -> int:
-        """Guest instructions retired so far."""
-        return int(self._process.state[INSTRET])
+        """Guest instructions retired so far (by every thread)."""
+        return self._process.instructions
 
     @property
     def blocks_decoded(self) -> int:

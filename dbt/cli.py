@@ -240,7 +240,7 @@ def _print_stats(machine, err) -> None:
         f"{process.stats.syscalls:,} system calls, {seconds:.3f} s wall, {mips:.1f} MIPS\n"
     )
     if process.jit is not None:
-        summary = process.jit.stats.summary(process.state, process.stats.kernel_entries)
+        summary = process.jit.stats.summary(process.counters(), process.stats.kernel_entries)
         err.write(f"dbt: JIT: {summary}\n")
     if machine.lockstep is not None:
         ls = machine.lockstep.stats

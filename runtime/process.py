@@ -62,6 +62,8 @@ from dbt.runtime.threads import GroupEnded, ThreadGroup, install_kick_handler, k
 
 log = logging.getLogger("dbt.runtime")
 
+#: State words that count events (summed over threads for --stats).
+COUNTER_WORDS = [INSTRET, JIT_INSNS, REGION_CALLS, CHAINED]
 #: riscv64 Linux's timebase: the `time` CSR counts at 10 MHz on QEMU's virt machine.
 TIMEBASE_HZ = 10_000_000
 #: Instruction budget between returns to Python while guest signal handlers are installed, so a
@@ -324,6 +326,7 @@ class GuestProcess:
             except GuestFault:
                 pass
             group.threads.pop(self.tid, None)
+            group.exited_counters[COUNTER_WORDS] += self.state[COUNTER_WORDS]
             self.host_ident = None
             self.in_kernel = False
             if self.jit is not None:
@@ -750,7 +753,19 @@ class GuestProcess:
     # ---- information for tools and the API ----
     @property
     def instructions(self) -> int:
-        return int(self.state[INSTRET])
+        """Guest instructions retired by every thread of the process."""
+        return int(self.counters()[INSTRET])
+
+    def counters(self) -> np.ndarray:
+        """The state words that count (instructions, compiled ones, region calls, chained
+        transfers) summed over the process's threads, those that have exited included."""
+        with self.group.lock:
+            states = [t.state for t in self.group.threads.values() if t is not self]
+        total = self.state.copy()
+        for state in states:
+            total[COUNTER_WORDS] += state[COUNTER_WORDS]
+        total[COUNTER_WORDS] += self.group.exited_counters[COUNTER_WORDS]
+        return total
 
     def wall_time(self) -> float:
         return time.perf_counter() - self.stats.started

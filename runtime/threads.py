@@ -21,7 +21,9 @@ import signal as host_signal
 import threading
 from dataclasses import dataclass, field
 
-from dbt.ir.state import SLICE_END
+import numpy as np
+
+from dbt.ir.state import NUM_STATE, SLICE_END
 
 log = logging.getLogger("dbt.threads")
 
@@ -71,6 +73,8 @@ class ThreadGroup:
     futexes: dict = field(default_factory=dict)
     #: Host threads of the guest threads other than the main one.
     host_threads: list = field(default_factory=list)
+    #: The counter words (process.COUNTER_WORDS) of threads that have exited, summed.
+    exited_counters: np.ndarray = field(default_factory=lambda: np.zeros(NUM_STATE, dtype=np.int64))
     #: membarrier registrations: ((pid, image id) they belong to, mask).
     membarrier: tuple | None = None
     #: POSIX timers (timer_create) by id.

@@ -15,7 +15,7 @@ import resource
 import struct
 
 from dbt.errors import DbtError
-from dbt.ir.state import INSTRET, PC
+from dbt.ir.state import PC
 from dbt.runtime import signals as sig
 from dbt.runtime.syscalls import KEEP, errnos, syscall
 from dbt.runtime.syscalls.fs import guest_path, read_string
@@ -256,8 +256,7 @@ def _new_thread(proc, flags: int, newsp: int, parent_tid: int, tls: int, child_t
     if flags & CLONE_SETTLS:
         regs[4] = tls - (1 << 64) if tls >= 1 << 63 else tls
     regs[10] = 0
-    thread.state[PC] = proc.state[PC] + 4  # after the ecall
-    thread.state[INSTRET] = proc.state[INSTRET] + 1
+    thread.state[PC] = proc.state[PC] + 4  # after the ecall (its counters start at 0)
     if flags & CLONE_CHILD_CLEARTID:
         thread.tid_address = child_tid
     with proc.group.lock:
