@@ -287,7 +287,7 @@ class Threads:
     4-thread time (on a 2-core machine at most 2)."""
 
     timeout = 900
-    WORK = "400"
+    WORK = "2000"
 
     def setup(self) -> None:
         self.program = _guest("parcompute")
