@@ -550,10 +550,12 @@ class GuestProcess:
             if group.ended is not None or self.stop_requested:
                 raise GroupEnded
             if cache.version != version:
-                version = cache.version
                 # Held while the kernel runs: another thread's flush or growth replaces the
-                # cache's arrays, and these must outlive this thread's use of them.
-                arrays = (cache.code, cache.blocks, cache.keys, cache.values)
+                # cache's arrays, and these must outlive this thread's use of them. Taken under
+                # the lock every change of the cache holds, so the four belong together.
+                with group.lock:
+                    version = cache.version
+                    arrays = (cache.code, cache.blocks, cache.keys, cache.values)
                 args = kernel.arguments(regs, state, self.memory.ram, self.memory.perm, *arrays)
                 state[IC_SITE] = 0  # an exit of a region from before a flush
             # With guest handlers or other threads, come back often enough to deliver signals.
@@ -697,9 +699,10 @@ class GuestProcess:
             self._counter_csr(arrays[0])
         elif reason == EXIT_HOT:
             # The block number is one of `arrays`: stale if the cache changed since.
-            if self.jit is not None and version == self.cache.version:
-                with self.group.lock:
-                    self.jit.hot(int(state[EXIT_OP]))
+            if self.jit is not None:
+                with self.group.lock:  # (checked under it: another thread may flush meanwhile)
+                    if version == self.cache.version:
+                        self.jit.hot(int(state[EXIT_OP]))
         elif reason != EXIT_SLICE:
             raise AssertionError(f"unknown dispatcher exit {reason}")
 

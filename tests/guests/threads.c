@@ -1,6 +1,8 @@
 /* Guest threads: pthreads (create, join, exit values), mutexes and condition variables, a
  * barrier, thread-local storage, atomic counters hammered by 8 threads with every AMO and an
- * LR/SC loop (checked exactly), and signals sent to one thread (pthread_kill).
+ * LR/SC loop (checked exactly), signals sent to one thread (pthread_kill), and code generated,
+ * run and unmapped again and again while other threads compute (translations dropped under
+ * running threads).
  * Prints only deterministic results. argv[1] (optional) scales the work. */
 #include <pthread.h>
 #include <signal.h>
@@ -8,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -248,6 +251,34 @@ static void thread_signal(void) {
     printf("SIGUSR1 handled by the target thread: %s\n", handled_by == target_tid ? "yes" : "NO");
 }
 
+/* ---- generated code while other threads run ---- */
+static volatile int churn_stop;
+static void *churn_worker(void *arg) {
+    uint64_t acc = (uint64_t)(uintptr_t)arg;
+    while (!churn_stop)
+        for (int i = 0; i < 1000; i++) acc = acc * 6364136223846793005ull + (uint64_t)i;
+    return (void *)(uintptr_t)(acc == 42);
+}
+
+static void code_churn(void) {
+    pthread_t t[3];
+    for (long i = 0; i < 3; i++) pthread_create(&t[i], NULL, churn_worker, (void *)i);
+    long sum = 0, expect = 0;
+    for (int round = 0; round < 200; round++) {
+        uint32_t *page = mmap(NULL, 4096, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (page == MAP_FAILED) break;
+        page[0] = 0x00000513u | ((uint32_t)(round & 0x7ff) << 20); /* li a0, round */
+        page[1] = 0x00008067u;                                      /* ret */
+        __builtin___clear_cache((char *)page, (char *)(page + 2));
+        sum += ((long (*)(void))page)();
+        expect += round;
+        munmap(page, 4096);
+    }
+    churn_stop = 1;
+    for (int i = 0; i < 3; i++) pthread_join(t[i], NULL);
+    printf("generated code while threads compute: %s\n", sum == expect ? "ok" : "WRONG");
+}
+
 int main(int argc, char **argv) {
     if (argc > 1) rounds = atol(argv[1]);
     setvbuf(stdout, NULL, _IONBF, 0);
@@ -256,5 +287,6 @@ int main(int argc, char **argv) {
     tls();
     lifetimes();
     thread_signal();
+    code_churn();
     return 0;
 }
