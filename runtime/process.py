@@ -336,11 +336,12 @@ class GuestProcess:
             kick(leader, lower_slice=False)
 
     def _kick_others(self) -> None:
-        """Guest code changed: the other threads take up the new translations at once."""
+        """Guest code changed: the other threads take up the new translations at once (those in
+        Python or a system call will when they next enter the kernel)."""
         current = threading.get_ident()
         for thread in list(self.group.threads.values()):
             if thread.host_ident != current:
-                kick(thread)
+                kick(thread, interrupt=False)
 
     def _no_thread_runs_before(self, version: int) -> bool:
         """True if no thread is inside the kernel with block-cache arrays older than `version`."""
@@ -396,6 +397,7 @@ class GuestProcess:
         with self.group.lock:
             self.pending_signals |= sig.bit(signo)
             self.pending_info.setdefault(signo, info)
+            self.group.signal_queued()
 
     def restart_interrupted(self) -> bool:
         """After EINTR: restart the call if the signal about to be delivered asks for it (SA_RESTART)."""

@@ -147,9 +147,27 @@ def bit(signo: int) -> int:
     return 1 << (signo - 1)
 
 
+#: Guest signals some signalfd reads (a mask): they reach dbt's host handler and the main thread
+#: does not block them on the host (guest-level masks keep them pending for the signalfd).
+_watched = 0
 #: Guest signals whose disposition a thread other than the main one changed: only the main
 #: thread may set host handlers, and does at its next return to Python (apply_deferred).
 _deferred: set[int] = set()
+
+
+def watched() -> int:
+    """The signals signalfds read (a mask)."""
+    return _watched
+
+
+def set_watched(mask: int, state: SignalState) -> None:
+    """The signals signalfds read are now `mask`: the host follows (see _watched)."""
+    global _watched
+    changed, _watched = _watched ^ mask, mask
+    for signo in MIRRORED:
+        if changed & bit(signo):
+            state.mirror(signo)
+    state.mirror_mask()
 
 
 class SignalState:
@@ -204,7 +222,9 @@ class SignalState:
             _deferred.add(signo)
             return
         handler = self.actions[signo].handler
-        if handler == SIG_IGN:
+        if _watched & bit(signo) and self.host_handler is not None:
+            new = self.host_handler  # a signalfd reads it: it must reach dbt whatever the guest's mask
+        elif handler == SIG_IGN:
             new = host_signal.SIG_IGN
         elif handler == SIG_DFL or self.host_handler is None:
             new = host_signal.SIG_DFL
@@ -223,7 +243,7 @@ class SignalState:
     def mirror_mask(self) -> None:
         if not self.host_mask:
             return
-        hosts = {to_host(s) for s in MIRRORED if self.blocked & bit(s)}
+        hosts = {to_host(s) for s in MIRRORED if self.blocked & ~_watched & bit(s)}
         hosts.discard(None)
         try:
             host_signal.pthread_sigmask(host_signal.SIG_SETMASK, hosts)

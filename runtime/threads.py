@@ -77,6 +77,8 @@ class ThreadGroup:
     exited_counters: np.ndarray = field(default_factory=lambda: np.zeros(NUM_STATE, dtype=np.int64))
     #: membarrier registrations: ((pid, image id) they belong to, mask).
     membarrier: tuple | None = None
+    #: signalfd descriptors (host eventfds) and what they read.
+    signalfds: dict = field(default_factory=dict)
     #: POSIX timers (timer_create) by id.
     posix_timers: dict = field(default_factory=dict)
     #: Kept by the program break (brk) for all threads.
@@ -106,10 +108,18 @@ class ThreadGroup:
             self.pending |= sig.bit(signo)
             self.pending_info.setdefault(signo, info)
             members = list(self.threads.values())
+            self.signal_queued()
         for member in members:
             if not member.signals.blocked & sig.bit(signo) or member.waiting_for & sig.bit(signo):
                 kick(member)
                 return
+
+    def signal_queued(self) -> None:
+        """A signal became pending: signalfds that read it become readable."""
+        if self.signalfds:
+            from dbt.runtime.syscalls.signalfd import refresh
+
+            refresh(self)
 
     def take(self, blocked: int) -> tuple[int, bytes | None]:
         """The lowest pending process-directed signal `blocked` lets through (0 if none)."""
@@ -168,11 +178,13 @@ class ThreadGroup:
         return len(moved)
 
 
-def kick(thread, lower_slice: bool = True) -> None:
-    """Make `thread` return to Python soon: from compiled or interpreted code within a block,
-    from a blocking wait at once."""
+def kick(thread, lower_slice: bool = True, interrupt: bool = True) -> None:
+    """Make `thread` return to Python soon: from compiled or interpreted code within a block
+    (`lower_slice`), from a blocking wait or host call at once (`interrupt`: KICK)."""
     if lower_slice:
         thread.state[SLICE_END] = 0
+    if not interrupt:
+        return
     # Under the lock: a thread clears its host_ident under it before its host thread ends.
     with thread.group.lock:
         ident = thread.host_ident

@@ -7,6 +7,7 @@ stay short. `--strace` prints each call with its arguments and result, as qemu's
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
 from collections.abc import Callable
@@ -144,9 +145,16 @@ def dispatch(proc) -> None:
             else:
                 result = entry.handler(proc, *args)
         except InterruptedError:
-            # A host signal for a guest handler interrupted a blocking host call (only libc calls
-            # made through ctypes surface EINTR; Python's own calls retry).
-            result = RESTART if entry.restart and proc.restart_interrupted() else -errnos.EINTR
+            # A host signal for a guest handler, or another thread's KICK, interrupted a blocking
+            # host call (only libc calls made through ctypes surface EINTR; Python's own calls
+            # retry). With no signal for the guest to see, the call just runs again. (The Python
+            # handler that makes a host signal pending must have run first: in the main thread
+            # it runs at the next bytecode boundary, so it is run here.)
+            ctypes.pythonapi.PyErr_CheckSignals()
+            if not (proc.pending_signals | proc.group.pending) & ~proc.signals.blocked:
+                result = RESTART
+            else:
+                result = RESTART if entry.restart and proc.restart_interrupted() else -errnos.EINTR
         except OSError as exc:
             result = -errnos.from_host(exc.errno)
         except GuestFault:
@@ -204,6 +212,7 @@ from dbt.runtime.syscalls import (  # noqa: E402, F401
     poll,
     process,
     signal,
+    signalfd,
     time,
     timers,
     xattr,

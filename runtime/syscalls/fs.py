@@ -189,6 +189,12 @@ def _transfer(proc, kind: str, fd: int, pairs: list[tuple[int, int]], offset: in
 @syscall(63, "ipu", restart=True)
 def sys_read(proc, fd: int, buf: int, count: int) -> int:
     proc.memory.view(buf, min(count, MAX_RW), writable=True)
+    if proc.group.signalfds:
+        from dbt.runtime.syscalls.signalfd import read_signalfd
+
+        result = read_signalfd(proc, fd, buf, count)
+        if result is not None:
+            return result
     return _transfer(proc, "read", fd, [(buf, min(count, MAX_RW))])
 
 
@@ -322,6 +328,7 @@ def sys_close(proc, fd: int) -> int:
         return -errnos.EBADF
     proc.dir_streams.pop(fd, None)
     os.close(fd)
+    proc.group.signalfds.pop(fd, None)
     return 0
 
 

@@ -405,7 +405,7 @@ def _barrier_on_every_thread(proc) -> None:
     others = [t for t in list(proc.group.threads.values()) if t is not proc and t.in_kernel]
     entries = {id(t): t.kernel_returns for t in others}
     for thread in others:
-        kick(thread, lower_slice=True)
+        kick(thread, interrupt=False)
     deadline = host_time.monotonic() + 1.0
     while others and host_time.monotonic() < deadline:
         others = [t for t in others if t.in_kernel and t.kernel_returns == entries[id(t)]]

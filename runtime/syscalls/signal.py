@@ -140,9 +140,10 @@ def sys_rt_sigreturn(proc) -> object:
 
 
 def _host_sigset(mask: int) -> ctypes.Array:
-    """A host sigset_t blocking the host signals of the guest mask (and nothing dbt needs)."""
+    """A host sigset_t blocking the host signals of the guest mask (and nothing dbt needs: not
+    KICK, not what a signalfd reads)."""
     words = (ctypes.c_ulong * 16)()
-    for host in _host_numbers(mask):
+    for host in _host_numbers(mask & ~sig.watched()):
         words[(host - 1) // 64] |= 1 << ((host - 1) % 64)
     return words
 
@@ -156,9 +157,17 @@ _ALL_HOSTS = frozenset(_host_numbers((1 << sig.NSIG) - 1)) | ({KICK} if KICK els
 
 
 def block_host_signals() -> None:
-    """In a guest thread's host thread (not the main one): block every guest signal's host twin
-    and KICK, so host signals reach the main thread and KICK only ends waits."""
+    """In a guest thread's host thread (not the main one): block every guest signal's host twin,
+    so host signals reach the main thread, and let KICK through: it interrupts a blocking host
+    call (a read of a pipe, say) with EINTR for a signal for this thread. dbt's own waits block
+    KICK while they look for a reason to stop and let it through only while they sleep."""
     host_signal.pthread_sigmask(host_signal.SIG_BLOCK, _ALL_HOSTS)
+    _let_kick_through()
+
+
+def _let_kick_through() -> None:
+    if KICK is not None:
+        host_signal.pthread_sigmask(host_signal.SIG_UNBLOCK, {KICK})
 
 
 def _interrupting(proc, mask: int) -> bool:
@@ -226,6 +235,8 @@ def wait_for(proc, wait: Callable[[int, bool], int | None], mask: int | None = N
             state.mirror_mask()  # the wait's mask until the handler runs
         else:
             state.set_blocked(original)
+        if not state.host_mask:
+            _let_kick_through()
 
 
 _pselect = libc_function("pselect")
@@ -394,6 +405,8 @@ def sys_rt_sigtimedwait(proc, set_addr: int, info: int, timeout: int, sigsetsize
             host_signal.signal(host, previous)
         if state.host_mask:
             state.mirror_mask()
+        else:
+            _let_kick_through()
 
 
 def _take_wanted(proc, wanted: int) -> tuple[int, bytes]:

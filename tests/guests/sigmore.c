@@ -3,7 +3,9 @@
  * a SIGILL handler that reads and changes the saved registers through its ucontext, a stack
  * overflow caught on the alternate stack, a signal sent to a thread spinning in compiled code,
  * signals taken with sigwaitinfo/sigtimedwait (raised, from a timer, from another thread), and
- * POSIX timers (timer_create: one-shot to a handler, periodic to sigwaitinfo, gettime, delete).
+ * POSIX timers (timer_create: one-shot to a handler, periodic to sigwaitinfo, gettime, delete),
+ * signalfd (raised, from a timer, poll readiness, EAGAIN), and a thread's blocking pipe read
+ * interrupted by a signal for that thread (EINTR).
  * Deterministic output only. */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -13,6 +15,8 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/signalfd.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
 #include <time.h>
@@ -240,6 +244,66 @@ static void posix_timers(void) {
     sigprocmask(SIG_UNBLOCK, &set, NULL);
 }
 
+static void signal_fds(void) {
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGUSR1);
+    sigaddset(&mask, SIGALRM);
+    sigprocmask(SIG_BLOCK, &mask, NULL);
+    int sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+    int nonblocking = signalfd(-1, &mask, SFD_NONBLOCK);
+    struct signalfd_siginfo si;
+    errno = 0;
+    printf("8: nothing pending: read %zd %s\n", read(nonblocking, &si, sizeof si), errno == EAGAIN ? "EAGAIN" : "?");
+    struct pollfd pfd = {.fd = sfd, .events = POLLIN};
+    printf("8: readable before raise: %d", poll(&pfd, 1, 0));
+    raise(SIGUSR1);
+    printf(", after: %d\n", poll(&pfd, 1, 0));
+    ssize_t n = read(sfd, &si, sizeof si);
+    printf("8: read %zd bytes: signo %u pid matches %d\n", n, si.ssi_signo, si.ssi_pid == (uint32_t)getpid());
+    sigset_t pending;
+    sigpending(&pending);
+    printf("8: still pending after the read: %d\n", sigismember(&pending, SIGUSR1));
+    signal(SIGALRM, SIG_DFL);
+    arm(20000);
+    n = read(sfd, &si, sizeof si);
+    printf("8: the timer's SIGALRM read while blocked: %zd bytes, signo %u\n", n, si.ssi_signo);
+    close(sfd);
+    close(nonblocking);
+    sigprocmask(SIG_UNBLOCK, &mask, NULL);
+}
+
+static int reader_fds[2];
+static volatile int reader_ready;
+static volatile ssize_t reader_result;
+static volatile int reader_errno;
+static void on_usr1_plain(int signo) { (void)signo; }
+static void *blocked_reader(void *arg) {
+    (void)arg;
+    char c;
+    reader_ready = 1;
+    reader_result = read(reader_fds[0], &c, 1);
+    reader_errno = errno;
+    return NULL;
+}
+
+static void thread_read_interrupted(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_usr1_plain;
+    sigaction(SIGUSR1, &sa, NULL);
+    pipe(reader_fds);
+    pthread_t t;
+    pthread_create(&t, NULL, blocked_reader, NULL);
+    while (!reader_ready) sched_yield();
+    usleep(30000); /* let it block in read */
+    pthread_kill(t, SIGUSR1);
+    pthread_join(t, NULL);
+    printf("9: the thread's blocked read: %zd %s\n", reader_result, reader_errno == EINTR ? "EINTR" : "?");
+    close(reader_fds[0]);
+    close(reader_fds[1]);
+}
+
 int main(void) {
     setvbuf(stdout, NULL, _IONBF, 0);
     compute_loop();
@@ -250,5 +314,7 @@ int main(void) {
     thread_spinning();
     waiting_for_signals();
     posix_timers();
+    signal_fds();
+    thread_read_interrupted();
     return 0;
 }
