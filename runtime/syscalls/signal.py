@@ -385,7 +385,7 @@ def sys_rt_sigtimedwait(proc, set_addr: int, info: int, timeout: int, sigsetsize
         while True:
             if proc.stop_requested or proc.group.ended is not None:
                 raise GroupEnded
-            signo, siginfo = _take_wanted(proc, wanted)
+            signo, siginfo = take_pending(proc, wanted)
             if signo:
                 if info:
                     proc.memory.write_slice(info, siginfo.ljust(sigframe.INFO_SIZE, b"\0"))
@@ -409,7 +409,7 @@ def sys_rt_sigtimedwait(proc, set_addr: int, info: int, timeout: int, sigsetsize
             _let_kick_through()
 
 
-def _take_wanted(proc, wanted: int) -> tuple[int, bytes]:
+def take_pending(proc, wanted: int) -> tuple[int, bytes]:
     """The lowest pending signal of `wanted`, for this thread first, then for the process."""
     with proc.group.lock:
         mine = proc.pending_signals & wanted

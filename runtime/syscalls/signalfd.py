@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from dbt.runtime import signals as sig
 from dbt.runtime.syscalls import errnos, syscall
 from dbt.runtime.syscalls.hostcall import libc_function
-from dbt.runtime.syscalls.signal import NOT_DONE, Timespec, wait_for
+from dbt.runtime.syscalls.signal import NOT_DONE, Timespec, take_pending, wait_for
 
 _ppoll = libc_function("ppoll")
 
@@ -100,7 +100,7 @@ def read_signalfd(proc, fd: int, buf: int, count: int) -> int | None:
     while True:
         with group.lock:
             while len(records) < count // RECORD_SIZE:
-                signo, info = _take(proc, entry.mask)
+                signo, info = take_pending(proc, entry.mask)
                 if not signo:
                     break
                 records.append(_record(signo, info))
@@ -111,15 +111,6 @@ def read_signalfd(proc, fd: int, buf: int, count: int) -> int | None:
         if not os.get_blocking(fd):  # SFD_NONBLOCK, or O_NONBLOCK set with fcntl
             return -errnos.EAGAIN
         _wait_readable(proc, fd)
-
-
-def _take(proc, mask: int) -> tuple[int, bytes]:
-    mine = proc.pending_signals & mask
-    if mine:
-        signo = (mine & -mine).bit_length()
-        proc.pending_signals &= ~sig.bit(signo)
-        return signo, proc.pending_info.pop(signo, b"")
-    return proc.group.take(~mask & ((1 << sig.NSIG) - 1))
 
 
 def _record(signo: int, info: bytes | None) -> bytes:
