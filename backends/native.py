@@ -72,6 +72,19 @@ class NativeLibrary:
         self._engine.add_object_file(llvm.ObjectFileRef.from_data(object_code))
         self._engine.finalize_object()
 
+    @classmethod
+    def from_ir(cls, llvm_ir: str) -> NativeLibrary:
+        """Compile a small module of LLVM IR text now (milliseconds for a few functions)."""
+        llvm = _llvm()
+        library = cls.__new__(cls)
+        target = llvm.Target.from_default_triple()
+        library._target_machine = target.create_target_machine(jit=True)
+        module = llvm.parse_assembly(llvm_ir)
+        module.verify()
+        library._engine = llvm.create_mcjit_compiler(module, library._target_machine)
+        library._engine.finalize_object()
+        return library
+
     def address(self, symbol: str) -> int:
         address = self._engine.get_function_address(symbol)
         if not address:

@@ -211,23 +211,27 @@ def _execute(config, guest: str, guest_args: list[str], env: list[str], unset_en
         status.start()
         return status
 
-    process.set_kernel(load_kernel(announce))
-    process.stats.started = __import__("time").perf_counter()
-    result = machine.run()
-    if trace_stream:
-        trace_stream.close()
-    if config.stats:
-        _print_stats(machine, err)
-    if result.signal is None:
-        return result.status
-    from dbt.runtime import signals as sig
+    def finish(result) -> int:
+        """The guest ended: dbt's messages, and the exit status to leave with."""
+        if trace_stream:
+            trace_stream.close()
+        if config.stats:
+            _print_stats(machine, err)
+        if result.signal is None:
+            return result.status
+        from dbt.runtime import signals as sig
 
-    core = sig.default_action(result.signal) == "core"
-    if not process.is_child or core:
-        err.write(f"dbt: {result.describe()}\n")
-    if process.is_child:
-        _die_by_signal(result.signal)
-    return result.status
+        core = sig.default_action(result.signal) == "core"
+        if not process.is_child or core:
+            err.write(f"dbt: {result.describe()}\n")
+        if process.is_child:
+            _die_by_signal(result.signal)
+        return result.status
+
+    process.set_kernel(load_kernel(announce))
+    process.finish = finish  # (a child forked by a guest thread other than the main one ends there)
+    process.stats.started = __import__("time").perf_counter()
+    return finish(machine.run())
 
 
 def _print_stats(machine, err) -> None:

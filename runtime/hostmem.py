@@ -59,6 +59,16 @@ def map_file_shared(addr: int, size: int, fd: int, offset: int, writable: bool) 
     return result == addr
 
 
+def map_anonymous_shared(addr: int, size: int) -> bool:
+    """Put fresh MAP_SHARED zero pages over part of the reservation: a guest's shared anonymous
+    mapping, which a forked child shares with its parent."""
+    if addr % HOST_PAGE or size % HOST_PAGE:
+        return False
+    flags = mmap.MAP_SHARED | mmap.MAP_ANONYMOUS | MAP_FIXED
+    result = _libc.mmap(addr, size, mmap.PROT_READ | mmap.PROT_WRITE, flags, -1, 0)
+    return result == addr
+
+
 def map_anonymous_fixed(addr: int, size: int) -> bool:
     """Put fresh private zero pages over part of the reservation (undoes map_file_shared)."""
     if addr % HOST_PAGE or size % HOST_PAGE:

@@ -276,6 +276,10 @@ class GuestMemory:
         """Back [start, start+length) with a MAP_SHARED host mapping of the file, if the host allows."""
         return hostmem.map_file_shared(self._host_base + start, page_up(length), fd, offset, writable)
 
+    def map_anonymous_shared(self, start: int, length: int) -> bool:
+        """Back [start, start+length) with shared zero pages on the host, if the host allows."""
+        return hostmem.map_anonymous_shared(self._host_base + start, page_up(length))
+
     # ---- checked bulk access (the only way the Python side touches guest data) ----
     def check(self, addr: int, length: int, need: int) -> bool:
         if length <= 0:

@@ -7,12 +7,14 @@ exit_group, a fatal signal) ends the loop with an `ExitStatus`.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 import os
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol, TextIO
 
@@ -158,6 +160,12 @@ class GuestProcess:
         self.kernel_returns = 0
         #: Set when another thread's execve ends this one.
         self.stop_requested = False
+        #: Set in a child of fork made by a thread other than the main one: that thread ends
+        #: the process (see after_fork_child).
+        self.leads_fork_child = False
+        #: How the embedding program turns the guest's end into an exit code (the CLI's messages);
+        #: used where a forked child's last thread ends the process itself.
+        self.finish: Callable[[ExitStatus], int] | None = None
         #: The signals an rt_sigtimedwait of this thread waits for (they wake it though blocked).
         self.waiting_for = 0
         #: The hart's extensions: which instructions decode, hwprobe and AT_HWCAP.
@@ -188,8 +196,6 @@ class GuestProcess:
         self.exe_path = ""
         self.brk_start = self.brk = 0
         self.tid_address = 0
-        #: True in processes the guest created (fork, execve): fatal signals are re-raised for real
-        #: so the guest parent's wait sees them.
         self.is_child = is_child
         self.stats = RunStats()
         self.strace: TextIO | None = sys.stderr if config.strace else None
@@ -237,6 +243,16 @@ class GuestProcess:
     def brk_start(self, value: int) -> None:
         self.group.brk_start = value
 
+    @property
+    def is_child(self) -> bool:
+        """True in processes the guest created (fork, execve): fatal signals are re-raised for
+        real so the guest parent's wait sees them. The process's, so every thread's."""
+        return self.group.is_child
+
+    @is_child.setter
+    def is_child(self, value: bool) -> None:
+        self.group.is_child = value
+
     # ---- threads ----
     def new_thread(self) -> GuestProcess:
         """A guest thread created by this one (clone with CLONE_THREAD): its own registers (the
@@ -259,12 +275,53 @@ class GuestProcess:
         thread.kernel_version = -1
         thread.waiting_for = 0
         thread.stop_requested = False
+        thread.leads_fork_child = False
         thread.vfork_release = None
         #: Set by the creator once the thread may start running guest code.
         thread.may_run = threading.Event()
         if self.jit is not None:
             self.jit.states.append(thread.state)
         return thread
+
+    def after_fork_child(self, in_worker: bool) -> None:
+        """In a child of fork: this thread is the process's only one, with the child's pid as its
+        tid. Forked by a thread other than the main one (`in_worker`), it is now also the host's
+        main thread: it takes host signals and, when its guest ends, ends the process."""
+        group = self.group
+        self.tid = os.getpid()
+        group.threads = {self.tid: self}
+        group.host_threads = []
+        group.futexes = {}
+        group.pending = 0
+        group.pending_info = {}
+        self.pending_signals = 0
+        self.pending_info = {}
+        if self.jit is not None:
+            self.jit.states = [self.state]
+        if in_worker:
+            self.leads_fork_child = True
+            self.signals.host_mask = True
+            self.signals.apply_deferred()
+            self.signals.mirror_mask()
+
+    def _end_fork_child(self) -> None:
+        """The guest of a child forked by a thread other than the main one has ended: the process
+        ends here, as the main thread's run() and the caller's `finish` would have ended it."""
+        group = self.group
+        status = group.ended if group.ended is not None else ExitStatus(code=group.last_code)
+        try:
+            if group.failure is not None:
+                raise group.failure
+            code = self.finish(status) if self.finish is not None else status.status
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+        except BaseException as exc:
+            log.error("internal error in a forked child: %s: %s", type(exc).__name__, exc)
+            code = 70
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        os._exit(code)
 
     def start_thread(self, thread: GuestProcess) -> int:
         """Run `thread` on a new host thread; returns its tid once it is known."""
@@ -308,18 +365,18 @@ class GuestProcess:
             except BaseException as exc:
                 group.failure = group.failure or exc
                 group.end(ExitStatus(code=1))
+        if self.leads_fork_child:
+            self._end_fork_child()
 
     def _thread_exit(self) -> None:
         """This thread is gone: its robust futexes are released, its CLONE_CHILD_CLEARTID word
         cleared and woken (pthread_join), and it leaves the group."""
         from dbt.errors import GuestFault
-        from dbt.runtime.syscalls.misc import release_robust_list
 
         group = self.group
         with group.lock:
+            self._release_robust_list()
             try:
-                if not self.stop_requested:  # (after an execve its memory is the new program's)
-                    release_robust_list(self)
                 if self.tid_address and not self.stop_requested:
                     self.memory.write_u32(self.tid_address, 0)
                     group.futex_wake(self.tid_address, 1)
@@ -481,6 +538,7 @@ class GuestProcess:
             if len(group.threads) == 1:
                 group.ended = None  # run() again after a halt (code snippets)
         install_kick_handler()
+        halted = False
         try:
             self._loop()
         except GuestExit as done:
@@ -493,6 +551,7 @@ class GuestProcess:
                 status = self._wait_for_threads()
         except Halted as halt:
             status = ExitStatus(code=0, pc=halt.pc)
+            halted = True
         except sig.FatalSignal as fatal:
             status = ExitStatus(signal=fatal.signo, pc=fatal.pc, addr=fatal.addr)
         except GroupEnded:
@@ -502,8 +561,25 @@ class GuestProcess:
                 with group.lock:
                     group.threads.pop(self.tid, None)
                 status = self._wait_for_threads()
+        if not halted:
+            # The main thread dies with its process (exit_group, a fatal signal): as every
+            # thread's exit does, it leaves its robust mutexes (in memory shared with other
+            # processes, the only ones still there to see them) to the next locker.
+            self._release_robust_list()
         self._end_threads(status)
         return status
+
+    def _release_robust_list(self) -> None:
+        from dbt.errors import GuestFault
+        from dbt.runtime.syscalls.misc import release_robust_list
+
+        if self.stop_requested:  # (after an execve its memory is the new program's)
+            return
+        with self.group.lock:
+            try:
+                release_robust_list(self)
+            except GuestFault:
+                pass
 
     def _wait_for_threads(self) -> ExitStatus:
         group = self.group

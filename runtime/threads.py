@@ -16,6 +16,7 @@ is in (see syscalls.signal.wait_for).
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import signal as host_signal
 import threading
@@ -29,16 +30,46 @@ log = logging.getLogger("dbt.threads")
 
 #: The host signal that interrupts another guest thread's wait (not a guest signal's host twin).
 KICK: int | None = getattr(host_signal, "SIGRTMAX", None)
+_SA_ONSTACK = 0x08000000
 
 
-def _ignore_kick(signo: int, frame: object) -> None:
-    """KICK's host handler: the interruption of the wait is the whole point."""
+#: KICK's host handler, in native code: it returns at once (interrupting the wait is the whole
+#: point). It is not a Python handler on purpose: a Python handler makes every thread that runs
+#: Python code look at the pending signal, which only the main thread may handle; under a tracing
+#: function (coverage, a debugger) CPython 3.11 then loops forever in the other thread, and if
+#: that thread holds the group's lock while the main thread waits for it, dbt hangs.
+_KICK_HANDLER_IR = """
+define void @dbt_kick_handler(i32 %signo) {
+  ret void
+}
+"""
+_kick_handler: object = None
+
+
+class _Sigaction(ctypes.Structure):
+    """struct sigaction of the host's C library (glibc and musl, x86-64 and aarch64 alike)."""
+
+    _fields_ = (
+        ("handler", ctypes.c_void_p),
+        ("mask", ctypes.c_uint64 * 16),
+        ("flags", ctypes.c_int),
+        ("restorer", ctypes.c_void_p),
+    )
 
 
 def install_kick_handler() -> None:
-    """Give KICK a handler (main thread only), so it interrupts waits instead of killing dbt."""
-    if KICK is not None and threading.current_thread() is threading.main_thread():
-        host_signal.signal(KICK, _ignore_kick)
+    """Give KICK its native no-op handler, so it interrupts waits (EINTR) instead of killing dbt."""
+    global _kick_handler
+    if KICK is None or _kick_handler is not None:
+        return
+    from dbt.backends.native import NativeLibrary
+
+    library = NativeLibrary.from_ir(_KICK_HANDLER_IR)
+    action = _Sigaction(handler=library.address("dbt_kick_handler"), flags=_SA_ONSTACK)
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.sigaction(KICK, ctypes.byref(action), None) != 0:
+        raise OSError(ctypes.get_errno(), "sigaction(KICK)")
+    _kick_handler = library  # keeps the code alive for the life of the process
 
 
 class GroupEnded(Exception):
@@ -58,6 +89,8 @@ class ThreadGroup:
     """The guest threads of one process and the state they share."""
 
     lock: threading.RLock = field(default_factory=threading.RLock)
+    #: Whether this process is one the guest created (see GuestProcess.is_child).
+    is_child: bool = False
     #: tid -> the thread's GuestProcess, while it runs.
     threads: dict = field(default_factory=dict)
     #: Process-directed pending signals (bit n-1 for signal n) and their siginfo.

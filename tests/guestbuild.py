@@ -28,6 +28,7 @@ __all__ = [
     "available_toolchains",
     "build_dir",
     "build_guest",
+    "build_native",
 ]
 
 #: Directory holding the guest sources (``<name>.c``).
@@ -87,6 +88,34 @@ def available_toolchains() -> list[str]:
             continue
         found.append(toolchain)
     return found
+
+
+def build_native(name: str, libc: str) -> pathlib.Path:
+    """Compile ``tests/guests/<name>.c`` for this host, with ``libc`` "glibc" (the host's cc) or
+    "musl" (zig's, static), for a program whose answers do not depend on the architecture: the
+    reference where qemu-riscv64 cannot be one. Cached like the guests."""
+    if libc == "musl":
+        cmd = [sys.executable, "-m", "ziglang", "cc", "-target", "x86_64-linux-musl", "-static"]
+        version_of = [*cmd[:3], "version"]
+    else:
+        compiler = shutil.which("cc") or shutil.which("gcc")
+        if compiler is None:
+            raise ToolchainUnavailable("a native build needs cc on PATH")
+        cmd, version_of = [compiler], [compiler, "--version"]
+    version = subprocess.run(version_of, capture_output=True, text=True, check=False).stdout
+    source = GUEST_DIR / f"{name}.c"
+    key = hashlib.sha256(source.read_bytes() + "\0".join([*cmd[1:], version]).encode()).hexdigest()[:16]
+    output = build_dir() / f"{name}-native-{libc}-{key}"
+    if output.is_file():
+        return output
+    output.parent.mkdir(parents=True, exist_ok=True)
+    tmp = output.with_name(f".{output.name}.{os.getpid()}.tmp")
+    argv = [*cmd, *_BASE_FLAGS, "-o", str(tmp), str(source), "-lm", "-lpthread"]
+    proc = subprocess.run(argv, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise GuestBuildError(f"native build of {name!r} failed:\n$ {' '.join(argv)}\n{proc.stderr}")
+    os.replace(tmp, output)
+    return output
 
 
 def build_dir() -> pathlib.Path:

@@ -291,6 +291,7 @@ def release_robust_list(proc) -> None:
     head = proc.robust_list
     if not head:
         return
+    proc.robust_list = 0  # (once: the thread is gone)
     memory = proc.memory
     entry = memory.read_u64(head)
     offset = memory.read_u64(head + 8)

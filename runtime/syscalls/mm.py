@@ -116,6 +116,13 @@ def sys_mmap(proc, addr: int, length: int, prot: int, flags: int, fd: int, offse
             if found is None:
                 return -errnos.ENOMEM
             start = found
+    if anonymous and shared:
+        # Shared with the children it forks: host shared pages (zero pages in this process alone
+        # where the host cannot, as before fork there is no difference).
+        memory.unmap(start, size)
+        backed = memory.map_anonymous_shared(start, size)
+        memory.map(start, size, prot, shared=True, backed=backed)
+        return start
     if anonymous:
         memory.map(start, size, prot)
         return start
@@ -213,7 +220,9 @@ def sys_mremap(proc, old: int, old_size: int, new_size: int, flags: int, new_add
             memory.unmap(old + new_size, old_size - new_size)
         return old
     if memory.is_free(old + old_size, new_size - old_size):
-        memory.map(old + old_size, new_size - old_size, vma.prot, name=vma.name, shared=vma.shared)
+        grown, added = old + old_size, new_size - old_size
+        backed = vma.shared and not vma.name and memory.map_anonymous_shared(grown, added)
+        memory.map(grown, added, vma.prot, name=vma.name, shared=vma.shared, backed=backed)
         return old
     if not flags & MREMAP_MAYMOVE:
         return -errnos.ENOMEM

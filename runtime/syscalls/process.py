@@ -13,6 +13,7 @@ import logging
 import os
 import resource
 import struct
+import threading
 
 from dbt.errors import DbtError
 from dbt.ir.state import PC
@@ -277,9 +278,11 @@ def _fork(proc, flags: int, newsp: int, parent_tid: int, tls: int, child_tid: in
         wait_r, wait_w = os.pipe()
     if proc.strace:
         proc.strace.flush()
+    in_worker = threading.current_thread() is not threading.main_thread()
     pid = os.fork()
     if pid == 0:
         proc.is_child = True
+        proc.after_fork_child(in_worker)
         if vfork:
             os.close(wait_r)
             proc.vfork_release = wait_w

@@ -116,6 +116,13 @@ CASES: tuple[GuestCase, ...] = (
     _c("sigmore", "sigmore"),
     # events: eventfd and epoll (user data, level/edge, MOD/DEL, errors, a wake from a thread).
     _c("events", "events"),
+    # forkthreads: fork from the main thread and from another one (exit codes, signal deaths,
+    # threads in the child), MAP_SHARED anonymous memory shared with the child.
+    _c("forkthreads", "forkthreads"),
+    # robust: robust mutexes whose owner thread or process dies (EOWNERDEAD, consistent,
+    # ENOTRECOVERABLE). qemu-riscv64 has no robust lists: recorded from native builds of the
+    # program (tests/e2e/test_threads.py checks that record against one).
+    _c("robust", "robust", qemu_can_run=False),
     _c("fileio", "fileio", TMPDIR),
     _c("fileio-usage", "fileio", exit_status=2, stderr="fileio-usage.stderr"),
     # filter: stderr holds the line/word/byte counts.
