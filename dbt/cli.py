@@ -127,15 +127,7 @@ def run(
     ] = None,
 ) -> None:
     """Run a RISC-V 64 Linux program, as qemu-riscv64 does."""
-    from dbt.log import setup_logging, use_private_stderr
-
-    use_private_stderr()
-    try:
-        level = setup_logging(log_level)
-    except Exception as exc:
-        _fail(str(exc), 2)
-    if arch not in ARCHES:
-        _fail(f"unsupported --arch {arch!r} (supported: {', '.join(ARCHES)})", 2)
+    level = _start_command(log_level, arch)
     jit_options = {
         "no_jit": no_jit or None,
         "jit_threshold": jit_threshold,
@@ -150,6 +142,20 @@ def run(
         stats, log_level, jit_options, debug=level <= logging.DEBUG,
     )  # fmt: skip
     raise typer.Exit(status)
+
+
+def _start_command(log_level: str | None, arch: str) -> int:
+    """Logging and the common checks of a command that runs a guest; returns the log level."""
+    from dbt.log import setup_logging, use_private_stderr
+
+    use_private_stderr()
+    try:
+        level = setup_logging(log_level)
+    except Exception as exc:
+        _fail(str(exc), 2)
+    if arch not in ARCHES:
+        _fail(f"unsupported --arch {arch!r} (supported: {', '.join(ARCHES)})", 2)
+    return level
 
 
 def _run_guest(guest, guest_args, sysroot, env, unset_env, argv0, strace, trace, trace_file, stats, log_level,
@@ -273,6 +279,64 @@ def _die_by_signal(guest_signo: int) -> None:
         host_signal.pthread_sigmask(host_signal.SIG_UNBLOCK, [host])
         os.kill(os.getpid(), host)
     os._exit(128 + guest_signo)
+
+
+@app.command(no_args_is_help=True)
+def system(
+    kernel: Annotated[
+        str | None, typer.Option("--kernel", "-kernel", help="Kernel: an ELF or a raw image (Linux Image).")
+    ] = None,
+    bios: Annotated[
+        str,
+        typer.Option(
+            "--bios",
+            "-bios",
+            help="Firmware: 'default' (Debian's OpenSBI), a file, or 'none' (the kernel runs in M mode).",
+        ),
+    ] = "default",
+    memory: Annotated[
+        str, typer.Option("-m", "--memory", help="RAM size (MiB, or with K/M/G suffix).")
+    ] = "128M",
+    initrd: Annotated[str | None, typer.Option("--initrd", "-initrd", help="Initial RAM disk.")] = None,
+    append: Annotated[str | None, typer.Option("--append", "-append", help="Kernel command line.")] = None,
+    arch: Annotated[str, typer.Option("--arch", help="Guest architecture.")] = "riscv64",
+    machine: Annotated[str, typer.Option("--machine", "-M", help="Machine type (virt).")] = "virt",
+    smp: Annotated[int, typer.Option("--smp", help="Harts (1).")] = 1,
+    nographic: Annotated[
+        bool,
+        typer.Option(
+            "--nographic", "-nographic", help="Accepted for QEMU's command lines: dbt has no display."
+        ),
+    ] = False,
+    no_jit: Annotated[bool, typer.Option("--no-jit", help="Interpreter only: compile no regions.")] = False,
+    jit_threshold: Annotated[
+        int | None, typer.Option("--jit-threshold", min=0, help="Block heat that triggers a compile.")
+    ] = None,
+    stats: Annotated[
+        bool, typer.Option("--stats", help="At exit: instructions retired, wall time, MIPS.")
+    ] = False,
+    log_level: Annotated[
+        str | None, typer.Option("--log-level", help="debug, info, warning (default) or error; env DBT_LOG.")
+    ] = None,
+) -> None:
+    """Boot a RISC-V virt machine (firmware, kernel, initrd) on this terminal, as
+    qemu-system-riscv64 -M virt -nographic does. Ctrl-A x quits."""
+    from dbt.system_cli import run_system
+
+    level = _start_command(log_level, arch)
+    if machine != "virt":
+        _fail(f"unsupported --machine {machine!r} (supported: virt)", 2)
+    if smp != 1:
+        _fail("--smp: one hart only", 2)
+    options = {
+        "kernel": kernel,
+        "bios": bios,
+        "memory": memory,
+        "initrd": initrd,
+        "append": append,
+        "jit": {"no_jit": no_jit or None, "jit_threshold": jit_threshold},
+    }
+    raise typer.Exit(run_system(options, stats, debug=level <= logging.DEBUG))
 
 
 @app.command()

@@ -53,4 +53,26 @@ class JitCompileError(DbtError):
     """A kernel could not be compiled."""
 
 
-# System mode joins with its device errors (BlockError, NetError, IoBackendError, Iso9660Error).
+# System mode: VmError and its device errors.
+
+
+class VmError(DbtError):
+    """The system-mode machine cannot be built or run (a bad option, firmware or kernel image)."""
+
+    exit_status = 1
+
+
+class BlockError(VmError):
+    """A disk image cannot be used (missing, locked, smaller than a sector)."""
+
+
+class NetError(VmError):
+    """A network backend cannot be set up (an unknown netdev, a tap that cannot be opened)."""
+
+
+class IoBackendError(VmError):
+    """A device's host side (a file, a socket, a terminal) failed."""
+
+
+class Iso9660Error(VmError):
+    """An ISO 9660 image is malformed or lacks the file asked for."""

@@ -25,7 +25,9 @@ __all__ = [
     "TOOLCHAINS",
     "GuestBuildError",
     "ToolchainUnavailable",
+    "available_bare_toolchains",
     "available_toolchains",
+    "build_bare",
     "build_dir",
     "build_guest",
     "build_native",
@@ -114,6 +116,60 @@ def build_native(name: str, libc: str) -> pathlib.Path:
     proc = subprocess.run(argv, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise GuestBuildError(f"native build of {name!r} failed:\n$ {' '.join(argv)}\n{proc.stderr}")
+    os.replace(tmp, output)
+    return output
+
+
+#: Bare-metal programs of the system-mode tests: tests/system/guests.
+BARE_DIR = pathlib.Path(__file__).resolve().parent / "system" / "guests"
+#: Toolchains for bare-metal programs: Debian's cross gcc, and zig for a freestanding target.
+BARE_TOOLCHAINS: tuple[str, ...] = ("gcc", "zig")
+_BARE_FLAGS = ("-O2", "-mcmodel=medany", "-fno-pic", "-nostdlib", "-ffreestanding", "-static",
+               "-Wl,--build-id=none")  # fmt: skip
+
+
+def available_bare_toolchains() -> list[str]:
+    found = ["zig"] if importlib.util.find_spec("ziglang") is not None else []
+    if shutil.which(_GCC):
+        found.insert(0, "gcc")
+    return found
+
+
+def build_bare(
+    name: str, toolchain: str, sources: tuple[str, ...], linker_script: str = "link.ld"
+) -> pathlib.Path:
+    """Link tests/system/guests/<sources> into a bare-metal RISC-V 64 ELF with `linker_script`
+    (cached like the guests)."""
+    if toolchain == "gcc":
+        if shutil.which(_GCC) is None:
+            raise ToolchainUnavailable(f"bare-metal builds with gcc need {_GCC} on PATH")
+        cmd = [_GCC, "-march=rv64gc", "-mabi=lp64d", "-no-pie", "-nostartfiles"]
+        version = _compiler_version("gcc-glibc-static")
+    elif toolchain == "zig":
+        cmd = [sys.executable, "-m", "ziglang", "cc", "-target", "riscv64-freestanding-none",
+               "-mcpu=generic_rv64+m+a+f+d+c"]  # fmt: skip
+        version = _compiler_version("zig-musl-static")
+    else:
+        raise ValueError(f"unknown bare-metal toolchain {toolchain!r}")
+    paths = [BARE_DIR / source for source in (*sources, linker_script, "bare.h", "sbi.h")]
+    key = hashlib.sha256(("\0".join([*cmd[1:], *_BARE_FLAGS, *sources, linker_script, version])).encode())
+    for path in paths:
+        key.update(path.read_bytes())
+    out_dir = build_dir()
+    output = out_dir / f"bare-{name}-{toolchain}-{key.hexdigest()[:16]}"
+    if output.is_file():
+        return output
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tmp = output.with_name(f".{output.name}.{os.getpid()}.tmp")
+    argv = [*cmd, *_BARE_FLAGS, "-T", str(BARE_DIR / linker_script), "-o", str(tmp),
+            *(str(BARE_DIR / source) for source in sources)]  # fmt: skip
+    if toolchain == "gcc":
+        argv.append("-lgcc")
+    proc = subprocess.run(argv, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise GuestBuildError(
+            f"building {name!r} with {toolchain} failed:\n$ {' '.join(argv)}\n{proc.stderr}"
+        )
     os.replace(tmp, output)
     return output
 

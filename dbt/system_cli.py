@@ -1,0 +1,93 @@
+"""`dbt system`: boot a virt machine (firmware, kernel, initrd) on the terminal, as
+qemu-system-riscv64 -M virt -nographic does."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import re
+import sys
+import termios
+import tty
+
+from dbt.errors import ConfigError, DbtError
+
+log = logging.getLogger("dbt.cli")
+
+_SIZE = re.compile(r"^(\d+)([KMGT]?)(i?B)?$", re.IGNORECASE)
+_UNITS = {"": 1 << 20, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+
+
+def parse_size(text: str) -> int:
+    """-m SIZE as QEMU reads it: a number of MiB, or with a K/M/G/T suffix."""
+    match = _SIZE.match(text.strip())
+    if not match:
+        raise ConfigError(f"-m: cannot read the memory size {text!r} (e.g. 128M, 1G)")
+    return int(match.group(1)) * _UNITS[match.group(2).upper()]
+
+
+@contextlib.contextmanager
+def _raw_terminal(fd: int):
+    """The terminal in raw mode while the machine runs (keys go to the guest), restored after."""
+    saved = termios.tcgetattr(fd)
+    try:
+        tty.setraw(fd)
+        yield
+    finally:
+        termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+
+
+def run_system(options: dict, stats: bool, debug: bool) -> int:
+    from dbt.backends.interp import load_kernel
+    from dbt.config import Config
+    from dbt.devices.service import Console
+    from dbt.log import dbt_stderr, stderr_console
+    from dbt.runtime.system.machine import MachineConfig, SystemMachine
+
+    try:
+        machine_config = MachineConfig(
+            ram_size=parse_size(options["memory"]),
+            bios=None if options["bios"] == "none" else options["bios"],
+            kernel=options["kernel"],
+            initrd=options["initrd"],
+            append=options["append"] or "",
+        )
+        config = Config.from_env(**options["jit"])
+        stdin_tty = os.isatty(0)
+        console = Console(out_fd=1, in_fd=0, escapes=stdin_tty)
+        machine = SystemMachine(machine_config, config, console)
+
+        def announce(message: str):
+            status = stderr_console.status(f"dbt: {message}")
+            status.start()
+            return status
+
+        machine.set_kernel(load_kernel(announce))
+        started = __import__("time").perf_counter()
+        with _raw_terminal(0) if stdin_tty else contextlib.nullcontext():
+            status = machine.run()
+        seconds = __import__("time").perf_counter() - started
+        if stats:
+            insns = machine.instructions
+            mmio = machine.devices.mmio_reads + machine.devices.mmio_writes
+            dbt_stderr.write(
+                f"dbt: {insns:,} instructions retired, {mmio:,} MMIO accesses, {seconds:.3f} s wall, "
+                f"{insns / max(seconds, 1e-9) / 1e6:.1f} MIPS\n"
+            )
+        return status or 0
+    except DbtError as exc:
+        if debug:
+            log.exception("dbt failed")
+        sys.stderr.write(f"dbt: error: {exc}\n")
+        return exc.exit_status
+    except KeyboardInterrupt:
+        return 128 + 2
+    except Exception as exc:  # a dbt bug: one line, the traceback only at debug level
+        if debug:
+            log.exception("internal error")
+        sys.stderr.write(
+            f"dbt: error: internal error: {type(exc).__name__}: {exc} "
+            "(run with --log-level debug for details)\n"
+        )
+        return 70

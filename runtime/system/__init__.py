@@ -1,0 +1,1 @@
+"""System mode: a virt machine (hart, physical memory, devices, event loop, runtime service)."""

@@ -1,0 +1,448 @@
+"""The virt machine of system mode: physical memory laid out as QEMU's virt machine lays it out,
+one hart, the devices, the event loop, and the vCPU loop that runs the same kernels as user mode
+(interpreter and JIT) and finishes in Python what they hand back: privileged instructions, traps,
+MMIO accesses and interrupts.
+
+The kernels work on physical addresses: RAM at 0x80000000 and the boot ROM have page
+permissions; every other address faults out of the kernel and reaches the device service.
+Stage: runtime (system mode).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from dbt.config import Config
+from dbt.devices.bus import Bus
+from dbt.devices.clint import CLINT_SIZE, NEVER, TIMEBASE_HZ, Clint
+from dbt.devices.fdt import Layout, build_dtb
+from dbt.devices.finisher import FINISHER_SIZE, Finisher, PowerOff, Reset
+from dbt.devices.htif import Htif
+from dbt.devices.plic import PLIC_SIZE, SOURCES, Plic
+from dbt.devices.service import UART_IRQ, Console, DeviceService, QuitRequest
+from dbt.devices.uart import Uart16550
+from dbt.errors import VmError
+from dbt.frontends.riscv64.cpu import parse_cpu
+from dbt.frontends.riscv64.translate import FetchFault, translate_block
+from dbt.ir.state import (
+    EXIT_CSR,
+    EXIT_FAULT,
+    EXIT_FENCE_I,
+    EXIT_HOT,
+    EXIT_MISS,
+    EXIT_OP,
+    EXIT_SLICE,
+    EXIT_SYSCALL,
+    EXIT_TRAP,
+    FAULT_ADDR,
+    FAULT_KIND,
+    FAULT_LOAD,
+    FAULT_MISALIGNED,
+    IC_SITE,
+    INSTRET,
+    JIT_THRESHOLD,
+    NUM_SLOTS,
+    NUM_STATE,
+    PAGE_SIZE,
+    PC,
+    RESERVATION,
+    SINK,
+    SLICE_END,
+    TRAP_BREAKPOINT,
+)
+from dbt.runtime.blockcache import BlockCache
+from dbt.runtime.memory import PROT_EXEC, PROT_READ, PROT_WRITE, GuestMemory
+from dbt.runtime.system import images
+from dbt.runtime.system.events import EventLoop
+from dbt.runtime.system.hart import (
+    CAUSE_BREAKPOINT,
+    CAUSE_ECALL_M,
+    CAUSE_ECALL_S,
+    CAUSE_ECALL_U,
+    CAUSE_FETCH_ACCESS,
+    CAUSE_LOAD_ACCESS,
+    CAUSE_LOAD_MISALIGNED,
+    CAUSE_STORE_ACCESS,
+    CAUSE_STORE_MISALIGNED,
+    MASK64,
+    STIMECMP,
+    Hart,
+    Trap,
+    illegal,
+)
+from dbt.runtime.system.mmio import decode_access
+
+log = logging.getLogger("dbt.system")
+
+RAM_BASE = 0x8000_0000
+ROM_BASE, ROM_SIZE = 0x1000, 0xF000
+FINISHER_BASE = 0x10_0000
+CLINT_BASE = 0x200_0000
+PLIC_BASE = 0xC00_0000
+UART_BASE, UART_SIZE = 0x1000_0000, 0x100
+FW_DYNAMIC_MAGIC, FW_DYNAMIC_VERSION = 0x4942534F, 2
+NEXT_MODE_S = 1
+ISA_STRING = "rv64imafdc_zicsr_zifencei"
+#: Instruction budget bounds for one kernel call: small enough to see a timer soon after its
+#: deadline, large enough that the call's fixed cost does not matter.
+MIN_SLICE, MAX_SLICE = 1_000, 4_000_000
+ECALL_CAUSE = {0: CAUSE_ECALL_U, 1: CAUSE_ECALL_S, 3: CAUSE_ECALL_M}
+
+
+@dataclass(frozen=True)
+class MachineConfig:
+    """What `dbt system` builds."""
+
+    ram_size: int = 128 << 20
+    #: "default" (Debian's OpenSBI fw_dynamic), a path, or None (the kernel runs in M mode).
+    bios: str | None = "default"
+    kernel: str | None = None
+    initrd: str | None = None
+    append: str = ""
+
+
+def _to_int64(value: int) -> np.int64:
+    value &= MASK64
+    return np.int64(value - (1 << 64) if value >= 1 << 63 else value)
+
+
+class SystemMachine:
+    """A virt machine with one hart. `run()` runs it until it powers off."""
+
+    def __init__(self, machine: MachineConfig, config: Config, console: Console) -> None:
+        if machine.ram_size < 16 << 20 or machine.ram_size % PAGE_SIZE:
+            raise VmError("-m: RAM must be at least 16 MiB and a whole number of pages")
+        self.machine = machine
+        self.config = config
+        self.cpu = parse_cpu(config.cpu)
+        self.memory = GuestMemory(RAM_BASE + machine.ram_size)
+        self.memory.map(RAM_BASE, machine.ram_size, PROT_READ | PROT_WRITE | PROT_EXEC, name="ram")
+        self.memory.map(ROM_BASE, ROM_SIZE, PROT_READ | PROT_EXEC, name="mrom")
+        self.regs = np.zeros(NUM_SLOTS, dtype=np.int64)
+        self.state = np.zeros(NUM_STATE, dtype=np.int64)
+        self.state[RESERVATION] = -1
+        self.cache = BlockCache()
+        self.loop = EventLoop()
+        self.t0_ns = time.monotonic_ns()
+        self.clint = Clint(now=lambda: (time.monotonic_ns() - self.t0_ns) // (1_000_000_000 // TIMEBASE_HZ))
+        self.hart = Hart(instret=lambda: int(self.state[INSTRET]), mtime=lambda: self.clint.mtime)
+        self.plic = Plic()
+        self.console = console
+        self.uart = Uart16550(transmit=console.transmit)
+        self.bus = Bus()
+        self.bus.attach(FINISHER_BASE, FINISHER_SIZE, Finisher())
+        self.bus.attach(CLINT_BASE, CLINT_SIZE, self.clint)
+        self.bus.attach(PLIC_BASE, PLIC_SIZE, self.plic)
+        self.bus.attach(UART_BASE, UART_SIZE, self.uart)
+        self.devices = DeviceService(
+            self.bus,
+            self.clint,
+            self.plic,
+            self.uart,
+            console,
+            self._set_device_mip,
+            self.loop.call_at,
+            self.t0_ns,
+        )
+        if console.in_fd is not None:
+            try:
+                self.loop.add_reader(console.in_fd, self._console_readable)
+            except PermissionError:  # a regular file (or /dev/null): always readable, read it now
+                while self.devices.console_readable():
+                    pass
+        self.kernel = None
+        self.jit = None
+        self.exit_code: int | None = None
+        self._rate = 50e6  # guest instructions per second, measured as it runs
+        self._boot()
+
+    # ---- building the machine ----
+    def _boot(self) -> None:
+        m = self.machine
+        ram = (RAM_BASE, RAM_BASE + m.ram_size)
+        if m.bios is None and m.kernel is None:
+            raise VmError("nothing to run: give --kernel FILE with --bios none")
+        next_addr = start = RAM_BASE
+        symbols: dict = {}
+        if m.bios is not None:
+            path = images.default_bios() if m.bios == "default" else m.bios
+            firmware = images.load_image(self.memory, path, "firmware", RAM_BASE, ram)
+            start = firmware.entry
+            next_addr = images.kernel_start(firmware.end)
+            symbols = firmware.symbols
+        kernel_entry = next_addr
+        if m.kernel is not None:
+            kernel = images.load_image(self.memory, m.kernel, "kernel", next_addr, ram)
+            kernel_entry = kernel.entry
+            symbols = kernel.symbols or symbols
+            if m.bios is None:
+                start = kernel.entry
+        initrd = None
+        if m.initrd is not None:
+            data = images.read_file(m.initrd, "initrd")
+            base = images.initrd_start(kernel_entry, m.ram_size)
+            if base + len(data) > ram[1]:
+                raise VmError(f"the initrd {m.initrd} does not fit in RAM: give more memory with -m")
+            self.memory.poke(base, data)
+            initrd = (base, base + len(data))
+        dtb = build_dtb(self._layout(initrd))
+        self.fdt_address = images.fdt_address(RAM_BASE, m.ram_size, len(dtb))
+        self.memory.poke(self.fdt_address, dtb)
+        self._write_reset_vector(start, kernel_entry)
+        if "tohost" in symbols:
+            self._attach_htif(symbols["tohost"], symbols.get("fromhost"))
+        self.state[PC] = ROM_BASE
+
+    def _layout(self, initrd: tuple[int, int] | None) -> Layout:
+        return Layout(
+            ram_base=RAM_BASE,
+            ram_size=self.machine.ram_size,
+            isa=ISA_STRING,
+            mmu_type="riscv,none",  # no MMU yet (satp is Bare only)
+            timebase_hz=TIMEBASE_HZ,
+            clint=(CLINT_BASE, CLINT_SIZE),
+            plic=(PLIC_BASE, PLIC_SIZE),
+            plic_sources=SOURCES,
+            uart=(UART_BASE, UART_SIZE),
+            uart_irq=UART_IRQ,
+            finisher=(FINISHER_BASE, FINISHER_SIZE),
+            bootargs=self.machine.append,
+            initrd=initrd,
+        )
+
+    def _write_reset_vector(self, start: int, next_addr: int) -> None:
+        """QEMU virt's boot ROM: a0 = hart id, a1 = the device tree, a2 = OpenSBI's
+        fw_dynamic_info (next stage at next_addr in S mode), then a jump to `start`."""
+        code = [0x00000297, 0x02828613, 0xF1402573, 0x0202B583, 0x0182B283, 0x00028067]
+        rom = b"".join(word.to_bytes(4, "little") for word in code)
+        rom += start.to_bytes(8, "little") + self.fdt_address.to_bytes(8, "little")
+        for word in (FW_DYNAMIC_MAGIC, FW_DYNAMIC_VERSION, next_addr, NEXT_MODE_S, 0, 0):
+            rom += word.to_bytes(8, "little")
+        self.memory.poke(ROM_BASE, rom)
+
+    def _attach_htif(self, tohost: int, fromhost: int | None) -> None:
+        """The page of tohost becomes MMIO, so the program's write to it is seen."""
+        page = tohost & ~(PAGE_SIZE - 1)
+        if fromhost is not None and fromhost & ~(PAGE_SIZE - 1) != page:
+            fromhost = None
+        contents = bytearray(self.memory.ram[page : page + PAGE_SIZE].tobytes())
+        self.memory.map(page, PAGE_SIZE, 0, name="htif")  # no access: every access faults to the bus
+        htif = Htif(
+            self.console.transmit, tohost - page, None if fromhost is None else fromhost - page, contents
+        )
+        self.bus.attach(page, PAGE_SIZE, htif)
+
+    def set_kernel(self, kernel) -> None:
+        self.kernel = kernel
+        if not self.config.no_jit:
+            from dbt.runtime.jit import JitManager
+
+            self.jit = JitManager(self.config, self.cache, self.state)
+            self.cache.region_for = self.jit.address_for
+            self.cache.on_flush.append(self.jit.flush)
+
+    # ---- device glue ----
+    def _set_device_mip(self, bits: int) -> None:
+        self.hart.mip_hw = bits
+
+    def _console_readable(self) -> None:
+        if not self.devices.console_readable():
+            self.loop.remove_reader(self.console.in_fd)  # end of input: the guest reads nothing more
+
+    # ---- running ----
+    @property
+    def instructions(self) -> int:
+        return int(self.state[INSTRET])
+
+    def run(self, max_instructions: int | None = None) -> int | None:
+        """Run until the machine powers off (returns the exit status) or, with
+        `max_instructions`, until about that many more have retired (returns None)."""
+        assert self.kernel is not None, "set_kernel first"
+        state, hart = self.state, self.hart
+        stop_at = None if max_instructions is None else int(state[INSTRET]) + max_instructions
+        args = None
+        version = -1
+        state[JIT_THRESHOLD] = -1 if self.jit is None else self.jit.threshold
+        started_ns, started_insns = time.monotonic_ns(), int(state[INSTRET])
+        try:
+            while True:
+                self.loop.poll()
+                self.console.flush()
+                self.devices.update_interrupts()
+                irq = hart.pending_interrupt()
+                if irq is not None:
+                    state[PC] = _to_int64(hart.take_trap(int(state[PC]), irq, 0, interrupt=True))
+                elif hart.waiting:
+                    if hart.wakes():
+                        hart.waiting = False
+                    else:
+                        self.loop.poll(wait=True, limit_ns=None if self.loop.has_readers else 1_000_000_000)
+                        continue
+                if stop_at is not None and state[INSTRET] >= stop_at:
+                    return None
+                if self.cache.version != version:
+                    version = self.cache.version
+                    arrays = (self.cache.code, self.cache.blocks, self.cache.keys, self.cache.values)
+                    args = self.kernel.arguments(self.regs, state, self.memory.ram, self.memory.perm, *arrays)
+                    state[IC_SITE] = 0
+                budget = self._budget()
+                if stop_at is not None:
+                    budget = max(min(budget, stop_at - int(state[INSTRET])), 1)
+                state[SLICE_END] = state[INSTRET] + budget
+                reason = self.kernel.raw(*args)
+                self.regs[SINK] = 0
+                if self.jit is not None:
+                    self.jit.poll()
+                    self.jit.tick(int(state[INSTRET]))
+                self._service(reason)
+                elapsed = time.monotonic_ns() - started_ns
+                if elapsed > 50_000_000:
+                    self._rate = max((int(state[INSTRET]) - started_insns) * 1e9 / elapsed, 1e6)
+        except PowerOff as off:
+            self.exit_code = off.code & 0xFF
+        except QuitRequest:
+            self.exit_code = 0
+        except Reset:
+            log.warning("the guest asked for a reset: dbt stops the machine (reset is not implemented)")
+            self.exit_code = 0
+        finally:
+            self.console.flush()
+        return self.exit_code
+
+    def _budget(self) -> int:
+        deadline = self.loop.next_deadline()
+        if deadline is None:
+            return MAX_SLICE
+        seconds = max(deadline - time.monotonic_ns(), 0) / 1e9
+        return int(min(max(self._rate * seconds, MIN_SLICE), MAX_SLICE))
+
+    # ---- what the kernels hand back ----
+    def _service(self, reason: int) -> None:
+        state = self.state
+        pc = int(state[PC]) & MASK64
+        try:
+            if reason == EXIT_MISS:
+                self._translate(pc)
+            elif reason == EXIT_SYSCALL:
+                raise Trap(ECALL_CAUSE[self.hart.priv])
+            elif reason == EXIT_FAULT:
+                self._memory_fault(pc)
+            elif reason == EXIT_TRAP:
+                if state[FAULT_KIND] == TRAP_BREAKPOINT:
+                    raise Trap(CAUSE_BREAKPOINT, 0)  # tval 0, as QEMU (the spec allows 0 or the pc)
+                self._privileged(pc)
+            elif reason == EXIT_FENCE_I:
+                self.cache.flush()
+                self._advance(4)
+            elif reason == EXIT_CSR:
+                self._counter(pc)
+            elif reason == EXIT_HOT:
+                if self.jit is not None:
+                    self.jit.hot(int(state[EXIT_OP]))
+            elif reason != EXIT_SLICE:
+                raise AssertionError(f"unknown dispatcher exit {reason}")
+        except Trap as trap:
+            state[PC] = _to_int64(self.hart.take_trap(pc, trap.cause, trap.tval))
+
+    def _advance(self, length: int) -> None:
+        self.state[PC] += length
+        self.state[INSTRET] += 1
+
+    def _translate(self, pc: int) -> None:
+        try:
+            block = translate_block(self.memory.fetch, pc, self.config.max_block_insns, self.cpu.rows)
+        except FetchFault:
+            raise Trap(CAUSE_FETCH_ACCESS, pc) from None
+        self.cache.insert(block)
+
+    def _word_at(self, pc: int) -> int:
+        code = self.memory.fetch(pc, 4)
+        if len(code) >= 2 and code[0] & 3 != 3:
+            return code[0] | code[1] << 8
+        if len(code) < 4:
+            raise Trap(CAUSE_FETCH_ACCESS, pc)
+        return int.from_bytes(code[:4], "little")
+
+    def _memory_fault(self, pc: int) -> None:
+        addr = int(self.state[FAULT_ADDR]) & MASK64
+        kind = int(self.state[FAULT_KIND])
+        if kind == FAULT_MISALIGNED:  # an atomic access: lr is a load, sc and the AMOs store
+            word = self._word_at(pc)
+            is_lr = word & 0x7F == 0x2F and word >> 27 == 0x02
+            raise Trap(CAUSE_LOAD_MISALIGNED if is_lr else CAUSE_STORE_MISALIGNED, addr)
+        access = decode_access(self._word_at(pc))
+        cause = CAUSE_LOAD_ACCESS if kind == FAULT_LOAD else CAUSE_STORE_ACCESS
+        if access is None or access.store != (kind != FAULT_LOAD):
+            raise Trap(cause, addr)
+        if access.store:
+            value = int(self.regs[access.reg]) & ((1 << (8 * access.size)) - 1)
+            if not self.devices.write(addr, access.size, value):
+                raise Trap(cause, addr)
+        else:
+            value = self.devices.read(addr, access.size)
+            if value is None:
+                raise Trap(cause, addr)
+            bits = 8 * access.size
+            value &= (1 << bits) - 1
+            if access.signed and value >> (bits - 1):
+                value -= 1 << bits
+            if access.reg:
+                self.regs[access.reg] = _to_int64(value)
+        self._advance(access.length)
+
+    def _privileged(self, pc: int) -> None:
+        """An instruction the kernels do not execute: CSR access, mret, sret, wfi, sfence.vma;
+        anything else is illegal."""
+        word = self._word_at(pc)
+        hart = self.hart
+        if word & 0x7F != 0x73:
+            raise illegal(word)
+        funct3 = (word >> 12) & 7
+        if funct3 == 0:
+            if word == 0x30200073:
+                self.state[PC] = _to_int64(hart.mret(word))
+                self.state[INSTRET] += 1
+            elif word == 0x10200073:
+                self.state[PC] = _to_int64(hart.sret(word))
+                self.state[INSTRET] += 1
+            elif word == 0x10500073:
+                hart.wfi(word)
+                self._advance(4)
+            elif word & 0xFE007FFF == 0x12000073:
+                hart.sfence_vma(word)
+                self._advance(4)
+            else:
+                raise illegal(word)
+            return
+        if funct3 == 4:
+            raise illegal(word)
+        csr, rd, source = word >> 20, (word >> 7) & 31, (word >> 15) & 31
+        operand = source if funct3 >= 5 else int(self.regs[source]) & MASK64
+        kind = funct3 & 3  # 1: write, 2: set, 3: clear
+        writes = kind == 1 or source != 0
+        if kind == 1 and rd == 0:
+            hart._check_access(csr, word, write=True)
+            old = 0
+        else:
+            old = hart.csr_read(csr, word)
+        if writes:
+            new = operand if kind == 1 else (old | operand if kind == 2 else old & ~operand)
+            hart.csr_write(csr, new, word)
+            if csr == STIMECMP or csr == 0x30A:  # stimecmp or menvcfg (Sstc's enable)
+                self.devices.rearm("stimecmp", hart.stimecmp if hart.sstc else NEVER)
+        if rd:
+            self.regs[rd] = _to_int64(old)
+        self._advance(4)
+
+    def _counter(self, pc: int) -> None:
+        op = self.cache.code[int(self.state[EXIT_OP])]
+        rd = (int(op[0]) >> 16) & 0xFF
+        csr = (int(op[0]) >> 48) & 0xFFFF
+        value = self.hart.csr_read(csr, self._word_at(pc))
+        self.regs[rd] = _to_int64(value)
+        self.regs[SINK] = 0
+        self._advance(4)

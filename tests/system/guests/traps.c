@@ -1,0 +1,149 @@
+/* Traps and interrupts between M, S and U mode: exceptions with their cause, tval and epc,
+   delegation to S mode, privilege checks, and timer and software interrupts (CLINT, Sstc's
+   stimecmp, SSIP). vectors.S logs every trap; main prints the log after each step. */
+#include "bare.h"
+
+struct record {
+    uint64_t cause, tval, epc, from, level;
+};
+struct record trap_log[64];
+uint64_t trap_count;
+static uint64_t printed;
+static uint8_t m_stack[1024] __attribute__((aligned(16)));
+static uint8_t s_stack[1024] __attribute__((aligned(16)));
+
+extern void m_vector(void);
+extern void s_vector(void);
+
+#define PRV_U 0
+#define PRV_S 1
+#define MAGIC 0x4d
+
+static void show(const char *step) {
+    puts_(step);
+    putc_('\n');
+    for (; printed < trap_count; printed++) {
+        struct record *r = &trap_log[printed];
+        puts_("  to ");
+        puts_(r->level == 3 ? "M" : "S");
+        puts_(" from ");
+        putdec(r->from);
+        puts_(" cause ");
+        puthex(r->cause);
+        puts_(" tval ");
+        puthex(r->tval);
+        if (!(r->cause >> 63)) { /* where an interrupt arrives depends on timing */
+            puts_(" epc ");
+            puthex(r->epc);
+        }
+        putc_('\n');
+    }
+}
+
+/* Continue in `mode` at the next instruction. */
+static inline void enter(int mode) {
+    uint64_t status = csr_read(mstatus);
+    status = (status & ~(3ULL << 11)) | ((uint64_t)mode << 11);
+    csr_write(mstatus, status);
+    __asm__ volatile(
+        "la t0, 1f\n"
+        "csrw mepc, t0\n"
+        "mret\n"
+        "1:\n" ::: "t0", "memory");
+}
+
+/* Back to M mode (an ebreak the M handler knows). */
+static inline void back_to_m(void) {
+    register long a7 __asm__("a7") = MAGIC;
+    __asm__ volatile("ebreak" ::"r"(a7) : "memory");
+}
+
+int main(void) {
+    csr_write(mtvec, (uint64_t)m_vector);
+    csr_write(mscratch, (uint64_t)(m_stack + sizeof m_stack));
+    csr_write(stvec, (uint64_t)s_vector);
+    csr_write(sscratch, (uint64_t)(s_stack + sizeof s_stack));
+    /* PMP: all memory for S and U mode (QEMU refuses an mret to them without a rule) */
+    csr_write(pmpaddr0, -1ULL >> 10);
+    csr_write(pmpcfg0, 0x1f);
+
+    __asm__ volatile("li a7, 0\n ecall" ::: "a7", "memory");
+    show("ecall in M");
+    __asm__ volatile(".word 0xc0001073" ::: "memory"); /* csrw cycle, zero: read-only CSR */
+    show("write to a read-only CSR");
+    __asm__ volatile("li a7, 0\n ebreak" ::: "a7", "memory");
+    show("ebreak");
+    (void)*(volatile uint32_t *)0x0e000000;
+    show("load from nowhere");
+    *(volatile uint32_t *)0x0e000010 = 1;
+    show("store to nowhere");
+
+    enter(PRV_S);
+    __asm__ volatile("li a7, 0\n ecall" ::: "a7", "memory");
+    (void)csr_read(mstatus);
+    (void)csr_read(sstatus);
+    back_to_m();
+    show("S mode: ecall, an M CSR, an S CSR");
+
+    csr_write(medeleg, (1 << 2) | (1 << 8));
+    line("medeleg", csr_read(medeleg));
+    enter(PRV_U);
+    (void)csr_read(sstatus);
+    __asm__ volatile("li a7, 0\n ecall" ::: "a7", "memory");
+    back_to_m();
+    show("U mode with delegation: an S CSR, ecall");
+    csr_write(medeleg, 0);
+
+    /* M timer interrupt */
+    *CLINT_MTIMECMP = *CLINT_MTIME + 1000;
+    csr_set(mie, 1 << 7);
+    csr_set(mstatus, 1 << 3);
+    while (trap_count == printed) __asm__ volatile("wfi");
+    csr_clear(mstatus, 1 << 3);
+    show("M timer interrupt");
+
+    /* M software interrupt */
+    csr_set(mie, 1 << 3);
+    *CLINT_MSIP = 1;
+    csr_set(mstatus, 1 << 3);
+    while (trap_count == printed) {
+    }
+    csr_clear(mstatus, 1 << 3);
+    show("M software interrupt");
+    csr_write(mie, 0);
+
+    /* S software interrupt, delegated */
+    csr_write(mideleg, (1 << 1) | (1 << 5));
+    line("mideleg (S bits)", csr_read(mideleg) & 0x222);
+    csr_write(mie, (1 << 1) | (1 << 5));
+    enter(PRV_S);
+    csr_set(sstatus, 1 << 1);
+    csr_set(sip, 1 << 1);
+    while (trap_count == printed) {
+    }
+    csr_clear(sstatus, 1 << 1);
+    back_to_m();
+    show("S software interrupt");
+
+    /* S timer interrupt through Sstc's stimecmp */
+    csr_set(0x30a, 1ULL << 63); /* menvcfg.STCE */
+    csr_write(mcounteren, 2);   /* S mode may read time */
+    enter(PRV_S);
+    csr_write(0x14d, csr_read(time) + 1000);
+    csr_set(sstatus, 1 << 1);
+    while (trap_count == printed) __asm__ volatile("wfi");
+    csr_clear(sstatus, 1 << 1);
+    back_to_m();
+    show("S timer interrupt (stimecmp)");
+
+    /* counters from U mode: time is allowed by mcounteren and scounteren, cycle is not */
+    csr_write(scounteren, 2);
+    enter(PRV_U);
+    (void)csr_read(time);
+    (void)csr_read(cycle);
+    back_to_m();
+    show("U mode counters: time allowed, cycle not");
+
+    puts_("done\n");
+    return 0;
+}
