@@ -26,18 +26,33 @@ class Plic:
     enable: list[int] = field(default_factory=lambda: [0] * CONTEXTS)  # bit n: source n
     threshold: list[int] = field(default_factory=lambda: [0] * CONTEXTS)
 
+    #: Sources that are pending or claimed, in ascending order (what _best looks at).
+    raised: list[int] = field(default_factory=list)
+
+    def _track(self, source: int) -> None:
+        active = self.pending[source] or self.claimed[source]
+        if active and source not in self.raised:
+            self.raised = sorted([*self.raised, source])
+        elif not active and source in self.raised:
+            self.raised = [s for s in self.raised if s != source]
+
     def set_level(self, source: int, high: bool) -> None:
         """A device's interrupt line (level-triggered: pending while high and not claimed)."""
+        if self.level[source] == high and (not high or self.pending[source] or self.claimed[source]):
+            return
         self.level[source] = high
         if high and not self.claimed[source]:
             self.pending[source] = True
         elif not high:
             self.pending[source] = False
+        self._track(source)
 
     def _best(self, context: int) -> int:
+        """The pending, enabled source of highest priority above the threshold (ties: the lowest
+        number); 0 if none. Only the few raised lines are looked at (this runs on every exit)."""
         best, best_priority = 0, self.threshold[context]
         enabled = self.enable[context]
-        for source in range(1, SOURCES):
+        for source in self.raised:
             if self.pending[source] and enabled >> source & 1 and self.priority[source] > best_priority:
                 best, best_priority = source, self.priority[source]
         return best
@@ -68,6 +83,7 @@ class Plic:
             if source:
                 self.pending[source] = False
                 self.claimed[source] = True
+                self._track(source)
             return source
         return 0
 
@@ -94,3 +110,4 @@ class Plic:
                 self.claimed[value] = False
                 if self.level[value]:
                     self.pending[value] = True
+                self._track(value)
