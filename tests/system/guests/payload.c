@@ -36,8 +36,14 @@ int main(uint64_t hartid, uint64_t fdt) {
     uint64_t now = csr_read(time);
     sbi_call(SBI_EXT_TIME, 0, now + 10000, 0, 0);
     csr_set(sie, 1 << 5);
-    csr_set(sstatus, 1 << 1);
-    while (last_cause != ((1ULL << 63) | 5)) __asm__ volatile("wfi");
+    /* SIE stays off while last_cause is checked, so the interrupt cannot slip in between the
+       check and the wfi (which it would not wake); wfi ends for it anyway, and SIE is opened
+       for a moment to take it */
+    while (last_cause != ((1ULL << 63) | 5)) {
+        __asm__ volatile("wfi");
+        csr_set(sstatus, 1 << 1);
+        __asm__ volatile("csrc sstatus, %0" ::"r"(1 << 1));
+    }
     sline("timer interrupt, scause", last_cause);
     sline("traps taken", traps);
     sputs("shutting down\n");

@@ -40,6 +40,23 @@ static void show(const char *step) {
     }
 }
 
+/* Wait in wfi until a trap is logged. Interrupts stay globally off while the log is checked, so
+   one cannot arrive between the check and the wfi (it would be lost: nothing wakes the wfi);
+   wfi ends for a pending interrupt that mie/sie enables whatever mstatus says, and a moment with
+   MIE (or SIE) set takes it. */
+static void wait_for_interrupt(int s_mode) {
+    while (trap_count == printed) {
+        __asm__ volatile("wfi");
+        if (s_mode) {
+            csr_set(sstatus, 1 << 1);
+            csr_clear(sstatus, 1 << 1);
+        } else {
+            csr_set(mstatus, 1 << 3);
+            csr_clear(mstatus, 1 << 3);
+        }
+    }
+}
+
 /* Continue in `mode` at the next instruction. */
 static inline void enter(int mode) {
     uint64_t status = csr_read(mstatus);
@@ -97,9 +114,7 @@ int main(void) {
     /* M timer interrupt */
     *CLINT_MTIMECMP = *CLINT_MTIME + 1000;
     csr_set(mie, 1 << 7);
-    csr_set(mstatus, 1 << 3);
-    while (trap_count == printed) __asm__ volatile("wfi");
-    csr_clear(mstatus, 1 << 3);
+    wait_for_interrupt(0);
     show("M timer interrupt");
 
     /* M software interrupt */
@@ -130,9 +145,7 @@ int main(void) {
     csr_write(mcounteren, 2);   /* S mode may read time */
     enter(PRV_S);
     csr_write(0x14d, csr_read(time) + 1000);
-    csr_set(sstatus, 1 << 1);
-    while (trap_count == printed) __asm__ volatile("wfi");
-    csr_clear(sstatus, 1 << 1);
+    wait_for_interrupt(1);
     back_to_m();
     show("S timer interrupt (stimecmp)");
 
