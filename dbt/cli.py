@@ -308,6 +308,13 @@ def system(
             "--nographic", "-nographic", help="Accepted for QEMU's command lines: dbt has no display."
         ),
     ] = False,
+    control: Annotated[
+        str | None,
+        typer.Option(
+            "--control",
+            help="A QMP-like JSON control socket: unix:PATH (query-status, stop, cont, step, quit).",
+        ),
+    ] = None,
     no_jit: Annotated[bool, typer.Option("--no-jit", help="Interpreter only: compile no regions.")] = False,
     jit_threshold: Annotated[
         int | None, typer.Option("--jit-threshold", min=0, help="Block heat that triggers a compile.")
@@ -334,6 +341,7 @@ def system(
         "memory": memory,
         "initrd": initrd,
         "append": append,
+        "control": control,
         "jit": {"no_jit": no_jit or None, "jit_threshold": jit_threshold},
     }
     raise typer.Exit(run_system(options, stats, debug=level <= logging.DEBUG))

@@ -44,6 +44,7 @@ def run_system(options: dict, stats: bool, debug: bool) -> int:
     from dbt.devices.service import Console
     from dbt.log import dbt_stderr, stderr_console
     from dbt.runtime.system.machine import MachineConfig, SystemMachine
+    from dbt.runtime.system.service import RuntimeService
 
     try:
         machine_config = MachineConfig(
@@ -64,9 +65,12 @@ def run_system(options: dict, stats: bool, debug: bool) -> int:
             return status
 
         machine.set_kernel(load_kernel(announce))
+        service = RuntimeService(machine)
+        if options.get("control"):
+            service.listen(options["control"])
         started = __import__("time").perf_counter()
         with _raw_terminal(0) if stdin_tty else contextlib.nullcontext():
-            status = machine.run()
+            status = service.run()
         seconds = __import__("time").perf_counter() - started
         if stats:
             insns = machine.instructions

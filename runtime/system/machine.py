@@ -157,6 +157,8 @@ class SystemMachine:
         self.kernel = None
         self.jit = None
         self.exit_code: int | None = None
+        #: Set by the runtime service's stop command: run() returns at its next turn.
+        self.stop_requested = False
         self._rate = 50e6  # guest instructions per second, measured as it runs
         self._boot()
 
@@ -258,9 +260,11 @@ class SystemMachine:
     def instructions(self) -> int:
         return int(self.state[INSTRET])
 
-    def run(self, max_instructions: int | None = None) -> int | None:
+    def run(self, max_instructions: int | None = None, should_stop=None, paused=None) -> int | None:
         """Run until the machine powers off (returns the exit status) or, with
-        `max_instructions`, until about that many more have retired (returns None)."""
+        `max_instructions`, until about that many more have retired (returns None). The
+        runtime service passes `should_stop()` (return None at once) and `paused()` (the vCPU
+        waits while the event loop goes on)."""
         assert self.kernel is not None, "set_kernel first"
         state, hart = self.state, self.hart
         stop_at = None if max_instructions is None else int(state[INSTRET]) + max_instructions
@@ -272,6 +276,11 @@ class SystemMachine:
             while True:
                 self.loop.poll()
                 self.console.flush()
+                if should_stop is not None and should_stop():
+                    return None
+                if paused is not None and paused():
+                    self.loop.poll(wait=True, limit_ns=100_000_000)
+                    continue
                 self.devices.update_interrupts()
                 irq = hart.pending_interrupt()
                 if irq is not None:

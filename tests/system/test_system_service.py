@@ -1,0 +1,133 @@
+"""The runtime service: the machine's states and commands through the Python API, and the
+QMP-like control socket of `dbt system --control`."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+from guestbuild import available_bare_toolchains, build_bare
+
+from dbt.backends.interp import load_kernel
+from dbt.config import Config
+from dbt.devices.service import Console
+from dbt.runtime.system.machine import MachineConfig, SystemMachine
+from dbt.runtime.system.service import CommandError, MachineState, RuntimeService
+
+TOOLCHAIN = available_bare_toolchains()[0]
+
+
+def _service(program: str, sources: tuple[str, ...]) -> tuple[RuntimeService, int]:
+    image = build_bare(program, TOOLCHAIN, sources)
+    read_fd, write_fd = os.pipe()
+    os.set_blocking(read_fd, False)
+    machine = SystemMachine(
+        MachineConfig(bios=None, kernel=str(image)), Config(no_jit=True), Console(write_fd)
+    )
+    machine.set_kernel(load_kernel())
+    return RuntimeService(machine), read_fd
+
+
+def test_step_then_run_to_power_off():
+    service, output = _service("hello", ("start.S", "hello.c"))
+    assert service.state is MachineState.CREATED
+    service.step(50)
+    assert service.state is MachineState.PAUSED
+    first = service.machine.instructions
+    assert 50 <= first < 50 + 64  # a step ends at the first block boundary past the count
+    service.step(1)
+    assert service.machine.instructions > first
+    assert service.run() == 0
+    assert service.state is MachineState.STOPPED and service.exit_code == 0
+    assert os.read(output, 4096).startswith(b"hello from M mode\n")
+    with pytest.raises(CommandError):
+        service.run()
+    with pytest.raises(CommandError):
+        service.step(10)
+
+
+def test_commands_as_the_socket_sends_them():
+    service, _ = _service("spin", ("start.S", "spin.c"))
+    assert service.execute({"execute": "query-status"})["return"]["status"] == "created"
+    assert (
+        service.execute({"execute": "step", "arguments": {"instructions": 100}})["return"]["status"]
+        == "paused"
+    )
+    assert "error" in service.execute({"execute": "step", "arguments": {"instructions": -1}})
+    assert "error" in service.execute({"execute": "no-such-command"})
+    assert service.execute({"execute": "cont"}) == {"return": {}}  # paused -> running
+    assert service.state is MachineState.RUNNING
+    assert service.execute({"execute": "stop"}) == {"return": {}}
+    assert service.state is MachineState.PAUSED
+    assert service.execute({"execute": "quit"}) == {"return": {}}
+    assert service.state is MachineState.STOPPED
+
+
+class _Qmp:
+    def __init__(self, path: str) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                self.sock.connect(path)
+                break
+            except (FileNotFoundError, ConnectionRefusedError):
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+        self.file = self.sock.makefile("rb")
+        self.greeting = json.loads(self.file.readline())
+
+    def __call__(self, name: str, **arguments) -> dict:
+        request = {"execute": name, **({"arguments": arguments} if arguments else {})}
+        self.sock.sendall(json.dumps(request).encode() + b"\n")
+        return json.loads(self.file.readline())
+
+
+def test_control_socket(tmp_path):
+    image = build_bare("spin", TOOLCHAIN, ("start.S", "spin.c"))
+    path = str(tmp_path / "control.sock")
+    command = [sys.executable, "-m", "dbt", "system", "--bios", "none", "--kernel", str(image),
+               "--control", f"unix:{path}"]  # fmt: skip
+    process = subprocess.Popen(
+        command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    try:
+        qmp = _Qmp(path)
+        assert "QMP" in qmp.greeting
+        assert qmp("qmp_capabilities") == {"return": {}}
+        assert qmp("query-status")["return"]["status"] == "running"
+        assert qmp("stop") == {"return": {}}
+        paused = qmp("query-status")["return"]
+        assert paused["status"] == "paused" and not paused["running"]
+        time.sleep(0.2)
+        assert qmp("query-status")["return"]["instructions"] == paused["instructions"]  # nothing runs
+        stepped = qmp("step", instructions=1000)["return"]
+        assert stepped["status"] == "paused" and stepped["instructions"] >= paused["instructions"] + 1000
+        assert qmp("cont") == {"return": {}}
+        time.sleep(0.2)
+        assert qmp("query-status")["return"]["instructions"] > stepped["instructions"]
+        assert "error" in qmp("step", instructions=10)  # only from a paused machine
+        assert qmp("quit") == {"return": {}}
+        assert process.wait(timeout=60) == 0
+        assert process.stdout.read() == b"spinning\n"
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def test_control_socket_refuses_other_addresses(tmp_path):
+    image = build_bare("spin", TOOLCHAIN, ("start.S", "spin.c"))
+    result = subprocess.run([sys.executable, "-m", "dbt", "system", "--bios", "none", "--kernel", str(image),
+                             "--control", "tcp:127.0.0.1:4444"], capture_output=True, timeout=60)  # fmt: skip
+    assert result.returncode == 1
+    assert (
+        result.stderr
+        == b"dbt: error: --control: only unix:PATH sockets are supported, not 'tcp:127.0.0.1:4444'\n"
+    )
