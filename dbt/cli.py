@@ -315,6 +315,10 @@ def system(
             help="A QMP-like JSON control socket: unix:PATH (query-status, stop, cont, step, quit).",
         ),
     ] = None,
+    snapshot: Annotated[
+        str | None,
+        typer.Option("--snapshot", help="Start from this snapshot (saved with the snapshot-save command)."),
+    ] = None,
     no_jit: Annotated[bool, typer.Option("--no-jit", help="Interpreter only: compile no regions.")] = False,
     jit_threshold: Annotated[
         int | None, typer.Option("--jit-threshold", min=0, help="Block heat that triggers a compile.")
@@ -342,6 +346,7 @@ def system(
         "initrd": initrd,
         "append": append,
         "control": control,
+        "snapshot": snapshot,
         "jit": {"no_jit": no_jit or None, "jit_threshold": jit_threshold},
     }
     raise typer.Exit(run_system(options, stats, debug=level <= logging.DEBUG))

@@ -66,6 +66,8 @@ def run_system(options: dict, stats: bool, debug: bool) -> int:
 
         machine.set_kernel(load_kernel(announce))
         service = RuntimeService(machine)
+        if options.get("snapshot"):
+            service.load_snapshot(options["snapshot"])
         if options.get("control"):
             service.listen(options["control"])
         started = __import__("time").perf_counter()

@@ -118,6 +118,7 @@ class SystemMachine:
             raise VmError("-m: RAM must be at least 16 MiB and a whole number of pages")
         self.machine = machine
         self.config = config
+        self.ram_base = RAM_BASE
         self.cpu = parse_cpu(config.cpu)
         self.memory = GuestMemory(RAM_BASE + machine.ram_size)
         self.memory.map(RAM_BASE, machine.ram_size, PROT_READ | PROT_WRITE | PROT_EXEC, name="ram")

@@ -2,7 +2,8 @@
 Python API and for a QMP-like JSON control socket on the machine's event loop.
 
 States: created -> running <-> paused -> stopped (or failed). Commands: run, pause, resume,
-step N (from created or paused: run about N instructions, then pause), stop. The control socket
+step N (from created or paused: run about N instructions, then pause), stop, snapshot save and
+load (runtime/system/snapshot.py). The control socket
 speaks a subset of QEMU's QMP: a greeting, then one JSON object per line, each answered with
 {"return": ...} or {"error": {"class": ..., "desc": ...}}.
 Stage: runtime (system mode).
@@ -90,6 +91,22 @@ class RuntimeService:
         if self.state in (MachineState.CREATED, MachineState.PAUSED):
             self.state = MachineState.STOPPED
 
+    def save_snapshot(self, path: str) -> None:
+        """The whole machine to a file (between two slices of the vCPU, so in any live state)."""
+        from dbt.runtime.system import snapshot
+
+        if self.state is MachineState.FAILED:
+            raise CommandError("cannot snapshot a failed machine")
+        snapshot.save(self.machine, path)
+
+    def load_snapshot(self, path: str) -> None:
+        """Replace the machine's state with a snapshot's (same configuration)."""
+        from dbt.runtime.system import snapshot
+
+        if self.state in (MachineState.STOPPED, MachineState.FAILED):
+            raise CommandError(f"cannot load a snapshot into a {self.state.value} machine")
+        snapshot.load(self.machine, path)
+
     def _paused(self) -> bool:
         return self.state == MachineState.PAUSED
 
@@ -123,6 +140,12 @@ class RuntimeService:
             elif name == "quit":
                 self.stop()
                 result = {}
+            elif name in ("snapshot-save", "snapshot-load"):
+                path = arguments.get("file")
+                if not isinstance(path, str) or not path:
+                    raise CommandError(f"{name} needs arguments.file, a path")
+                (self.save_snapshot if name == "snapshot-save" else self.load_snapshot)(path)
+                result = {}
             elif name == "step":
                 count = arguments.get("instructions")
                 if not isinstance(count, int) or count <= 0:
@@ -131,7 +154,7 @@ class RuntimeService:
                 result = self.status()
             else:
                 raise CommandError(f"unknown command {name!r}")
-        except CommandError as exc:
+        except VmError as exc:
             return {"error": {"class": "GenericError", "desc": str(exc)}}
         return {"return": result}
 

@@ -131,3 +131,36 @@ def test_control_socket_refuses_other_addresses(tmp_path):
         result.stderr
         == b"dbt: error: --control: only unix:PATH sockets are supported, not 'tcp:127.0.0.1:4444'\n"
     )
+
+
+def test_snapshot_resumes_where_it_was_saved(tmp_path):
+    """Save in the middle of the traps program, run it to its end; a fresh machine loaded from the
+    snapshot prints the same rest and ends the same way."""
+    sources = ("start.S", "vectors.S", "traps.c")
+    service, output = _service("traps", sources)
+    service.step(3000)
+    saved_at = service.machine.instructions
+    path = str(tmp_path / "machine.snap")
+    assert service.execute({"execute": "snapshot-save", "arguments": {"file": path}}) == {"return": {}}
+    before = os.read(output, 1 << 16)
+    assert service.run() == 0
+    rest = os.read(output, 1 << 16)
+    assert rest.endswith(b"done\n") and before
+
+    again, again_output = _service("traps", sources)
+    again.load_snapshot(path)
+    assert again.machine.instructions == saved_at
+    assert again.run() == 0
+    assert os.read(again_output, 1 << 16) == rest
+
+
+def test_snapshot_of_another_machine_is_refused(tmp_path):
+    service, _ = _service("hello", ("start.S", "hello.c"))
+    path = str(tmp_path / "hello.snap")
+    service.save_snapshot(path)
+    other, _ = _service("spin", ("start.S", "spin.c"))
+    answer = other.execute({"execute": "snapshot-load", "arguments": {"file": path}})
+    assert "another configuration" in answer["error"]["desc"]
+    (tmp_path / "junk.snap").write_bytes(b"not a snapshot")
+    answer = other.execute({"execute": "snapshot-load", "arguments": {"file": str(tmp_path / "junk.snap")}})
+    assert answer["error"]["desc"].startswith("cannot read the snapshot")

@@ -1,0 +1,108 @@
+"""Snapshots of a whole virt machine in one file: RAM (the pages that are not zero), the registers
+and state words, the hart's privileged state, and the devices' registers. A snapshot loads into a
+machine built with the same configuration (RAM size, firmware, kernel), which then goes on from
+where the saved one was; mtime continues from its saved value.
+Stage: runtime (system mode).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import zipfile
+
+import numpy as np
+
+from dbt.errors import VmError
+from dbt.ir.state import PAGE_SIZE
+
+FORMAT = "dbt-snapshot-1"
+_HART_SKIP = {"instret", "mtime"}
+
+
+def _hart_fields(hart) -> dict:
+    return {f.name: getattr(hart, f.name) for f in dataclasses.fields(hart) if f.name not in _HART_SKIP}
+
+
+def save(machine, path: str) -> None:
+    ram_base, ram_size = machine.ram_base, machine.machine.ram_size
+    pages = machine.memory.ram[ram_base : ram_base + ram_size].reshape(-1, PAGE_SIZE)
+    used = np.flatnonzero(pages.any(axis=1))
+    plic, uart, clint = machine.plic, machine.uart, machine.clint
+    meta = {
+        "format": FORMAT,
+        "machine": dataclasses.asdict(machine.machine),
+        "hart": _hart_fields(machine.hart),
+        "clint": {"msip": clint.msip, "mtimecmp": clint.mtimecmp, "mtime": clint.mtime},
+        "plic": {
+            k: getattr(plic, k) for k in ("priority", "level", "pending", "claimed", "enable", "threshold")
+        },
+        "uart": {
+            **{
+                k: getattr(uart, k)
+                for k in ("ier", "lcr", "mcr", "scr", "fcr", "dll", "dlm", "thr_interrupt")
+            },
+            "rx": list(uart.rx),
+        },
+        "console_input": list(machine.console.input),
+        "htif": [
+            (base, bytes(dev.page).hex(), dev.fromhost)
+            for base, _, dev in machine.bus.regions
+            if dev.name == "htif"
+        ],
+    }
+    arrays = io.BytesIO()
+    np.savez(arrays, regs=machine.regs, state=machine.state, page_numbers=used, pages=pages[used])
+    try:
+        with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            archive.writestr("machine.json", json.dumps(meta))
+            archive.writestr("arrays.npz", arrays.getvalue())
+    except OSError as exc:
+        raise VmError(f"cannot write the snapshot {path}: {exc.strerror}") from None
+
+
+def load(machine, path: str) -> None:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            meta = json.loads(archive.read("machine.json"))
+            arrays = np.load(io.BytesIO(archive.read("arrays.npz")))
+            arrays = {name: arrays[name] for name in arrays.files}
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
+        raise VmError(f"cannot read the snapshot {path}: {exc}") from None
+    if meta.get("format") != FORMAT:
+        raise VmError(f"{path} is not a dbt snapshot")
+    if meta["machine"] != dataclasses.asdict(machine.machine):
+        raise VmError(f"the snapshot {path} is of a machine with another configuration: {meta['machine']}")
+    ram_base, ram_size = machine.ram_base, machine.machine.ram_size
+    pages = machine.memory.ram[ram_base : ram_base + ram_size].reshape(-1, PAGE_SIZE)
+    pages[:] = 0
+    pages[arrays["page_numbers"]] = arrays["pages"]
+    machine.regs[:] = arrays["regs"]
+    machine.state[:] = arrays["state"]
+    for name, value in meta["hart"].items():
+        setattr(machine.hart, name, value)
+    clint = machine.clint
+    clint.msip, clint.mtimecmp = meta["clint"]["msip"], meta["clint"]["mtimecmp"]
+    clint.offset = 0
+    clint.offset = (meta["clint"]["mtime"] - clint.mtime) & ((1 << 64) - 1)
+    for name, value in meta["plic"].items():
+        setattr(machine.plic, name, value)
+    machine.plic.raised = [s for s in range(len(machine.plic.pending))
+                           if machine.plic.pending[s] or machine.plic.claimed[s]]  # fmt: skip
+    for name, value in meta["uart"].items():
+        if name == "rx":
+            machine.uart.rx.clear()
+            machine.uart.rx.extend(value)
+        else:
+            setattr(machine.uart, name, value)
+    machine.console.input[:] = bytes(meta["console_input"])
+    htifs = {base: dev for base, _, dev in machine.bus.regions if dev.name == "htif"}
+    for base, page, fromhost in meta["htif"]:
+        if base in htifs:
+            htifs[base].page[:] = bytes.fromhex(page)
+            htifs[base].fromhost = fromhost
+    machine.cache.flush()  # decoded blocks (and compiled regions) of the old memory
+    machine.devices.rearm("mtimecmp", clint.mtimecmp)
+    machine.devices.rearm("stimecmp", machine.hart.stimecmp if machine.hart.sstc else (1 << 64) - 1)
+    machine.devices.update_interrupts()
