@@ -315,6 +315,13 @@ def system(
             help="A QMP-like JSON control socket: unix:PATH (query-status, stop, cont, step, quit).",
         ),
     ] = None,
+    drive: Annotated[
+        list[str] | None,
+        typer.Option("--drive", "-drive", help="A virtio-blk disk: file=IMG[,format=raw][,readonly=on]."),
+    ] = None,
+    device: Annotated[
+        list[str] | None, typer.Option("--device", "-device", help="An extra device: virtio-rng-device.")
+    ] = None,
     snapshot: Annotated[
         str | None,
         typer.Option("--snapshot", help="Start from this snapshot (saved with the snapshot-save command)."),
@@ -347,6 +354,8 @@ def system(
         "append": append,
         "control": control,
         "snapshot": snapshot,
+        "drives": drive or [],
+        "devices": device or [],
         "jit": {"no_jit": no_jit or None, "jit_threshold": jit_threshold},
     }
     raise typer.Exit(run_system(options, stats, debug=level <= logging.DEBUG))

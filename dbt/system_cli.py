@@ -27,6 +27,22 @@ def parse_size(text: str) -> int:
     return int(match.group(1)) * _UNITS[match.group(2).upper()]
 
 
+def parse_drive(text: str) -> tuple[str, bool]:
+    """--drive file=IMG[,format=raw][,readonly=on|off] as QEMU spells it: (path, read-only)."""
+    from dbt.errors import BlockError
+
+    fields = dict(part.split("=", 1) if "=" in part else (part, "") for part in text.split(",") if part)
+    unknown = set(fields) - {"file", "format", "readonly", "if", "media"}
+    if unknown:
+        raise BlockError(f"--drive: unknown option {sorted(unknown)[0]!r} in {text!r}")
+    if not fields.get("file"):
+        raise BlockError(f"--drive: no file= in {text!r}")
+    if fields.get("format", "raw") != "raw":
+        raise BlockError(f"--drive: only format=raw images are supported, not {fields['format']!r}")
+    readonly = fields.get("readonly", "off") in ("on", "yes", "true", "1")
+    return fields["file"], readonly
+
+
 @contextlib.contextmanager
 def _raw_terminal(fd: int):
     """The terminal in raw mode while the machine runs (keys go to the guest), restored after."""
@@ -53,6 +69,8 @@ def run_system(options: dict, stats: bool, debug: bool) -> int:
             kernel=options["kernel"],
             initrd=options["initrd"],
             append=options["append"] or "",
+            drives=tuple(parse_drive(text) for text in options.get("drives") or ()),
+            devices=tuple(options.get("devices") or ()),
         )
         config = Config.from_env(**options["jit"])
         stdin_tty = os.isatty(0)

@@ -31,6 +31,8 @@ class Layout:
     finisher: tuple[int, int]
     bootargs: str = ""
     initrd: tuple[int, int] | None = None
+    #: VirtIO-MMIO slots: (base, size, PLIC source).
+    virtio: tuple[tuple[int, int, int], ...] = ()
 
 
 def _reg(base: int, size: int) -> fdt.PropWords:
@@ -125,6 +127,16 @@ def build_dtb(layout: Layout) -> bytes:
             fdt.PropWords("value", 0x7777),
         )
     )
+    for base, size, irq in layout.virtio:
+        soc.append(
+            _node(
+                f"virtio_mmio@{base:x}",
+                fdt.PropWords("interrupts", irq),
+                fdt.PropWords("interrupt-parent", PLIC_PHANDLE),
+                _reg(base, size),
+                fdt.PropStrings("compatible", "virtio,mmio"),
+            )
+        )
     uart_base, uart_size = layout.uart
     soc.append(
         _node(

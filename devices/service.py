@@ -7,6 +7,7 @@ Stage: devices.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,6 +16,17 @@ from dbt.devices.bus import Bus
 from dbt.devices.clint import NEVER, TIMEBASE_HZ, Clint
 from dbt.devices.plic import Plic
 from dbt.devices.uart import Uart16550
+from dbt.devices.virtio import (
+    STATUS_DRIVER_OK,
+    STATUS_NEEDS_RESET,
+    VirtioError,
+    VirtioMmio,
+    pending_chains,
+    publish,
+)
+from dbt.errors import GuestFault
+
+log = logging.getLogger("dbt.devices")
 
 UART_IRQ = 10
 MSIP_BIT, MTIP_BIT, SEIP_BIT, MEIP_BIT = 1 << 3, 1 << 7, 1 << 9, 1 << 11
@@ -73,8 +85,13 @@ class DeviceService:
     the devices drive; `schedule(deadline_ns, callback)` is the event loop's call_at."""
 
     def __init__(self, bus: Bus, clint: Clint, plic: Plic, uart: Uart16550, console: Console,
-                 set_device_mip: Callable[[int], None], schedule: Callable, t0_ns: int) -> None:  # fmt: skip
+                 set_device_mip: Callable[[int], None], schedule: Callable, t0_ns: int,
+                 memory: object = None) -> None:  # fmt: skip
         self.bus = bus
+        self.memory = memory
+        #: VirtIO transports and their PLIC sources.
+        self.virtio: list[tuple[VirtioMmio, int]] = []
+        self.virtio_batches = 0
         self.clint = clint
         self.plic = plic
         self.uart = uart
@@ -113,6 +130,10 @@ class DeviceService:
     def _after_access(self, device: object) -> None:
         if device is self.uart:
             self.feed_uart()
+        if isinstance(device, VirtioMmio) and device.notified:
+            # A queue notification is an event: it runs at the loop's next turn, right after
+            # this exit of the vCPU.
+            self.schedule(0, lambda: self.run_queues(device))
         if device is self.clint:
             self.rearm("mtimecmp", self.clint.mtimecmp)
         self.update_interrupts()
@@ -138,8 +159,35 @@ class DeviceService:
             self._timer_events[name] = self.schedule(deadline, self.update_interrupts)
             self._timer_deadlines[name] = deadline
 
+    # ---- VirtIO ----
+    def run_queues(self, transport: VirtioMmio) -> None:
+        """Serve every request on the notified queues: one used-index update and at most one
+        interrupt per queue and batch."""
+        notified, transport.notified = transport.notified, []
+        if not transport.status & STATUS_DRIVER_OK or transport.model is None:
+            return
+        for index in notified:
+            queue = transport.queues[index]
+            if not queue.ready or not queue.num:
+                continue
+            try:
+                done = [(chain.head, transport.model.handle(self.memory, chain))
+                        for chain in pending_chains(self.memory, queue)]  # fmt: skip
+                wanted = publish(self.memory, queue, done, transport.event_idx)
+            except (VirtioError, GuestFault) as exc:
+                log.debug("virtio %s: %s: the device needs a reset", transport.name, exc)
+                transport.status |= STATUS_NEEDS_RESET
+                transport.interrupt_status |= 2  # configuration change
+                continue
+            self.virtio_batches += 1
+            if wanted:
+                transport.interrupt_status |= 1
+        self.update_interrupts()
+
     def update_interrupts(self) -> None:
         self.plic.set_level(UART_IRQ, self.uart.interrupt)
+        for transport, irq in self.virtio:
+            self.plic.set_level(irq, transport.interrupt)
         bits = 0
         if self.clint.msip:
             bits |= MSIP_BIT

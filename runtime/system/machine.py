@@ -25,6 +25,8 @@ from dbt.devices.htif import Htif
 from dbt.devices.plic import PLIC_SIZE, SOURCES, Plic
 from dbt.devices.service import UART_IRQ, Console, DeviceService, QuitRequest
 from dbt.devices.uart import Uart16550
+from dbt.devices.virtio import VIRTIO_MMIO_SIZE, VirtioMmio
+from dbt.devices.virtio_blk import RawImage, VirtioBlk, VirtioRng
 from dbt.errors import VmError
 from dbt.frontends.riscv64.cpu import parse_cpu
 from dbt.frontends.riscv64.translate import FetchFault, translate_block
@@ -84,6 +86,7 @@ FINISHER_BASE = 0x10_0000
 CLINT_BASE = 0x200_0000
 PLIC_BASE = 0xC00_0000
 UART_BASE, UART_SIZE = 0x1000_0000, 0x100
+VIRTIO_BASE, VIRTIO_SLOTS, VIRTIO_IRQ = 0x1000_1000, 8, 1
 FW_DYNAMIC_MAGIC, FW_DYNAMIC_VERSION = 0x4942534F, 2
 NEXT_MODE_S = 1
 ISA_STRING = "rv64imafdc_zicsr_zifencei"
@@ -103,6 +106,10 @@ class MachineConfig:
     kernel: str | None = None
     initrd: str | None = None
     append: str = ""
+    #: Disk images for virtio-blk: (path, read-only).
+    drives: tuple[tuple[str, bool], ...] = ()
+    #: Extra devices: "virtio-rng-device".
+    devices: tuple[str, ...] = ()
 
 
 def _to_int64(value: int) -> np.int64:
@@ -148,7 +155,9 @@ class SystemMachine:
             self._set_device_mip,
             self.loop.call_at,
             self.t0_ns,
+            self.memory,
         )
+        self._attach_virtio()
         if console.in_fd is not None:
             try:
                 self.loop.add_reader(console.in_fd, self._console_readable)
@@ -200,6 +209,23 @@ class SystemMachine:
             self._attach_htif(symbols["tohost"], symbols.get("fromhost"))
         self.state[PC] = ROM_BASE
 
+    def _attach_virtio(self) -> None:
+        """QEMU virt's eight VirtIO-MMIO slots; devices take them from the highest down, as
+        QEMU plugs them."""
+        models: list = [VirtioBlk(RawImage.open(path, readonly)) for path, readonly in self.machine.drives]
+        for name in self.machine.devices:
+            if name != "virtio-rng-device":
+                raise VmError(f"unknown device {name!r} (known: virtio-rng-device)")
+            models.append(VirtioRng())
+        if len(models) > VIRTIO_SLOTS:
+            raise VmError(f"at most {VIRTIO_SLOTS} VirtIO devices")
+        self.virtio_models = list(models)
+        for slot in reversed(range(VIRTIO_SLOTS)):
+            model = models.pop(0) if models else None
+            transport = VirtioMmio(model, name=f"virtio{slot}")
+            self.bus.attach(VIRTIO_BASE + slot * VIRTIO_MMIO_SIZE, VIRTIO_MMIO_SIZE, transport)
+            self.devices.virtio.append((transport, VIRTIO_IRQ + slot))
+
     def _layout(self, initrd: tuple[int, int] | None) -> Layout:
         return Layout(
             ram_base=RAM_BASE,
@@ -215,6 +241,10 @@ class SystemMachine:
             finisher=(FINISHER_BASE, FINISHER_SIZE),
             bootargs=self.machine.append,
             initrd=initrd,
+            virtio=tuple(
+                (VIRTIO_BASE + i * VIRTIO_MMIO_SIZE, VIRTIO_MMIO_SIZE, VIRTIO_IRQ + i)
+                for i in range(VIRTIO_SLOTS)
+            ),
         )
 
     def _write_reset_vector(self, start: int, next_addr: int) -> None:

@@ -19,6 +19,8 @@ from dbt.ir.state import PAGE_SIZE
 
 FORMAT = "dbt-snapshot-1"
 _HART_SKIP = {"instret", "mtime"}
+_TRANSPORT_FIELDS = ("status", "device_features_sel", "driver_features_sel", "driver_features", "queue_sel",
+                     "interrupt_status", "notified")  # fmt: skip
 
 
 def _hart_fields(hart) -> dict:
@@ -46,6 +48,13 @@ def save(machine, path: str) -> None:
             "rx": list(uart.rx),
         },
         "console_input": list(machine.console.input),
+        "virtio": [
+            {
+                **{k: getattr(t, k) for k in _TRANSPORT_FIELDS},
+                "queues": [dataclasses.asdict(q) for q in t.queues],
+            }
+            for t, _ in machine.devices.virtio
+        ],
         "htif": [
             (base, bytes(dev.page).hex(), dev.fromhost)
             for base, _, dev in machine.bus.regions
@@ -72,7 +81,7 @@ def load(machine, path: str) -> None:
         raise VmError(f"cannot read the snapshot {path}: {exc}") from None
     if meta.get("format") != FORMAT:
         raise VmError(f"{path} is not a dbt snapshot")
-    if meta["machine"] != dataclasses.asdict(machine.machine):
+    if meta["machine"] != json.loads(json.dumps(dataclasses.asdict(machine.machine))):
         raise VmError(f"the snapshot {path} is of a machine with another configuration: {meta['machine']}")
     ram_base, ram_size = machine.ram_base, machine.machine.ram_size
     pages = machine.memory.ram[ram_base : ram_base + ram_size].reshape(-1, PAGE_SIZE)
@@ -97,6 +106,12 @@ def load(machine, path: str) -> None:
         else:
             setattr(machine.uart, name, value)
     machine.console.input[:] = bytes(meta["console_input"])
+    for (transport, _), saved in zip(machine.devices.virtio, meta["virtio"]):
+        for name in _TRANSPORT_FIELDS:
+            setattr(transport, name, saved[name])
+        for queue, fields in zip(transport.queues, saved["queues"]):
+            for name, value in fields.items():
+                setattr(queue, name, value)
     htifs = {base: dev for base, _, dev in machine.bus.regions if dev.name == "htif"}
     for base, page, fromhost in meta["htif"]:
         if base in htifs:

@@ -184,3 +184,54 @@ def test_uboot_prompt(tier):
     assert qemu_status == 0 and b"hello from u-boot" in reference[1]
     assert status == 0
     assert answers == reference
+
+
+@pytest.mark.parametrize("tier", sorted(TIERS))
+def test_uboot_virtio_blk(tier, tmp_path):
+    """U-Boot's virtio-blk driver on a raw image: scan, read, write back and read again, with the
+    same answers as under QEMU and the same bytes in the image afterwards."""
+    _need(QEMU_SYSTEM, "qemu-system-riscv64")
+    _need(UBOOT, "Debian's u-boot-qemu package")
+    _need(OPENSBI, "Debian's opensbi package")
+    contents = b"HELLO-DISK-SECTOR-ZERO" + bytes(range(256)) * 16 * 64
+    images = {}
+    for who in ("qemu", "dbt"):
+        images[who] = tmp_path / f"{who}.img"
+        images[who].write_bytes(contents)
+    lines = [b"virtio scan", b"virtio info", b"virtio read 0x84000000 0 2", b"md.b 0x84000000 0x20",
+             b"md.b 0x840001f0 0x20", b"mw.b 0x84000000 0x5a 0x200", b"virtio write 0x84000000 1 1",
+             b"virtio read 0x85000000 1 1", b"md.b 0x85000000 0x10", b"poweroff"]  # fmt: skip
+    qemu = [QEMU_SYSTEM, "-M", "virt", "-nographic", "-kernel", UBOOT, "-drive",
+            f"file={images['qemu']},format=raw,if=none,id=d0", "-device",
+            "virtio-blk-device,drive=d0"]  # fmt: skip
+    dbt = [sys.executable, "-m", "dbt", "system", "--kernel", UBOOT, "--drive",
+           f"file={images['dbt']},format=raw", *TIERS[tier]]  # fmt: skip
+    qemu_status, reference = _converse(qemu, lines)
+    status, answers = _converse(dbt, lines)
+    assert qemu_status == status == 0
+    assert b"1 blocks written: OK" in reference[6]
+    assert answers == reference
+    assert images["dbt"].read_bytes() == images["qemu"].read_bytes() != contents
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (None, "dbt: error: cannot open the disk image {path}: No such file or directory\n"),
+        (b"tiny", "dbt: error: the disk image {path} is smaller than one sector (4 bytes)\n"),
+    ],
+)
+def test_bad_disk_images(make, message, tmp_path):
+    path = tmp_path / "disk.img"
+    if make is not None:
+        path.write_bytes(make)
+    result = _dbt_system("--bios", "none", "--kernel", str(path), "--drive", f"file={path},format=raw")
+    assert result.returncode == 1
+    assert result.stderr.decode() == message.format(path=path)
+
+
+def test_drive_option_errors(tmp_path):
+    result = _dbt_system("--bios", "none", "--drive", "file=x.img,format=qcow2")
+    assert result.stderr == b"dbt: error: --drive: only format=raw images are supported, not 'qcow2'\n"
+    result = _dbt_system("--bios", "none", "--device", "virtio-gpu-device", "--kernel", "/dev/null")
+    assert result.returncode == 1
