@@ -19,7 +19,7 @@ TOOLCHAINS = available_toolchains()
 GLIBC_CASES = {"hello", "float", "atomics", "signals", "heap", "minishell-pipeline", "fpcompute-small"}
 #: Guests that create threads: the lockstep runs one thread (they fail with a one-line error,
 #: tested below); tests/e2e/test_threads.py compares both tiers with QEMU on them instead.
-THREADED = {"threads", "futex", "sigmore", "events"}
+THREADED = {"threads", "futex", "sigmore", "events", "forkthreads", "robust"}
 
 
 def _params():
