@@ -279,7 +279,11 @@ def _fork(proc, flags: int, newsp: int, parent_tid: int, tls: int, child_tid: in
     if proc.strace:
         proc.strace.flush()
     in_worker = threading.current_thread() is not threading.main_thread()
-    pid = os.fork()
+    # Under the group's lock: a thread holding it at the fork (installing a region, say) would
+    # leave it held forever in the child, which has none of the other threads. The forking
+    # thread's own hold is released in both processes when the block ends.
+    with proc.group.lock:
+        pid = os.fork()
     if pid == 0:
         proc.is_child = True
         proc.after_fork_child(in_worker)
