@@ -19,6 +19,7 @@ import typer
 
 from dbt._version import __version__
 from dbt.cache_cli import cache_app
+from dbt.iso_cli import iso_app
 
 app = typer.Typer(
     add_completion=False,
@@ -29,6 +30,7 @@ app = typer.Typer(
 )
 log = logging.getLogger("dbt")
 app.add_typer(cache_app, name="cache")
+app.add_typer(iso_app, name="iso")
 
 ARCHES = ("riscv64",)
 
@@ -319,6 +321,9 @@ def system(
         list[str] | None,
         typer.Option("--drive", "-drive", help="A virtio-blk disk: file=IMG[,format=raw][,readonly=on]."),
     ] = None,
+    cdrom: Annotated[
+        str | None, typer.Option("--cdrom", "-cdrom", help="An ISO 9660 image (read-only virtio-blk).")
+    ] = None,
     device: Annotated[
         list[str] | None, typer.Option("--device", "-device", help="An extra device: virtio-rng-device.")
     ] = None,
@@ -355,6 +360,7 @@ def system(
         "control": control,
         "snapshot": snapshot,
         "drives": drive or [],
+        "cdrom": cdrom,
         "devices": device or [],
         "jit": {"no_jit": no_jit or None, "jit_threshold": jit_threshold},
     }

@@ -108,6 +108,8 @@ class MachineConfig:
     append: str = ""
     #: Disk images for virtio-blk: (path, read-only).
     drives: tuple[tuple[str, bool], ...] = ()
+    #: An ISO 9660 image attached read-only after the drives (QEMU virt's -cdrom: virtio-blk).
+    cdrom: str | None = None
     #: Extra devices: "virtio-rng-device".
     devices: tuple[str, ...] = ()
 
@@ -212,7 +214,13 @@ class SystemMachine:
     def _attach_virtio(self) -> None:
         """QEMU virt's eight VirtIO-MMIO slots; devices take them from the highest down, as
         QEMU plugs them."""
-        models: list = [VirtioBlk(RawImage.open(path, readonly)) for path, readonly in self.machine.drives]
+        drives = list(self.machine.drives)
+        if self.machine.cdrom is not None:
+            from dbt.runtime.system.iso9660 import check_iso
+
+            check_iso(self.machine.cdrom)
+            drives.append((self.machine.cdrom, True))
+        models: list = [VirtioBlk(RawImage.open(path, readonly)) for path, readonly in drives]
         for name in self.machine.devices:
             if name != "virtio-rng-device":
                 raise VmError(f"unknown device {name!r} (known: virtio-rng-device)")
