@@ -314,7 +314,8 @@ def system(
         str | None,
         typer.Option(
             "--control",
-            help="A QMP-like JSON control socket: unix:PATH (query-status, stop, cont, step, quit).",
+            help="A QMP-like JSON control socket: unix:PATH "
+            "(query-status, stop, cont, step, system_reset, quit).",
         ),
     ] = None,
     drive: Annotated[

@@ -113,6 +113,14 @@ class Hart:
     #: Waiting in wfi until an interrupt is pending.
     waiting: bool = False
 
+    def reset(self) -> None:
+        """What a reset changes (privileged spec 3.4, and no more, as QEMU 7.2): M mode,
+        mstatus.MIE and MPRV clear, mcause 0, not waiting in wfi."""
+        self.priv = PRV_M
+        self.mstatus &= ~(MIE | MPRV)
+        self.mcause = 0
+        self.waiting = False
+
     # ---- interrupts ----
     @property
     def sstc(self) -> bool:

@@ -173,9 +173,22 @@ class SystemMachine:
         self.stop_requested = False
         self._rate = 50e6  # guest instructions per second, measured as it runs
         self._boot()
+        from dbt.runtime.system import snapshot
+
+        #: The power-on state of the hart and devices, which a reset puts back.
+        self._power_on = snapshot.capture(self, ram=False)
+        self.resets = 0
 
     # ---- building the machine ----
     def _boot(self) -> None:
+        symbols = self._load_images()
+        if "tohost" in symbols:
+            self._attach_htif(symbols["tohost"], symbols.get("fromhost"))
+        self.state[PC] = ROM_BASE
+
+    def _load_images(self) -> dict:
+        """Firmware, kernel, initrd, device tree and reset vector into memory, as at power-on
+        and at every reset (QEMU's ROM blobs). Returns the symbols of the program that runs."""
         m = self.machine
         ram = (RAM_BASE, RAM_BASE + m.ram_size)
         if m.bios is None and m.kernel is None:
@@ -207,9 +220,7 @@ class SystemMachine:
         self.fdt_address = images.fdt_address(RAM_BASE, m.ram_size, len(dtb))
         self.memory.poke(self.fdt_address, dtb)
         self._write_reset_vector(start, kernel_entry)
-        if "tohost" in symbols:
-            self._attach_htif(symbols["tohost"], symbols.get("fromhost"))
-        self.state[PC] = ROM_BASE
+        return symbols
 
     def _attach_virtio(self) -> None:
         """QEMU virt's eight VirtIO-MMIO slots; devices take them from the highest down, as
@@ -346,7 +357,10 @@ class SystemMachine:
                 if self.jit is not None:
                     self.jit.poll()
                     self.jit.tick(int(state[INSTRET]))
-                self._service(reason)
+                try:
+                    self._service(reason)
+                except Reset:
+                    self.reset()
                 elapsed = time.monotonic_ns() - started_ns
                 if elapsed > 50_000_000:
                     self._rate = max((int(state[INSTRET]) - started_insns) * 1e9 / elapsed, 1e6)
@@ -354,12 +368,32 @@ class SystemMachine:
             self.exit_code = off.code & 0xFF
         except QuitRequest:
             self.exit_code = 0
-        except Reset:
-            log.warning("the guest asked for a reset: dbt stops the machine (reset is not implemented)")
-            self.exit_code = 0
         finally:
             self.console.flush()
         return self.exit_code
+
+    def reset(self) -> None:
+        """A system reset as QEMU 7.2's virt does it: the devices go back to their power-on
+        registers (mtime to 0, as the ACLINT specification says; mtimecmp is kept, being
+        unknown after a reset), the images are loaded again and the rest of RAM is kept; the
+        hart restarts at the reset vector in M mode with mstatus.MIE and MPRV clear and mcause
+        0, its other CSRs and registers as they were (the privileged specification leaves them
+        unspecified). instret goes on counting: dbt's budgets are measured in it."""
+        from dbt.runtime.system import snapshot
+
+        meta, arrays = self._power_on
+        mtimecmp = self.clint.mtimecmp
+        snapshot.restore(self, meta, arrays, devices_only=True)
+        self.clint.mtimecmp = mtimecmp
+        self.clint.offset = 0
+        self.clint.offset = -self.clint.mtime & MASK64
+        self.devices.rearm("mtimecmp", mtimecmp)
+        self.hart.reset()
+        self.state[PC] = ROM_BASE
+        self.state[RESERVATION] = -1
+        self._load_images()
+        self.resets += 1
+        log.info("machine reset")
 
     def _budget(self) -> int:
         deadline = self.loop.next_deadline()

@@ -91,6 +91,12 @@ class RuntimeService:
         if self.state in (MachineState.CREATED, MachineState.PAUSED):
             self.state = MachineState.STOPPED
 
+    def reset(self) -> None:
+        """A system reset (the machine keeps its run state: a paused machine stays paused)."""
+        if self.state in (MachineState.STOPPED, MachineState.FAILED):
+            raise CommandError(f"cannot reset a {self.state.value} machine")
+        self.machine.reset()
+
     def save_snapshot(self, path: str) -> None:
         """The whole machine to a file (between two slices of the vCPU, so in any live state)."""
         from dbt.runtime.system import snapshot
@@ -136,6 +142,9 @@ class RuntimeService:
                 result = {}
             elif name in ("cont", "resume"):
                 self.resume()
+                result = {}
+            elif name == "system_reset":
+                self.reset()
                 result = {}
             elif name == "quit":
                 self.stop()

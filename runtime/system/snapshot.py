@@ -7,6 +7,7 @@ Stage: runtime (system mode).
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import io
 import json
@@ -27,10 +28,15 @@ def _hart_fields(hart) -> dict:
     return {f.name: getattr(hart, f.name) for f in dataclasses.fields(hart) if f.name not in _HART_SKIP}
 
 
-def save(machine, path: str) -> None:
-    ram_base, ram_size = machine.ram_base, machine.machine.ram_size
-    pages = machine.memory.ram[ram_base : ram_base + ram_size].reshape(-1, PAGE_SIZE)
-    used = np.flatnonzero(pages.any(axis=1))
+def capture(machine, ram: bool = True) -> tuple[dict, dict]:
+    """The machine's state as JSON-able metadata and numpy arrays (RAM's non-zero pages only
+    with `ram`)."""
+    arrays = {"regs": machine.regs.copy(), "state": machine.state.copy()}
+    if ram:
+        ram_base, ram_size = machine.ram_base, machine.machine.ram_size
+        pages = machine.memory.ram[ram_base : ram_base + ram_size].reshape(-1, PAGE_SIZE)
+        used = np.flatnonzero(pages.any(axis=1))
+        arrays.update(page_numbers=used, pages=pages[used])
     plic, uart, clint = machine.plic, machine.uart, machine.clint
     meta = {
         "format": FORMAT,
@@ -61,8 +67,13 @@ def save(machine, path: str) -> None:
             if dev.name == "htif"
         ],
     }
+    return copy.deepcopy(meta), arrays
+
+
+def save(machine, path: str) -> None:
+    meta, parts = capture(machine)
     arrays = io.BytesIO()
-    np.savez(arrays, regs=machine.regs, state=machine.state, page_numbers=used, pages=pages[used])
+    np.savez(arrays, **parts)
     try:
         with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
             archive.writestr("machine.json", json.dumps(meta))
@@ -83,20 +94,30 @@ def load(machine, path: str) -> None:
         raise VmError(f"{path} is not a dbt snapshot")
     if meta["machine"] != json.loads(json.dumps(dataclasses.asdict(machine.machine))):
         raise VmError(f"the snapshot {path} is of a machine with another configuration: {meta['machine']}")
-    ram_base, ram_size = machine.ram_base, machine.machine.ram_size
-    pages = machine.memory.ram[ram_base : ram_base + ram_size].reshape(-1, PAGE_SIZE)
-    pages[:] = 0
-    pages[arrays["page_numbers"]] = arrays["pages"]
-    machine.regs[:] = arrays["regs"]
-    machine.state[:] = arrays["state"]
-    for name, value in meta["hart"].items():
-        setattr(machine.hart, name, value)
+    restore(machine, meta, arrays)
+
+
+def restore(machine, meta: dict, arrays: dict, devices_only: bool = False) -> None:
+    """Put a captured state back (RAM too if it was captured). `devices_only` (a reset): the
+    devices' registers alone; the hart, the registers, mtime and the console's pending input
+    are left to the caller."""
+    if "pages" in arrays:
+        ram_base, ram_size = machine.ram_base, machine.machine.ram_size
+        pages = machine.memory.ram[ram_base : ram_base + ram_size].reshape(-1, PAGE_SIZE)
+        pages[:] = 0
+        pages[arrays["page_numbers"]] = arrays["pages"]
+    if not devices_only:
+        machine.regs[:] = arrays["regs"]
+        machine.state[:] = arrays["state"]
+        for name, value in meta["hart"].items():
+            setattr(machine.hart, name, copy.deepcopy(value))
     clint = machine.clint
     clint.msip, clint.mtimecmp = meta["clint"]["msip"], meta["clint"]["mtimecmp"]
-    clint.offset = 0
-    clint.offset = (meta["clint"]["mtime"] - clint.mtime) & ((1 << 64) - 1)
+    if not devices_only:
+        clint.offset = 0
+        clint.offset = (meta["clint"]["mtime"] - clint.mtime) & ((1 << 64) - 1)
     for name, value in meta["plic"].items():
-        setattr(machine.plic, name, value)
+        setattr(machine.plic, name, copy.deepcopy(value))
     machine.plic.raised = [s for s in range(len(machine.plic.pending))
                            if machine.plic.pending[s] or machine.plic.claimed[s]]  # fmt: skip
     for name, value in meta["uart"].items():
@@ -105,13 +126,14 @@ def load(machine, path: str) -> None:
             machine.uart.rx.extend(value)
         else:
             setattr(machine.uart, name, value)
-    machine.console.input[:] = bytes(meta["console_input"])
+    if not devices_only:
+        machine.console.input[:] = bytes(meta["console_input"])
     for (transport, _), saved in zip(machine.devices.virtio, meta["virtio"]):
         for name in _TRANSPORT_FIELDS:
-            setattr(transport, name, saved[name])
+            setattr(transport, name, copy.deepcopy(saved[name]))
         for queue, fields in zip(transport.queues, saved["queues"]):
             for name, value in fields.items():
-                setattr(queue, name, value)
+                setattr(queue, name, copy.deepcopy(value))
     htifs = {base: dev for base, _, dev in machine.bus.regions if dev.name == "htif"}
     for base, page, fromhost in meta["htif"]:
         if base in htifs:

@@ -22,6 +22,7 @@ TIERS = {"interp": ("--no-jit",), "jit": ("--jit-threshold", "1")}
 PROGRAMS = {
     "hello": ("start.S", "hello.c"),
     "traps": ("start.S", "vectors.S", "traps.c"),
+    "reset": ("start.S", "reset.c"),
 }
 
 

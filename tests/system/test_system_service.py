@@ -16,6 +16,7 @@ from guestbuild import available_bare_toolchains, build_bare
 from dbt.backends.interp import load_kernel
 from dbt.config import Config
 from dbt.devices.service import Console
+from dbt.ir.state import PC
 from dbt.runtime.system.machine import MachineConfig, SystemMachine
 from dbt.runtime.system.service import CommandError, MachineState, RuntimeService
 
@@ -66,6 +67,24 @@ def test_commands_as_the_socket_sends_them():
     assert service.state is MachineState.PAUSED
     assert service.execute({"execute": "quit"}) == {"return": {}}
     assert service.state is MachineState.STOPPED
+
+
+def test_system_reset_command_starts_the_program_again():
+    """system_reset between slices: the program runs again from the reset vector and prints its
+    greeting a second time; a stopped machine refuses it."""
+    service, output = _service("hello", ("start.S", "hello.c"))
+    service.step(2000)
+    first = os.read(output, 4096)
+    assert first.startswith(b"hello from M mode\n")
+    service.machine.hart.mscratch = 7
+    assert service.execute({"execute": "system_reset"}) == {"return": {}}
+    assert service.state is MachineState.PAUSED  # a reset keeps the run state
+    assert service.machine.state[PC] == 0x1000 and service.machine.resets == 1  # the boot ROM
+    assert service.machine.hart.mscratch == 7  # left as it was, as QEMU leaves it
+    assert service.run() == 0
+    assert os.read(output, 4096).startswith(b"hello from M mode\n")
+    with pytest.raises(CommandError):
+        service.reset()
 
 
 class _Qmp:
