@@ -1,0 +1,223 @@
+"""System mode's performance (airspeed velocity): Sv39 page walks and TLB look-ups, the time to
+U-Boot's prompt and virtio-blk read throughput under U-Boot, each of the last two also under
+qemu-system-riscv64 in the same run, as a ratio (dbt's time over QEMU's).
+
+Debian's U-Boot (`u-boot-qemu`) and OpenSBI (`opensbi`) are what boot; a benchmark whose
+firmware or QEMU is missing is skipped (NotImplementedError in setup), as asv expects.
+
+    python asv_bench/system_benchmarks.py     # the figures, median of 3, printed
+"""
+
+from __future__ import annotations
+
+import os
+import selectors
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+UBOOT = "/usr/lib/u-boot/qemu-riscv64_smode/uboot.elf"
+OPENSBI = "/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.bin"
+QEMU_SYSTEM = shutil.which("qemu-system-riscv64")
+PROMPT = b"=> "
+#: The disk U-Boot reads: 32 MiB, read in one `virtio read` (65536 sectors).
+DISK_MIB = 32
+
+
+def _need_uboot(qemu: bool = False) -> None:
+    if not (os.path.exists(UBOOT) and os.path.exists(OPENSBI)):
+        raise NotImplementedError("Debian's u-boot-qemu and opensbi packages are not installed")
+    if qemu and QEMU_SYSTEM is None:
+        raise NotImplementedError("qemu-system-riscv64 is not installed")
+
+
+class _UBoot:
+    """A machine running U-Boot on a pipe: `wait_prompt` reads until the prompt, `command`
+    types a line and waits for the next prompt."""
+
+    def __init__(self, command: list[str]) -> None:
+        self.started = time.perf_counter()
+        self.process = subprocess.Popen(
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+        )
+        self.selector = selectors.DefaultSelector()
+        self.selector.register(self.process.stdout, selectors.EVENT_READ)
+        self.output = b""
+
+    def wait_prompt(self, timeout: float = 300) -> bytes:
+        deadline = time.monotonic() + timeout
+        while not self.output.endswith(PROMPT):
+            if time.monotonic() > deadline:
+                raise RuntimeError("no U-Boot prompt")
+            if self.selector.select(timeout=1):
+                chunk = os.read(self.process.stdout.fileno(), 65536)
+                if not chunk:
+                    raise RuntimeError("the machine ended before U-Boot's prompt")
+                self.output += chunk
+        text, self.output = self.output, b""
+        return text
+
+    def command(self, line: bytes) -> bytes:
+        self.process.stdin.write(line + b"\r")
+        self.process.stdin.flush()
+        return self.wait_prompt()
+
+    def close(self) -> None:
+        self.process.kill()
+        self.process.wait()
+
+
+def _dbt(*extra: str) -> list[str]:
+    return [sys.executable, "-m", "dbt", "system", "--kernel", UBOOT, *extra]
+
+
+def _qemu(*extra: str) -> list[str]:
+    return [QEMU_SYSTEM, "-M", "virt", "-nographic", "-kernel", UBOOT, *extra]
+
+
+def prompt_seconds(command: list[str]) -> float:
+    """Wall time from the start of `command` to U-Boot's first prompt (Python start-up and
+    dbt's kernel load from its cache included)."""
+    machine = _UBoot(command)
+    try:
+        machine.wait_prompt()
+        return time.perf_counter() - machine.started
+    finally:
+        machine.close()
+
+
+def read_mib_per_second(command: list[str]) -> float:
+    """U-Boot's `virtio read` of the whole disk: MiB per second of the command's wall time."""
+    machine = _UBoot(command)
+    try:
+        machine.wait_prompt()
+        machine.command(b"virtio scan")
+        started = time.perf_counter()
+        answer = machine.command(f"virtio read 0x84000000 0 {DISK_MIB * 2048:#x}".encode())
+        elapsed = time.perf_counter() - started
+        if b"blocks read: OK" not in answer:
+            raise RuntimeError(f"virtio read failed: {answer!r}")
+        return DISK_MIB / elapsed
+    finally:
+        machine.close()
+
+
+def _disk() -> str:
+    fd, path = tempfile.mkstemp(suffix=".img")
+    with os.fdopen(fd, "wb") as out:
+        out.write(os.urandom(1 << 20) * DISK_MIB)
+    return path
+
+
+class PageWalk:
+    """An Sv39 walk through three levels (the TLB-miss path, in Python) and a TLB hit looked up
+    from Python (the kernels' look-up is the same tag compare)."""
+
+    def setup(self) -> None:
+        import numpy as np
+
+        from dbt.ir.state import PERM_R, PERM_W
+        from dbt.runtime.system import mmu
+
+        ram = np.zeros(1 << 20, dtype=np.uint8)
+        perm = np.full(ram.shape[0] >> 12, PERM_R | PERM_W, dtype=np.uint8)
+        self.memory = mmu.PageTableMemory(ram, perm)
+        # root at 0x1000 -> 0x2000 -> 0x3000 -> leaf for 0x4000_0000 (an A/D-set R/W page)
+        self.memory.write(0x1000 + 8 * 1, (0x2 << 10) | mmu.PTE_V)
+        self.memory.write(0x2000, (0x3 << 10) | mmu.PTE_V)
+        leaf = mmu.PTE_V | mmu.PTE_R | mmu.PTE_W | mmu.PTE_A | mmu.PTE_D
+        self.memory.write(0x3000, (0x10 << 10) | leaf)
+        self.satp = (mmu.MODE_SV39 << 60) | 1
+        self.mmu = mmu
+        self.tlb = mmu.Tlb()
+        self.tlb.fill(0x4000_0000, mmu.ACCESS_LOAD, mmu.MMU_S, self.walk())
+
+    def walk(self):
+        return self.mmu.walk(self.memory, self.satp, 0x4000_0123, self.mmu.ACCESS_LOAD, self.mmu.MMU_S, False)
+
+    def time_walk(self) -> None:
+        for _ in range(1000):
+            self.walk()
+
+    def time_tlb_hit(self) -> None:
+        for _ in range(1000):
+            self.tlb.lookup(0x4000_0123, self.mmu.ACCESS_LOAD, self.mmu.MMU_S, 0)
+
+
+class UBootPrompt:
+    """Seconds to U-Boot's prompt (OpenSBI, then U-Boot in S mode), dbt and QEMU."""
+
+    timeout = 600
+
+    def setup(self) -> None:
+        _need_uboot()
+
+    def track_dbt_seconds(self) -> float:
+        return prompt_seconds(_dbt())
+
+    track_dbt_seconds.unit = "s"
+
+    def track_ratio_to_qemu(self) -> float:
+        _need_uboot(qemu=True)
+        return prompt_seconds(_dbt()) / prompt_seconds(_qemu())
+
+    track_ratio_to_qemu.unit = "x"
+
+
+class VirtioBlockRead:
+    """MiB/s of one U-Boot `virtio read` of a 32 MiB raw disk, and QEMU's over dbt's."""
+
+    timeout = 600
+
+    def setup(self) -> None:
+        _need_uboot()
+        self.disk = _disk()
+
+    def teardown(self) -> None:
+        os.unlink(self.disk)
+
+    def track_dbt_mib_per_second(self) -> float:
+        return read_mib_per_second(_dbt("--drive", f"file={self.disk},format=raw,readonly=on"))
+
+    track_dbt_mib_per_second.unit = "MiB/s"
+
+    def track_qemu_over_dbt(self) -> float:
+        _need_uboot(qemu=True)
+        drive = ("-drive", f"file={self.disk},format=raw,if=none,id=d0,readonly=on", "-device",
+                 "virtio-blk-device,drive=d0")  # fmt: skip
+        dbt = read_mib_per_second(_dbt("--drive", f"file={self.disk},format=raw,readonly=on"))
+        return read_mib_per_second(_qemu(*drive)) / dbt
+
+    track_qemu_over_dbt.unit = "x"
+
+
+def main() -> None:
+    """The figures for a note or the README: medians of 3, interleaved, dbt and QEMU."""
+    _need_uboot(qemu=True)
+    disk = _disk()
+    try:
+        drive_dbt = ("--drive", f"file={disk},format=raw,readonly=on")
+        drive_qemu = ("-drive", f"file={disk},format=raw,if=none,id=d0,readonly=on", "-device",
+                      "virtio-blk-device,drive=d0")  # fmt: skip
+        runs: dict[str, list[float]] = {}
+        for _ in range(3):
+            for name, measure in (
+                ("prompt dbt (s)", lambda: prompt_seconds(_dbt())),
+                ("prompt dbt --no-jit (s)", lambda: prompt_seconds(_dbt("--no-jit"))),
+                ("prompt qemu (s)", lambda: prompt_seconds(_qemu())),
+                ("virtio read dbt (MiB/s)", lambda: read_mib_per_second(_dbt(*drive_dbt))),
+                ("virtio read qemu (MiB/s)", lambda: read_mib_per_second(_qemu(*drive_qemu))),
+            ):
+                runs.setdefault(name, []).append(measure())
+        for name, values in runs.items():
+            each = ", ".join(f"{v:.2f}" for v in values)
+            print(f"{name:28} median {statistics.median(values):8.2f}   runs {each}")
+    finally:
+        os.unlink(disk)
+
+
+if __name__ == "__main__":
+    main()
