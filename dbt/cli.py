@@ -325,6 +325,14 @@ def system(
     cdrom: Annotated[
         str | None, typer.Option("--cdrom", "-cdrom", help="An ISO 9660 image (read-only virtio-blk).")
     ] = None,
+    netdev: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--netdev",
+            "-netdev",
+            help="A virtio-net card on a backend: socket,connect=HOST:PORT|listen=HOST:PORT|udp=HOST:PORT.",
+        ),
+    ] = None,
     device: Annotated[
         list[str] | None, typer.Option("--device", "-device", help="An extra device: virtio-rng-device.")
     ] = None,
@@ -362,6 +370,7 @@ def system(
         "snapshot": snapshot,
         "drives": drive or [],
         "cdrom": cdrom,
+        "netdevs": netdev or [],
         "devices": device or [],
         "jit": {"no_jit": no_jit or None, "jit_threshold": jit_threshold},
     }

@@ -71,6 +71,7 @@ def run_system(options: dict, stats: bool, debug: bool) -> int:
             append=options["append"] or "",
             drives=tuple(parse_drive(text) for text in options.get("drives") or ()),
             cdrom=options.get("cdrom"),
+            netdevs=tuple(options.get("netdevs") or ()),
             devices=tuple(options.get("devices") or ()),
         )
         config = Config.from_env(**options["jit"])

@@ -127,7 +127,9 @@ def build_dtb(layout: Layout) -> bytes:
             fdt.PropWords("value", 0x7777),
         )
     )
-    for base, size, irq in layout.virtio:
+    # Highest address first, as QEMU writes them: a guest numbers the devices in this order
+    # (U-Boot's virtio-net#0 and Linux's vda are the device in the top slot, the first plugged).
+    for base, size, irq in sorted(layout.virtio, reverse=True):
         soc.append(
             _node(
                 f"virtio_mmio@{base:x}",

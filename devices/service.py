@@ -171,8 +171,11 @@ class DeviceService:
             if not queue.ready or not queue.num:
                 continue
             try:
-                done = [(chain.head, transport.model.handle(self.memory, chain))
-                        for chain in pending_chains(self.memory, queue)]  # fmt: skip
+                if hasattr(transport.model, "serve"):  # a device that takes buffers as it needs them
+                    done = transport.model.serve(self.memory, index, queue)
+                else:
+                    done = [(chain.head, transport.model.handle(self.memory, chain))
+                            for chain in pending_chains(self.memory, queue)]  # fmt: skip
                 wanted = publish(self.memory, queue, done, transport.event_idx)
             except (VirtioError, GuestFault) as exc:
                 log.debug("virtio %s: %s: the device needs a reset", transport.name, exc)
@@ -183,6 +186,19 @@ class DeviceService:
             if wanted:
                 transport.interrupt_status |= 1
         self.update_interrupts()
+
+    def net_readable(self, transport: VirtioMmio, rx_queue: int) -> bool:
+        """A network backend has frames: into the guest's receive buffers (the rest wait for
+        more buffers). False once the backend is closed."""
+        model = transport.model
+        frames, still_open = model.backend.receive()
+        model.arrived(frames)
+        if model.backlog:
+            transport.notified.append(rx_queue)
+            self.run_queues(transport)
+        if not still_open:
+            log.info("virtio-net: the network backend closed")
+        return still_open
 
     def update_interrupts(self) -> None:
         self.plic.set_level(UART_IRQ, self.uart.interrupt)

@@ -76,14 +76,21 @@ def _u16(memory, addr: int) -> int:
 
 def pending_chains(memory, queue: Virtqueue) -> list[Chain]:
     """The descriptor chains the driver made available since the last call (advances last_avail)."""
-    avail_idx = _u16(memory, queue.driver + 2)
     chains = []
-    while queue.last_avail != avail_idx:
-        slot = queue.last_avail % queue.num
-        head = _u16(memory, queue.driver + 4 + 2 * slot)
-        chains.append(_walk(memory, queue, head))
-        queue.last_avail = (queue.last_avail + 1) & 0xFFFF
+    while (chain := next_chain(memory, queue)) is not None:
+        chains.append(chain)
     return chains
+
+
+def next_chain(memory, queue: Virtqueue) -> Chain | None:
+    """The next chain the driver made available, or None (for devices that take buffers only
+    as they need them: a network card's receive queue)."""
+    if queue.last_avail == _u16(memory, queue.driver + 2):
+        return None
+    head = _u16(memory, queue.driver + 4 + 2 * (queue.last_avail % queue.num))
+    chain = _walk(memory, queue, head)
+    queue.last_avail = (queue.last_avail + 1) & 0xFFFF
+    return chain
 
 
 def _walk(memory, queue: Virtqueue, head: int) -> Chain:

@@ -112,6 +112,8 @@ class MachineConfig:
     cdrom: str | None = None
     #: Extra devices: "virtio-rng-device".
     devices: tuple[str, ...] = ()
+    #: Network backends (--netdev), each behind a virtio-net device after the disks.
+    netdevs: tuple[str, ...] = ()
 
 
 def _to_int64(value: int) -> np.int64:
@@ -232,6 +234,12 @@ class SystemMachine:
             check_iso(self.machine.cdrom)
             drives.append((self.machine.cdrom, True))
         models: list = [VirtioBlk(RawImage.open(path, readonly)) for path, readonly in drives]
+        for index, text in enumerate(self.machine.netdevs):
+            from dbt.devices.netdev import open_backend
+            from dbt.devices.virtio_net import DEFAULT_MAC, VirtioNet
+
+            mac = DEFAULT_MAC[:5] + bytes([DEFAULT_MAC[5] + index])  # QEMU counts NICs up
+            models.append(VirtioNet(open_backend(text), mac))
         for name in self.machine.devices:
             if name != "virtio-rng-device":
                 raise VmError(f"unknown device {name!r} (known: virtio-rng-device)")
@@ -244,6 +252,17 @@ class SystemMachine:
             transport = VirtioMmio(model, name=f"virtio{slot}")
             self.bus.attach(VIRTIO_BASE + slot * VIRTIO_MMIO_SIZE, VIRTIO_MMIO_SIZE, transport)
             self.devices.virtio.append((transport, VIRTIO_IRQ + slot))
+            if model is not None and hasattr(model, "backend"):
+                self._watch_backend(transport)
+
+    def _watch_backend(self, transport: VirtioMmio) -> None:
+        fd = transport.model.backend.fileno()
+
+        def readable() -> None:
+            if not self.devices.net_readable(transport, 0):
+                self.loop.remove_reader(fd)
+
+        self.loop.add_reader(fd, readable)
 
     def _layout(self, initrd: tuple[int, int] | None) -> Layout:
         return Layout(

@@ -139,9 +139,13 @@ UBOOT = "/usr/lib/u-boot/qemu-riscv64_smode/uboot.elf"
 PROMPT = b"=> "
 
 
-def _converse(command: list[str], lines: list[bytes], timeout: float = 120) -> tuple[int, list[bytes]]:
+def _converse(
+    command: list[str], lines: list[bytes], timeout: float = 120, stop_autoboot: bool = False
+) -> tuple[int, list[bytes]]:
     """Run `command`, and each time the U-Boot prompt appears type the next line; returns the
-    exit status and what was printed after each line (up to the next prompt, or the end)."""
+    exit status and what was printed after each line (up to the next prompt, or the end).
+    `stop_autoboot`: a key during the countdown (with a network card, autoboot would try the
+    network for a long time)."""
     import selectors
     import time
 
@@ -157,6 +161,10 @@ def _converse(command: list[str], lines: list[bytes], timeout: float = 120) -> t
                 if not chunk:
                     break
                 output += chunk
+            if stop_autoboot and b"autoboot" in output and not output.endswith(PROMPT):
+                stop_autoboot = False
+                process.stdin.write(b" ")
+                process.stdin.flush()
             if output.endswith(PROMPT) and pending:
                 answers.append(output)
                 output = b""

@@ -63,8 +63,13 @@ def test_device_tree_matches_qemus(tmp_path):
         Console(out_fd=1),
     )
     ours_blob = machine.memory.ram[machine.fdt_address : machine.fdt_address + 0x10000].tobytes()
-    ours = _resolved(fdt.parse_dtb(ours_blob[: int.from_bytes(ours_blob[4:8], "big")]))
-    qemus = _resolved(fdt.parse_dtb(dumped.read_bytes()))
+    ours_tree = fdt.parse_dtb(ours_blob[: int.from_bytes(ours_blob[4:8], "big")])
+    qemus_tree = fdt.parse_dtb(dumped.read_bytes())
+    # the order of the virtio nodes is the order guests number the devices in
+    virtio_order = [[n.name for n in tree.get_node("/soc").nodes if n.name.startswith("virtio")]
+                    for tree in (ours_tree, qemus_tree)]  # fmt: skip
+    assert virtio_order[0] == virtio_order[1]
+    ours, qemus = _resolved(ours_tree), _resolved(qemus_tree)
     for path, props in ours.items():
         assert path in qemus, f"QEMU has no {path}"
         for name, value in props.items():
