@@ -170,12 +170,36 @@ def set_watched(mask: int, state: SignalState) -> None:
     state.mirror_mask()
 
 
+#: Signals Python itself ignores at start-up (SIGPIPE is not mirrored anyway): their host
+#: disposition says nothing of what dbt's process inherited.
+_PYTHON_IGNORES = frozenset({25})  # SIGXFSZ
+
+
+def inherited_ignored() -> list[int]:
+    """Guest signals whose host twin this process started with ignored. execve keeps SIG_IGN,
+    so the guest starts with them ignored, as under Linux or QEMU (a shell started in the
+    background, with SIGINT ignored, cannot trap SIGINT)."""
+    ignored = []
+    for signo in sorted(MIRRORED - _PYTHON_IGNORES):
+        host = to_host(signo)
+        if host is None:
+            continue
+        try:
+            if host_signal.getsignal(host) is host_signal.SIG_IGN:
+                ignored.append(signo)
+        except ValueError:
+            pass
+    return ignored
+
+
 class SignalState:
     """One guest thread's view of the signals: the dispositions (shared by every thread of the
     process), its blocked mask and its alternate stack."""
 
     def __init__(self) -> None:
         self.actions = [SigAction() for _ in range(NSIG + 1)]
+        for signo in inherited_ignored():
+            self.actions[signo].handler = SIG_IGN
         self.blocked = 0
         self.altstack = (0, 2, 0)  # ss_sp, ss_flags (SS_DISABLE), ss_size
         #: Called with the host signal number when a host signal for a guest handler arrives.

@@ -15,6 +15,7 @@ DBT_REQUIRE_QEMU_REF=1 (CI).
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,9 +81,16 @@ def ripgrep_root() -> str:
 
 
 def _both(qemu_ref: str, tier: str, program: str, args: list[str], *, sysroot: str | None = None,
-          stdin: bytes = b"", cwd: Path | None = None, setup=None) -> tuple[Run, Run]:  # fmt: skip
+          stdin: bytes = b"", cwd: Path | None = None, setup=None,
+          dispositions: dict | None = None) -> tuple[Run, Run]:  # fmt: skip
     """(QEMU's run, dbt's run) of the program; `setup(directory)` prepares a fresh working
-    directory for each when given (programs that change files)."""
+    directory for each when given (programs that change files); `dispositions` (host signal:
+    SIG_IGN or SIG_DFL) are what both start with, whatever the test runner inherited."""
+
+    def preexec() -> None:
+        for signo, disposition in (dispositions or {}).items():
+            signal.signal(signo, disposition)
+
     runs = []
     for runner in ("qemu", "dbt"):
         if runner == "qemu":
@@ -95,7 +103,8 @@ def _both(qemu_ref: str, tier: str, program: str, args: list[str], *, sysroot: s
         if setup is not None:
             workdir = cwd / runner
             setup(workdir)
-        p = subprocess.run(cmd, input=stdin, capture_output=True, timeout=300, cwd=workdir)
+        p = subprocess.run(cmd, input=stdin, capture_output=True, timeout=300, cwd=workdir,
+                           preexec_fn=preexec if dispositions else None)  # fmt: skip
         runs.append(Run(p.returncode, p.stdout, p.stderr))
     return runs[0], runs[1]
 
@@ -196,7 +205,22 @@ SHELL_SCRIPTS = {
 @pytest.mark.parametrize("tier", sorted(TIERS))
 @pytest.mark.parametrize("script", sorted(SHELL_SCRIPTS))
 def test_busybox_shell(qemu_ref, busybox, tier, script):
-    _same(*_both(qemu_ref, tier, busybox, ["sh", "-c", SHELL_SCRIPTS[script]], cwd=REPO))
+    # SIGINT at its default: a shell started in the background inherits it ignored (below)
+    default = {signal.SIGINT: signal.SIG_DFL}
+    _same(
+        *_both(qemu_ref, tier, busybox, ["sh", "-c", SHELL_SCRIPTS[script]], cwd=REPO, dispositions=default)
+    )
+
+
+@pytest.mark.parametrize("tier", sorted(TIERS))
+def test_busybox_shell_started_with_sigint_ignored(qemu_ref, busybox, tier):
+    """A signal ignored when the program starts stays ignored (execve keeps SIG_IGN), and a
+    non-interactive shell cannot trap it (POSIX): no "got INT" under QEMU or dbt."""
+    ignored = {signal.SIGINT: signal.SIG_IGN}
+    reference, result = _both(qemu_ref, tier, busybox, ["sh", "-c", SHELL_SCRIPTS["signals"]], cwd=REPO,
+                              dispositions=ignored)  # fmt: skip
+    assert b"got USR1" in reference.stdout and b"got INT" not in reference.stdout
+    _same(reference, result)
 
 
 def test_fetch_script_usage():
