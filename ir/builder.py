@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from dbt.ir.ops import OP, OPS
-from dbt.ir.state import OP_WORDS, PC_BITS
+from dbt.ir.state import OP_WORDS, PC_BITS, PC_MASK
 
 
 @dataclass(slots=True)
@@ -65,7 +65,7 @@ class BlockBuilder:
         word0 = number | rd << 16 | rs1 << 24 | rs2 << 32 | rs3 << 40 | aux << 48
         if word0 >= 1 << 63:
             word0 -= 1 << 64
-        location = self._insn_pc | self.insn_index << PC_BITS
+        location = (self._insn_pc & PC_MASK) | self.insn_index << PC_BITS
         self.ops.append((word0, _wrap(imm), location, _wrap(extra)))
         if OPS[number].ends_block:
             self.ended = True

@@ -15,7 +15,7 @@ from dbt.ir import hostfloat as hf
 from dbt.ir import hostops as h
 from dbt.ir import softfloat as sf
 from dbt.ir.ops import CSR_MODE_CLEAR, CSR_MODE_SET, CSR_MODE_WRITE
-from dbt.ir.state import CACHE_BLOCK_SIZE, PERM_PAIR_SHIFT
+from dbt.ir.state import CACHE_BLOCK_SIZE, PERM_PAIR_SHIFT, TLB_SETS, TLB_VPN_MASK
 
 INT64_MIN = np.int64(-(1 << 63))
 MASK32 = np.int64(0xFFFFFFFF)
@@ -1398,6 +1398,21 @@ def mem_ok_fast(perm, addr, size, need):
     if size == 1:
         return (perm[page] & need) == need
     return (perm[page] & (need << PERM_PAIR_SHIFT)) == need << PERM_PAIR_SHIFT
+
+
+@_inline
+def tlb_translate(state, base, addr, size):
+    """System mode's SoftMMU on a kernel access: the physical address of the `size` bytes at
+    virtual `addr` from the TLB set at state[base], or -1 when Python must act (no entry for
+    the page: a walk; an access crossing into the next page: emulated there). A hit costs a
+    tag compare; the entry was filled for this access type and mode, so no permission test."""
+    if (addr & 0xFFF) + size > 0x1000:
+        return -1
+    page = (addr >> 12) & TLB_VPN_MASK
+    entry = base + 2 * (page & (TLB_SETS - 1))
+    if state[entry] != page:
+        return -1
+    return addr + state[entry + 1]
 
 
 @_inline

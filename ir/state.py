@@ -34,7 +34,29 @@ JIT_EPOCH = 12  # bumped when compiled code is dropped: inline caches of older e
 JIT_INSNS = 13  # guest instructions retired inside compiled regions (for --stats)
 REGION_CALLS = 14  # calls of compiled regions from the dispatcher (for --stats)
 CHAINED = 15  # region exits that tail-called the next region through their inline cache
-NUM_STATE = 16
+# System mode's SoftMMU (0 everywhere in user mode: nothing is translated). Each is the state
+# index of the TLB set that instruction fetch, loads and stores use in the current mode, or 0
+# when that kind of access is not translated (M mode, satp Bare). Python sets them whenever
+# the privilege mode, mstatus or satp changes; the kernels never change them.
+MMU_FETCH = 16
+MMU_LOAD = 17
+MMU_STORE = 18
+NUM_STATE = 19
+
+# The TLB (system mode only) follows the fixed words in the state array: TLB_ENTRIES entries
+# of two words, tag (the virtual page number, all 52 bits, so a non-canonical address never
+# matches; or -1) and addend (physical address = virtual + addend), in sets of TLB_SETS
+# direct-mapped entries, one set per MMU index (U, S, S with SUM) and access type (fetch, load,
+# store). Every entry is of the current satp: any change of satp flushes them all (as QEMU
+# does), so the tag needs no ASID.
+TLB_BASE = NUM_STATE
+TLB_SETS = 256
+TLB_MMU_INDICES = 3
+TLB_ACCESSES = 3
+TLB_ENTRIES = TLB_MMU_INDICES * TLB_ACCESSES * TLB_SETS
+TLB_VPN_MASK = (1 << 52) - 1
+#: Length of a system-mode state array (user mode's is NUM_STATE long: its MMU words stay 0).
+STATE_WORDS_SYSTEM = TLB_BASE + 2 * TLB_ENTRIES
 
 # Exit reasons the dispatcher returns to Python.
 EXIT_MISS = 1  # no decoded block at state[PC]
@@ -65,6 +87,10 @@ EXIT_NAMES = {
 FAULT_LOAD = 1
 FAULT_STORE = 2
 FAULT_MISALIGNED = 3  # an atomic access not aligned to its size (SIGBUS)
+# System mode: a translated load or store whose page is not in the TLB, or that crosses a page
+# (state[FAULT_ADDR] is the virtual address); Python walks the page table or emulates it.
+FAULT_TLB_LOAD = 4
+FAULT_TLB_STORE = 5
 
 # Trap kinds (state[FAULT_KIND] at EXIT_TRAP).
 TRAP_ILLEGAL = 1
@@ -92,6 +118,16 @@ PAGE_SIZE = 1 << PAGE_SHIFT
 OP_WORDS = 4
 PC_BITS = 48
 PC_MASK = (1 << PC_BITS) - 1
+#: Word 2 keeps the low PC_BITS bits of the pc; a pc is recovered by sign-extending them (a
+#: canonical Sv48 address, like a user-mode or physical one, is its low 48 bits sign-extended).
+PC_SIGN_SHIFT = 64 - PC_BITS
+
+
+def location_pc(location: int) -> int:
+    """The pc of an op's word 2 (signed, as the kernels compute it)."""
+    pc = location & PC_MASK
+    return pc - (1 << PC_BITS) if pc >> (PC_BITS - 1) else pc
+
 
 # Layout of one row of the block table (int64).
 BLK_START = 0  # index of the block's first op in the code array
@@ -100,7 +136,9 @@ BLK_PC = 2  # guest pc of the block
 BLK_INSNS = 3  # guest instructions in the block
 BLK_HEAT = 4  # execution counter (halved as time passes: an EWMA); the JIT's hotness
 BLK_JIT = 5  # address of the compiled region entered at this block, or 0
-BLK_WORDS = 6
+BLK_PHYS = 6  # physical address of the block's first instruction (= BLK_PC but in system mode
+#               under translation; -1: a block dropped from the lookup)
+BLK_WORDS = 7
 
 #: Bytes in a cache block: what cbo.zero clears and riscv_hwprobe reports (as on QEMU and most
 #: hardware).

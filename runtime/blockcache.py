@@ -25,6 +25,7 @@ from dbt.ir.state import (
     BLK_JIT,
     BLK_OPS,
     BLK_PC,
+    BLK_PHYS,
     BLK_START,
     BLK_WORDS,
     OP_WORDS,
@@ -59,8 +60,10 @@ class BlockCache:
         self.keys = np.full(table_size, -1, dtype=np.int64)
         self.values = np.zeros(table_size, dtype=np.int64)
 
-    def insert(self, block: Block) -> int:
-        """Add a decoded block; returns its number."""
+    def insert(self, block: Block, phys: int | None = None) -> int:
+        """Add a decoded block; returns its number. `phys` is the physical address of its first
+        instruction where that is not its pc (system mode under translation): the kernels find
+        the block only when the pc translates there, so a changed mapping never runs it."""
         n = len(block.code)
         if self.n_ops + n > len(self.code):
             self.code = _grow(self.code, self.n_ops + n)
@@ -80,6 +83,7 @@ class BlockCache:
         row[BLK_INSNS] = block.insns
         row[BLK_HEAT] = 0
         row[BLK_JIT] = self.region_for(block.pc)
+        row[BLK_PHYS] = block.pc if phys is None else phys
         self.n_ops += n
         self.n_blocks += 1
         self._put(block.pc, number)
@@ -88,22 +92,27 @@ class BlockCache:
         self.total_decoded += 1
         return number
 
-    def lookup(self, pc: int) -> int:
+    def lookup(self, pc: int, phys: int | None = None) -> int:
+        """The number of the block at `pc` (at physical `phys`, when given), or -1."""
+        return self._find(pc, pc if phys is None else phys)[1]
+
+    def _find(self, pc: int, phys: int) -> tuple[int, int]:
+        """(slot, block number) of the block at (pc, phys), or (the empty slot ending the
+        probe, -1). Blocks of one pc at several physical addresses (one program's code at an
+        address another maps elsewhere) each have their own slot."""
         mask = len(self.keys) - 1
         slot = (pc >> 1) & mask
         while True:
             key = int(self.keys[slot])
-            if key == pc:
-                return int(self.values[slot])
             if key == -1:
-                return -1
+                return slot, -1
+            number = int(self.values[slot])
+            if key == pc and int(self.blocks[number, BLK_PHYS]) == phys:
+                return slot, number
             slot = (slot + 1) & mask
 
     def _put(self, pc: int, number: int) -> None:
-        mask = len(self.keys) - 1
-        slot = (pc >> 1) & mask
-        while self.keys[slot] != -1 and self.keys[slot] != pc:
-            slot = (slot + 1) & mask
+        slot, _ = self._find(pc, int(self.blocks[number, BLK_PHYS]))
         self.values[slot] = number
         self.keys[slot] = pc  # last: a kernel that finds the key finds its value
 
@@ -111,7 +120,12 @@ class BlockCache:
         self.keys = np.full(size, -1, dtype=np.int64)
         self.values = np.zeros(size, dtype=np.int64)
         for number in range(self.n_blocks):
-            self._put(int(self.blocks[number, BLK_PC]), number)
+            if self.blocks[number, BLK_PHYS] != -1:
+                self._put(int(self.blocks[number, BLK_PC]), number)
+
+    def drop(self, number: int) -> None:
+        """Take one block out of the lookup (its slot stays, matching nothing, until a flush)."""
+        self.blocks[number, BLK_PHYS] = -1
 
     def overlaps_code(self, start: int, end: int) -> bool:
         first, last = start >> PAGE_SHIFT, (end - 1) >> PAGE_SHIFT

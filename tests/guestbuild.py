@@ -151,7 +151,7 @@ def build_bare(
         version = _compiler_version("zig-musl-static")
     else:
         raise ValueError(f"unknown bare-metal toolchain {toolchain!r}")
-    paths = [BARE_DIR / source for source in (*sources, linker_script, "bare.h", "sbi.h")]
+    paths = [BARE_DIR / source for source in (*sources, linker_script)] + sorted(BARE_DIR.glob("*.h"))
     key = hashlib.sha256(("\0".join([*cmd[1:], *_BARE_FLAGS, *sources, linker_script, version])).encode())
     for path in paths:
         key.update(path.read_bytes())

@@ -11,6 +11,7 @@ from dbt.ir.state import (
     BLK_HEAT,
     BLK_INSNS,
     BLK_JIT,
+    BLK_PHYS,
     BLK_START,
     EXIT_CSR,
     EXIT_FAULT,
@@ -27,6 +28,8 @@ from dbt.ir.state import (
     FAULT_LOAD,
     FAULT_MISALIGNED,
     FAULT_STORE,
+    FAULT_TLB_LOAD,
+    FAULT_TLB_STORE,
     FFLAGS,
     FRM,
     IC_SITE,
@@ -34,9 +37,12 @@ from dbt.ir.state import (
     JIT_EPOCH,
     JIT_INSNS,
     JIT_THRESHOLD,
+    MMU_FETCH,
+    MMU_LOAD,
+    MMU_STORE,
     PC,
     PC_BITS,
-    PC_MASK,
+    PC_SIGN_SHIFT,
     PERM_R,
     PERM_W,
     REGION_CALLS,
@@ -57,16 +63,28 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
     instret = state[INSTRET]
     hmask = ht_keys.shape[0] - 1
     interpret_at = -1
+    # System mode under translation (fixed for the call: a mode or satp change exits): blocks
+    # are found by virtual and physical pc, and compiled regions, which work on physical
+    # addresses, are neither entered nor made.
+    fetch_tlb = state[MMU_FETCH]
+    translating = fetch_tlb != 0 or state[MMU_LOAD] != 0 or state[MMU_STORE] != 0
     while True:
         # Read afresh: another thread lowers it to bring this one back to Python (a signal).
         if instret >= hostops.load_shared_i64(state, SLICE_END):
             state[PC] = pc
             state[INSTRET] = instret
             return EXIT_SLICE
+        ppc = pc
+        if fetch_tlb != 0:
+            ppc = sem.tlb_translate(state, fetch_tlb, pc, 1)
+            if ppc < 0:
+                state[PC] = pc
+                state[INSTRET] = instret
+                return EXIT_MISS
         slot = (pc >> 1) & hmask
         while True:
             key = ht_keys[slot]
-            if key == pc:
+            if key == pc and blocks[ht_vals[slot], BLK_PHYS] == ppc:
                 break
             if key == -1:
                 state[PC] = pc
@@ -74,7 +92,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 return EXIT_MISS
             slot = (slot + 1) & hmask
         b = ht_vals[slot]
-        region = blocks[b, BLK_JIT]
+        region = 0 if translating else blocks[b, BLK_JIT]
         if pc == interpret_at:
             # A region left here for the interpreter (EXIT_INTERPRET): interpret this block once.
             interpret_at = -1
@@ -102,13 +120,14 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
             pc = state[PC]
             instret = state[INSTRET]
             continue
-        heat = blocks[b, BLK_HEAT] + 1
-        blocks[b, BLK_HEAT] = heat
-        if heat == state[JIT_THRESHOLD]:
-            state[PC] = pc
-            state[INSTRET] = instret
-            state[EXIT_OP] = b
-            return EXIT_HOT
+        if not translating:
+            heat = blocks[b, BLK_HEAT] + 1
+            blocks[b, BLK_HEAT] = heat
+            if heat == state[JIT_THRESHOLD]:
+                state[PC] = pc
+                state[INSTRET] = instret
+                state[EXIT_OP] = b
+                return EXIT_HOT
         i = blocks[b, BLK_START]
         while True:
             w = code[i, 0]
@@ -308,140 +327,294 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = sem.box_s(regs[rs1])
             elif op == 95:  # lb
                 addr = regs[rs1] + code[i, 1]
+                tlb = state[MMU_LOAD]
+                if tlb != 0:
+                    paddr = sem.tlb_translate(state, tlb, addr, 1)
+                    if paddr < 0:
+                        state[FAULT_ADDR] = addr
+                        state[FAULT_KIND] = FAULT_TLB_LOAD
+                        state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
+                        state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                        state[EXIT_OP] = i
+                        return EXIT_FAULT
+                    addr = paddr
                 if not sem.mem_ok(perm, addr, 1, PERM_R):
                     state[FAULT_ADDR] = addr
                     state[FAULT_KIND] = FAULT_LOAD
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_FAULT
                 regs[rd] = sem.load_lb(mem, addr)
             elif op == 96:  # lbu
                 addr = regs[rs1] + code[i, 1]
+                tlb = state[MMU_LOAD]
+                if tlb != 0:
+                    paddr = sem.tlb_translate(state, tlb, addr, 1)
+                    if paddr < 0:
+                        state[FAULT_ADDR] = addr
+                        state[FAULT_KIND] = FAULT_TLB_LOAD
+                        state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
+                        state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                        state[EXIT_OP] = i
+                        return EXIT_FAULT
+                    addr = paddr
                 if not sem.mem_ok(perm, addr, 1, PERM_R):
                     state[FAULT_ADDR] = addr
                     state[FAULT_KIND] = FAULT_LOAD
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_FAULT
                 regs[rd] = sem.load_lbu(mem, addr)
             elif op == 97:  # lh
                 addr = regs[rs1] + code[i, 1]
+                tlb = state[MMU_LOAD]
+                if tlb != 0:
+                    paddr = sem.tlb_translate(state, tlb, addr, 2)
+                    if paddr < 0:
+                        state[FAULT_ADDR] = addr
+                        state[FAULT_KIND] = FAULT_TLB_LOAD
+                        state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
+                        state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                        state[EXIT_OP] = i
+                        return EXIT_FAULT
+                    addr = paddr
                 if not sem.mem_ok(perm, addr, 2, PERM_R):
                     state[FAULT_ADDR] = addr
                     state[FAULT_KIND] = FAULT_LOAD
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_FAULT
                 regs[rd] = sem.load_lh(mem, addr)
             elif op == 98:  # lhu
                 addr = regs[rs1] + code[i, 1]
+                tlb = state[MMU_LOAD]
+                if tlb != 0:
+                    paddr = sem.tlb_translate(state, tlb, addr, 2)
+                    if paddr < 0:
+                        state[FAULT_ADDR] = addr
+                        state[FAULT_KIND] = FAULT_TLB_LOAD
+                        state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
+                        state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                        state[EXIT_OP] = i
+                        return EXIT_FAULT
+                    addr = paddr
                 if not sem.mem_ok(perm, addr, 2, PERM_R):
                     state[FAULT_ADDR] = addr
                     state[FAULT_KIND] = FAULT_LOAD
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_FAULT
                 regs[rd] = sem.load_lhu(mem, addr)
             elif op == 99:  # lw
                 addr = regs[rs1] + code[i, 1]
+                tlb = state[MMU_LOAD]
+                if tlb != 0:
+                    paddr = sem.tlb_translate(state, tlb, addr, 4)
+                    if paddr < 0:
+                        state[FAULT_ADDR] = addr
+                        state[FAULT_KIND] = FAULT_TLB_LOAD
+                        state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
+                        state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                        state[EXIT_OP] = i
+                        return EXIT_FAULT
+                    addr = paddr
                 if not sem.mem_ok(perm, addr, 4, PERM_R):
                     state[FAULT_ADDR] = addr
                     state[FAULT_KIND] = FAULT_LOAD
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_FAULT
                 regs[rd] = sem.load_lw(mem, addr)
             elif op == 100:  # lwu
                 addr = regs[rs1] + code[i, 1]
+                tlb = state[MMU_LOAD]
+                if tlb != 0:
+                    paddr = sem.tlb_translate(state, tlb, addr, 4)
+                    if paddr < 0:
+                        state[FAULT_ADDR] = addr
+                        state[FAULT_KIND] = FAULT_TLB_LOAD
+                        state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
+                        state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                        state[EXIT_OP] = i
+                        return EXIT_FAULT
+                    addr = paddr
                 if not sem.mem_ok(perm, addr, 4, PERM_R):
                     state[FAULT_ADDR] = addr
                     state[FAULT_KIND] = FAULT_LOAD
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_FAULT
                 regs[rd] = sem.load_lwu(mem, addr)
             elif op == 101:  # ld
                 addr = regs[rs1] + code[i, 1]
+                tlb = state[MMU_LOAD]
+                if tlb != 0:
+                    paddr = sem.tlb_translate(state, tlb, addr, 8)
+                    if paddr < 0:
+                        state[FAULT_ADDR] = addr
+                        state[FAULT_KIND] = FAULT_TLB_LOAD
+                        state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
+                        state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                        state[EXIT_OP] = i
+                        return EXIT_FAULT
+                    addr = paddr
                 if not sem.mem_ok(perm, addr, 8, PERM_R):
                     state[FAULT_ADDR] = addr
                     state[FAULT_KIND] = FAULT_LOAD
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_FAULT
                 regs[rd] = sem.load_ld(mem, addr)
             elif op == 102:  # flw
                 addr = regs[rs1] + code[i, 1]
+                tlb = state[MMU_LOAD]
+                if tlb != 0:
+                    paddr = sem.tlb_translate(state, tlb, addr, 4)
+                    if paddr < 0:
+                        state[FAULT_ADDR] = addr
+                        state[FAULT_KIND] = FAULT_TLB_LOAD
+                        state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
+                        state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                        state[EXIT_OP] = i
+                        return EXIT_FAULT
+                    addr = paddr
                 if not sem.mem_ok(perm, addr, 4, PERM_R):
                     state[FAULT_ADDR] = addr
                     state[FAULT_KIND] = FAULT_LOAD
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_FAULT
                 regs[rd] = sem.load_flw(mem, addr)
             elif op == 103:  # sb
                 addr = regs[rs1] + code[i, 1]
+                tlb = state[MMU_STORE]
+                if tlb != 0:
+                    paddr = sem.tlb_translate(state, tlb, addr, 1)
+                    if paddr < 0:
+                        state[FAULT_ADDR] = addr
+                        state[FAULT_KIND] = FAULT_TLB_STORE
+                        state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
+                        state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                        state[EXIT_OP] = i
+                        return EXIT_FAULT
+                    addr = paddr
                 if not sem.mem_ok(perm, addr, 1, PERM_W):
                     state[FAULT_ADDR] = addr
                     state[FAULT_KIND] = FAULT_STORE
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_FAULT
                 sem.store_sb(mem, addr, regs[rs2])
             elif op == 104:  # sh
                 addr = regs[rs1] + code[i, 1]
+                tlb = state[MMU_STORE]
+                if tlb != 0:
+                    paddr = sem.tlb_translate(state, tlb, addr, 2)
+                    if paddr < 0:
+                        state[FAULT_ADDR] = addr
+                        state[FAULT_KIND] = FAULT_TLB_STORE
+                        state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
+                        state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                        state[EXIT_OP] = i
+                        return EXIT_FAULT
+                    addr = paddr
                 if not sem.mem_ok(perm, addr, 2, PERM_W):
                     state[FAULT_ADDR] = addr
                     state[FAULT_KIND] = FAULT_STORE
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_FAULT
                 sem.store_sh(mem, addr, regs[rs2])
             elif op == 105:  # sw
                 addr = regs[rs1] + code[i, 1]
+                tlb = state[MMU_STORE]
+                if tlb != 0:
+                    paddr = sem.tlb_translate(state, tlb, addr, 4)
+                    if paddr < 0:
+                        state[FAULT_ADDR] = addr
+                        state[FAULT_KIND] = FAULT_TLB_STORE
+                        state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
+                        state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                        state[EXIT_OP] = i
+                        return EXIT_FAULT
+                    addr = paddr
                 if not sem.mem_ok(perm, addr, 4, PERM_W):
                     state[FAULT_ADDR] = addr
                     state[FAULT_KIND] = FAULT_STORE
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_FAULT
                 sem.store_sw(mem, addr, regs[rs2])
             elif op == 106:  # sd
                 addr = regs[rs1] + code[i, 1]
+                tlb = state[MMU_STORE]
+                if tlb != 0:
+                    paddr = sem.tlb_translate(state, tlb, addr, 8)
+                    if paddr < 0:
+                        state[FAULT_ADDR] = addr
+                        state[FAULT_KIND] = FAULT_TLB_STORE
+                        state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
+                        state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                        state[EXIT_OP] = i
+                        return EXIT_FAULT
+                    addr = paddr
                 if not sem.mem_ok(perm, addr, 8, PERM_W):
                     state[FAULT_ADDR] = addr
                     state[FAULT_KIND] = FAULT_STORE
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_FAULT
                 sem.store_sd(mem, addr, regs[rs2])
             elif op == 107:  # cbo_zero
                 addr = regs[rs1] + code[i, 1]
+                tlb = state[MMU_STORE]
+                if tlb != 0:
+                    paddr = sem.tlb_translate(state, tlb, addr, 64)
+                    if paddr < 0:
+                        state[FAULT_ADDR] = addr
+                        state[FAULT_KIND] = FAULT_TLB_STORE
+                        state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
+                        state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                        state[EXIT_OP] = i
+                        return EXIT_FAULT
+                    addr = paddr
                 if not sem.mem_ok(perm, addr, 64, PERM_W):
                     state[FAULT_ADDR] = addr
                     state[FAULT_KIND] = FAULT_STORE
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_FAULT
                 sem.store_cbo_zero(mem, addr, regs[rs2])
             elif op == 108:  # cbo_probe
                 addr = regs[rs1] + code[i, 1]
+                tlb = state[MMU_LOAD]
+                if tlb != 0:
+                    paddr = sem.tlb_translate(state, tlb, addr, 64)
+                    if paddr < 0:
+                        state[FAULT_ADDR] = addr
+                        state[FAULT_KIND] = FAULT_TLB_LOAD
+                        state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
+                        state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                        state[EXIT_OP] = i
+                        return EXIT_FAULT
+                    addr = paddr
                 if not sem.mem_ok(perm, addr, 64, PERM_R):
                     state[FAULT_ADDR] = addr
                     state[FAULT_KIND] = FAULT_LOAD
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_FAULT
@@ -473,23 +646,23 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = code[i, 3]
                 break
             elif op == 117:  # ecall
-                state[PC] = code[i, 2] & PC_MASK
+                state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                 state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                 state[EXIT_OP] = i
                 return EXIT_SYSCALL
             elif op == 118:  # trap
                 state[FAULT_KIND] = (w >> 48) & 0xFFFF
-                state[PC] = code[i, 2] & PC_MASK
+                state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                 state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                 state[EXIT_OP] = i
                 return EXIT_TRAP
             elif op == 119:  # fence_i
-                state[PC] = code[i, 2] & PC_MASK
+                state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                 state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                 state[EXIT_OP] = i
                 return EXIT_FENCE_I
             elif op == 120:  # csr_counter
-                state[PC] = code[i, 2] & PC_MASK
+                state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                 state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                 state[EXIT_OP] = i
                 return EXIT_CSR
@@ -502,14 +675,25 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 if addr & 3:
                     state[FAULT_ADDR] = addr
                     state[FAULT_KIND] = FAULT_MISALIGNED
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_FAULT
+                tlb = state[MMU_STORE]
+                if tlb != 0:
+                    paddr = sem.tlb_translate(state, tlb, addr, 4)
+                    if paddr < 0:
+                        state[FAULT_ADDR] = addr
+                        state[FAULT_KIND] = FAULT_TLB_STORE
+                        state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
+                        state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                        state[EXIT_OP] = i
+                        return EXIT_FAULT
+                    addr = paddr
                 if not sem.mem_ok(perm, addr, 4, PERM_RW):
                     state[FAULT_ADDR] = addr
                     state[FAULT_KIND] = FAULT_STORE
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_FAULT
@@ -525,14 +709,25 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 if addr & 3:
                     state[FAULT_ADDR] = addr
                     state[FAULT_KIND] = FAULT_MISALIGNED
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_FAULT
+                tlb = state[MMU_STORE]
+                if tlb != 0:
+                    paddr = sem.tlb_translate(state, tlb, addr, 4)
+                    if paddr < 0:
+                        state[FAULT_ADDR] = addr
+                        state[FAULT_KIND] = FAULT_TLB_STORE
+                        state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
+                        state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                        state[EXIT_OP] = i
+                        return EXIT_FAULT
+                    addr = paddr
                 if not sem.mem_ok(perm, addr, 4, PERM_RW):
                     state[FAULT_ADDR] = addr
                     state[FAULT_KIND] = FAULT_STORE
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_FAULT
@@ -548,14 +743,25 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 if addr & 3:
                     state[FAULT_ADDR] = addr
                     state[FAULT_KIND] = FAULT_MISALIGNED
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_FAULT
+                tlb = state[MMU_STORE]
+                if tlb != 0:
+                    paddr = sem.tlb_translate(state, tlb, addr, 4)
+                    if paddr < 0:
+                        state[FAULT_ADDR] = addr
+                        state[FAULT_KIND] = FAULT_TLB_STORE
+                        state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
+                        state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                        state[EXIT_OP] = i
+                        return EXIT_FAULT
+                    addr = paddr
                 if not sem.mem_ok(perm, addr, 4, PERM_RW):
                     state[FAULT_ADDR] = addr
                     state[FAULT_KIND] = FAULT_STORE
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_FAULT
@@ -571,14 +777,25 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 if addr & 3:
                     state[FAULT_ADDR] = addr
                     state[FAULT_KIND] = FAULT_MISALIGNED
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_FAULT
+                tlb = state[MMU_STORE]
+                if tlb != 0:
+                    paddr = sem.tlb_translate(state, tlb, addr, 4)
+                    if paddr < 0:
+                        state[FAULT_ADDR] = addr
+                        state[FAULT_KIND] = FAULT_TLB_STORE
+                        state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
+                        state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                        state[EXIT_OP] = i
+                        return EXIT_FAULT
+                    addr = paddr
                 if not sem.mem_ok(perm, addr, 4, PERM_RW):
                     state[FAULT_ADDR] = addr
                     state[FAULT_KIND] = FAULT_STORE
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_FAULT
@@ -594,14 +811,25 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 if addr & 3:
                     state[FAULT_ADDR] = addr
                     state[FAULT_KIND] = FAULT_MISALIGNED
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_FAULT
+                tlb = state[MMU_STORE]
+                if tlb != 0:
+                    paddr = sem.tlb_translate(state, tlb, addr, 4)
+                    if paddr < 0:
+                        state[FAULT_ADDR] = addr
+                        state[FAULT_KIND] = FAULT_TLB_STORE
+                        state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
+                        state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                        state[EXIT_OP] = i
+                        return EXIT_FAULT
+                    addr = paddr
                 if not sem.mem_ok(perm, addr, 4, PERM_RW):
                     state[FAULT_ADDR] = addr
                     state[FAULT_KIND] = FAULT_STORE
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_FAULT
@@ -617,14 +845,25 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 if addr & 3:
                     state[FAULT_ADDR] = addr
                     state[FAULT_KIND] = FAULT_MISALIGNED
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_FAULT
+                tlb = state[MMU_STORE]
+                if tlb != 0:
+                    paddr = sem.tlb_translate(state, tlb, addr, 4)
+                    if paddr < 0:
+                        state[FAULT_ADDR] = addr
+                        state[FAULT_KIND] = FAULT_TLB_STORE
+                        state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
+                        state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                        state[EXIT_OP] = i
+                        return EXIT_FAULT
+                    addr = paddr
                 if not sem.mem_ok(perm, addr, 4, PERM_RW):
                     state[FAULT_ADDR] = addr
                     state[FAULT_KIND] = FAULT_STORE
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_FAULT
@@ -640,14 +879,25 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 if addr & 3:
                     state[FAULT_ADDR] = addr
                     state[FAULT_KIND] = FAULT_MISALIGNED
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_FAULT
+                tlb = state[MMU_STORE]
+                if tlb != 0:
+                    paddr = sem.tlb_translate(state, tlb, addr, 4)
+                    if paddr < 0:
+                        state[FAULT_ADDR] = addr
+                        state[FAULT_KIND] = FAULT_TLB_STORE
+                        state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
+                        state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                        state[EXIT_OP] = i
+                        return EXIT_FAULT
+                    addr = paddr
                 if not sem.mem_ok(perm, addr, 4, PERM_RW):
                     state[FAULT_ADDR] = addr
                     state[FAULT_KIND] = FAULT_STORE
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_FAULT
@@ -663,14 +913,25 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 if addr & 3:
                     state[FAULT_ADDR] = addr
                     state[FAULT_KIND] = FAULT_MISALIGNED
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_FAULT
+                tlb = state[MMU_STORE]
+                if tlb != 0:
+                    paddr = sem.tlb_translate(state, tlb, addr, 4)
+                    if paddr < 0:
+                        state[FAULT_ADDR] = addr
+                        state[FAULT_KIND] = FAULT_TLB_STORE
+                        state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
+                        state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                        state[EXIT_OP] = i
+                        return EXIT_FAULT
+                    addr = paddr
                 if not sem.mem_ok(perm, addr, 4, PERM_RW):
                     state[FAULT_ADDR] = addr
                     state[FAULT_KIND] = FAULT_STORE
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_FAULT
@@ -686,14 +947,25 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 if addr & 3:
                     state[FAULT_ADDR] = addr
                     state[FAULT_KIND] = FAULT_MISALIGNED
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_FAULT
+                tlb = state[MMU_STORE]
+                if tlb != 0:
+                    paddr = sem.tlb_translate(state, tlb, addr, 4)
+                    if paddr < 0:
+                        state[FAULT_ADDR] = addr
+                        state[FAULT_KIND] = FAULT_TLB_STORE
+                        state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
+                        state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                        state[EXIT_OP] = i
+                        return EXIT_FAULT
+                    addr = paddr
                 if not sem.mem_ok(perm, addr, 4, PERM_RW):
                     state[FAULT_ADDR] = addr
                     state[FAULT_KIND] = FAULT_STORE
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_FAULT
@@ -706,58 +978,95 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = old
             elif op == 132:  # lr_w
                 addr = regs[rs1]
+                reserved = addr
                 if addr & 3:
                     state[FAULT_ADDR] = addr
                     state[FAULT_KIND] = FAULT_MISALIGNED
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_FAULT
+                tlb = state[MMU_LOAD]
+                if tlb != 0:
+                    paddr = sem.tlb_translate(state, tlb, addr, 4)
+                    if paddr < 0:
+                        state[FAULT_ADDR] = addr
+                        state[FAULT_KIND] = FAULT_TLB_LOAD
+                        state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
+                        state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                        state[EXIT_OP] = i
+                        return EXIT_FAULT
+                    addr = paddr
                 if not sem.mem_ok(perm, addr, 4, PERM_R):
                     state[FAULT_ADDR] = addr
                     state[FAULT_KIND] = FAULT_LOAD
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_FAULT
                 old = sem.load_sized(mem, addr, 4)
-                state[RESERVATION] = addr
+                state[RESERVATION] = reserved
                 state[RESERVED_VALUE] = old
                 regs[rd] = old
             elif op == 133:  # sc_w
                 addr = regs[rs1]
-                if addr & 3:
-                    state[FAULT_ADDR] = addr
-                    state[FAULT_KIND] = FAULT_MISALIGNED
-                    state[PC] = code[i, 2] & PC_MASK
-                    state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
-                    state[EXIT_OP] = i
-                    return EXIT_FAULT
-                if not sem.mem_ok(perm, addr, 4, PERM_W):
-                    state[FAULT_ADDR] = addr
-                    state[FAULT_KIND] = FAULT_STORE
-                    state[PC] = code[i, 2] & PC_MASK
-                    state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
-                    state[EXIT_OP] = i
-                    return EXIT_FAULT
-                if state[RESERVATION] == addr and sem.cas_sized(mem, addr, state[RESERVED_VALUE], regs[rs2], 4) == state[RESERVED_VALUE]:
-                    regs[rd] = 0
-                else:
+                if state[RESERVATION] != addr:
                     regs[rd] = 1
+                else:
+                    if addr & 3:
+                        state[FAULT_ADDR] = addr
+                        state[FAULT_KIND] = FAULT_MISALIGNED
+                        state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
+                        state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                        state[EXIT_OP] = i
+                        return EXIT_FAULT
+                    tlb = state[MMU_STORE]
+                    if tlb != 0:
+                        paddr = sem.tlb_translate(state, tlb, addr, 4)
+                        if paddr < 0:
+                            state[FAULT_ADDR] = addr
+                            state[FAULT_KIND] = FAULT_TLB_STORE
+                            state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
+                            state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                            state[EXIT_OP] = i
+                            return EXIT_FAULT
+                        addr = paddr
+                    if not sem.mem_ok(perm, addr, 4, PERM_W):
+                        state[FAULT_ADDR] = addr
+                        state[FAULT_KIND] = FAULT_STORE
+                        state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
+                        state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                        state[EXIT_OP] = i
+                        return EXIT_FAULT
+                    if sem.cas_sized(mem, addr, state[RESERVED_VALUE], regs[rs2], 4) == state[RESERVED_VALUE]:
+                        regs[rd] = 0
+                    else:
+                        regs[rd] = 1
                 state[RESERVATION] = -1
             elif op == 134:  # amoswap_d
                 addr = regs[rs1]
                 if addr & 7:
                     state[FAULT_ADDR] = addr
                     state[FAULT_KIND] = FAULT_MISALIGNED
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_FAULT
+                tlb = state[MMU_STORE]
+                if tlb != 0:
+                    paddr = sem.tlb_translate(state, tlb, addr, 8)
+                    if paddr < 0:
+                        state[FAULT_ADDR] = addr
+                        state[FAULT_KIND] = FAULT_TLB_STORE
+                        state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
+                        state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                        state[EXIT_OP] = i
+                        return EXIT_FAULT
+                    addr = paddr
                 if not sem.mem_ok(perm, addr, 8, PERM_RW):
                     state[FAULT_ADDR] = addr
                     state[FAULT_KIND] = FAULT_STORE
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_FAULT
@@ -773,14 +1082,25 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 if addr & 7:
                     state[FAULT_ADDR] = addr
                     state[FAULT_KIND] = FAULT_MISALIGNED
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_FAULT
+                tlb = state[MMU_STORE]
+                if tlb != 0:
+                    paddr = sem.tlb_translate(state, tlb, addr, 8)
+                    if paddr < 0:
+                        state[FAULT_ADDR] = addr
+                        state[FAULT_KIND] = FAULT_TLB_STORE
+                        state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
+                        state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                        state[EXIT_OP] = i
+                        return EXIT_FAULT
+                    addr = paddr
                 if not sem.mem_ok(perm, addr, 8, PERM_RW):
                     state[FAULT_ADDR] = addr
                     state[FAULT_KIND] = FAULT_STORE
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_FAULT
@@ -796,14 +1116,25 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 if addr & 7:
                     state[FAULT_ADDR] = addr
                     state[FAULT_KIND] = FAULT_MISALIGNED
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_FAULT
+                tlb = state[MMU_STORE]
+                if tlb != 0:
+                    paddr = sem.tlb_translate(state, tlb, addr, 8)
+                    if paddr < 0:
+                        state[FAULT_ADDR] = addr
+                        state[FAULT_KIND] = FAULT_TLB_STORE
+                        state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
+                        state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                        state[EXIT_OP] = i
+                        return EXIT_FAULT
+                    addr = paddr
                 if not sem.mem_ok(perm, addr, 8, PERM_RW):
                     state[FAULT_ADDR] = addr
                     state[FAULT_KIND] = FAULT_STORE
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_FAULT
@@ -819,14 +1150,25 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 if addr & 7:
                     state[FAULT_ADDR] = addr
                     state[FAULT_KIND] = FAULT_MISALIGNED
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_FAULT
+                tlb = state[MMU_STORE]
+                if tlb != 0:
+                    paddr = sem.tlb_translate(state, tlb, addr, 8)
+                    if paddr < 0:
+                        state[FAULT_ADDR] = addr
+                        state[FAULT_KIND] = FAULT_TLB_STORE
+                        state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
+                        state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                        state[EXIT_OP] = i
+                        return EXIT_FAULT
+                    addr = paddr
                 if not sem.mem_ok(perm, addr, 8, PERM_RW):
                     state[FAULT_ADDR] = addr
                     state[FAULT_KIND] = FAULT_STORE
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_FAULT
@@ -842,14 +1184,25 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 if addr & 7:
                     state[FAULT_ADDR] = addr
                     state[FAULT_KIND] = FAULT_MISALIGNED
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_FAULT
+                tlb = state[MMU_STORE]
+                if tlb != 0:
+                    paddr = sem.tlb_translate(state, tlb, addr, 8)
+                    if paddr < 0:
+                        state[FAULT_ADDR] = addr
+                        state[FAULT_KIND] = FAULT_TLB_STORE
+                        state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
+                        state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                        state[EXIT_OP] = i
+                        return EXIT_FAULT
+                    addr = paddr
                 if not sem.mem_ok(perm, addr, 8, PERM_RW):
                     state[FAULT_ADDR] = addr
                     state[FAULT_KIND] = FAULT_STORE
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_FAULT
@@ -865,14 +1218,25 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 if addr & 7:
                     state[FAULT_ADDR] = addr
                     state[FAULT_KIND] = FAULT_MISALIGNED
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_FAULT
+                tlb = state[MMU_STORE]
+                if tlb != 0:
+                    paddr = sem.tlb_translate(state, tlb, addr, 8)
+                    if paddr < 0:
+                        state[FAULT_ADDR] = addr
+                        state[FAULT_KIND] = FAULT_TLB_STORE
+                        state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
+                        state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                        state[EXIT_OP] = i
+                        return EXIT_FAULT
+                    addr = paddr
                 if not sem.mem_ok(perm, addr, 8, PERM_RW):
                     state[FAULT_ADDR] = addr
                     state[FAULT_KIND] = FAULT_STORE
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_FAULT
@@ -888,14 +1252,25 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 if addr & 7:
                     state[FAULT_ADDR] = addr
                     state[FAULT_KIND] = FAULT_MISALIGNED
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_FAULT
+                tlb = state[MMU_STORE]
+                if tlb != 0:
+                    paddr = sem.tlb_translate(state, tlb, addr, 8)
+                    if paddr < 0:
+                        state[FAULT_ADDR] = addr
+                        state[FAULT_KIND] = FAULT_TLB_STORE
+                        state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
+                        state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                        state[EXIT_OP] = i
+                        return EXIT_FAULT
+                    addr = paddr
                 if not sem.mem_ok(perm, addr, 8, PERM_RW):
                     state[FAULT_ADDR] = addr
                     state[FAULT_KIND] = FAULT_STORE
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_FAULT
@@ -911,14 +1286,25 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 if addr & 7:
                     state[FAULT_ADDR] = addr
                     state[FAULT_KIND] = FAULT_MISALIGNED
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_FAULT
+                tlb = state[MMU_STORE]
+                if tlb != 0:
+                    paddr = sem.tlb_translate(state, tlb, addr, 8)
+                    if paddr < 0:
+                        state[FAULT_ADDR] = addr
+                        state[FAULT_KIND] = FAULT_TLB_STORE
+                        state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
+                        state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                        state[EXIT_OP] = i
+                        return EXIT_FAULT
+                    addr = paddr
                 if not sem.mem_ok(perm, addr, 8, PERM_RW):
                     state[FAULT_ADDR] = addr
                     state[FAULT_KIND] = FAULT_STORE
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_FAULT
@@ -934,14 +1320,25 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 if addr & 7:
                     state[FAULT_ADDR] = addr
                     state[FAULT_KIND] = FAULT_MISALIGNED
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_FAULT
+                tlb = state[MMU_STORE]
+                if tlb != 0:
+                    paddr = sem.tlb_translate(state, tlb, addr, 8)
+                    if paddr < 0:
+                        state[FAULT_ADDR] = addr
+                        state[FAULT_KIND] = FAULT_TLB_STORE
+                        state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
+                        state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                        state[EXIT_OP] = i
+                        return EXIT_FAULT
+                    addr = paddr
                 if not sem.mem_ok(perm, addr, 8, PERM_RW):
                     state[FAULT_ADDR] = addr
                     state[FAULT_KIND] = FAULT_STORE
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_FAULT
@@ -954,58 +1351,95 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = old
             elif op == 143:  # lr_d
                 addr = regs[rs1]
+                reserved = addr
                 if addr & 7:
                     state[FAULT_ADDR] = addr
                     state[FAULT_KIND] = FAULT_MISALIGNED
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_FAULT
+                tlb = state[MMU_LOAD]
+                if tlb != 0:
+                    paddr = sem.tlb_translate(state, tlb, addr, 8)
+                    if paddr < 0:
+                        state[FAULT_ADDR] = addr
+                        state[FAULT_KIND] = FAULT_TLB_LOAD
+                        state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
+                        state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                        state[EXIT_OP] = i
+                        return EXIT_FAULT
+                    addr = paddr
                 if not sem.mem_ok(perm, addr, 8, PERM_R):
                     state[FAULT_ADDR] = addr
                     state[FAULT_KIND] = FAULT_LOAD
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_FAULT
                 old = sem.load_sized(mem, addr, 8)
-                state[RESERVATION] = addr
+                state[RESERVATION] = reserved
                 state[RESERVED_VALUE] = old
                 regs[rd] = old
             elif op == 144:  # sc_d
                 addr = regs[rs1]
-                if addr & 7:
-                    state[FAULT_ADDR] = addr
-                    state[FAULT_KIND] = FAULT_MISALIGNED
-                    state[PC] = code[i, 2] & PC_MASK
-                    state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
-                    state[EXIT_OP] = i
-                    return EXIT_FAULT
-                if not sem.mem_ok(perm, addr, 8, PERM_W):
-                    state[FAULT_ADDR] = addr
-                    state[FAULT_KIND] = FAULT_STORE
-                    state[PC] = code[i, 2] & PC_MASK
-                    state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
-                    state[EXIT_OP] = i
-                    return EXIT_FAULT
-                if state[RESERVATION] == addr and sem.cas_sized(mem, addr, state[RESERVED_VALUE], regs[rs2], 8) == state[RESERVED_VALUE]:
-                    regs[rd] = 0
-                else:
+                if state[RESERVATION] != addr:
                     regs[rd] = 1
+                else:
+                    if addr & 7:
+                        state[FAULT_ADDR] = addr
+                        state[FAULT_KIND] = FAULT_MISALIGNED
+                        state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
+                        state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                        state[EXIT_OP] = i
+                        return EXIT_FAULT
+                    tlb = state[MMU_STORE]
+                    if tlb != 0:
+                        paddr = sem.tlb_translate(state, tlb, addr, 8)
+                        if paddr < 0:
+                            state[FAULT_ADDR] = addr
+                            state[FAULT_KIND] = FAULT_TLB_STORE
+                            state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
+                            state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                            state[EXIT_OP] = i
+                            return EXIT_FAULT
+                        addr = paddr
+                    if not sem.mem_ok(perm, addr, 8, PERM_W):
+                        state[FAULT_ADDR] = addr
+                        state[FAULT_KIND] = FAULT_STORE
+                        state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
+                        state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                        state[EXIT_OP] = i
+                        return EXIT_FAULT
+                    if sem.cas_sized(mem, addr, state[RESERVED_VALUE], regs[rs2], 8) == state[RESERVED_VALUE]:
+                        regs[rd] = 0
+                    else:
+                        regs[rd] = 1
                 state[RESERVATION] = -1
             elif op == 145:  # amoswap_b
                 addr = regs[rs1]
                 if addr & 0:
                     state[FAULT_ADDR] = addr
                     state[FAULT_KIND] = FAULT_MISALIGNED
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_FAULT
+                tlb = state[MMU_STORE]
+                if tlb != 0:
+                    paddr = sem.tlb_translate(state, tlb, addr, 1)
+                    if paddr < 0:
+                        state[FAULT_ADDR] = addr
+                        state[FAULT_KIND] = FAULT_TLB_STORE
+                        state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
+                        state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                        state[EXIT_OP] = i
+                        return EXIT_FAULT
+                    addr = paddr
                 if not sem.mem_ok(perm, addr, 1, PERM_RW):
                     state[FAULT_ADDR] = addr
                     state[FAULT_KIND] = FAULT_STORE
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_FAULT
@@ -1021,14 +1455,25 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 if addr & 0:
                     state[FAULT_ADDR] = addr
                     state[FAULT_KIND] = FAULT_MISALIGNED
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_FAULT
+                tlb = state[MMU_STORE]
+                if tlb != 0:
+                    paddr = sem.tlb_translate(state, tlb, addr, 1)
+                    if paddr < 0:
+                        state[FAULT_ADDR] = addr
+                        state[FAULT_KIND] = FAULT_TLB_STORE
+                        state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
+                        state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                        state[EXIT_OP] = i
+                        return EXIT_FAULT
+                    addr = paddr
                 if not sem.mem_ok(perm, addr, 1, PERM_RW):
                     state[FAULT_ADDR] = addr
                     state[FAULT_KIND] = FAULT_STORE
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_FAULT
@@ -1044,14 +1489,25 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 if addr & 0:
                     state[FAULT_ADDR] = addr
                     state[FAULT_KIND] = FAULT_MISALIGNED
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_FAULT
+                tlb = state[MMU_STORE]
+                if tlb != 0:
+                    paddr = sem.tlb_translate(state, tlb, addr, 1)
+                    if paddr < 0:
+                        state[FAULT_ADDR] = addr
+                        state[FAULT_KIND] = FAULT_TLB_STORE
+                        state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
+                        state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                        state[EXIT_OP] = i
+                        return EXIT_FAULT
+                    addr = paddr
                 if not sem.mem_ok(perm, addr, 1, PERM_RW):
                     state[FAULT_ADDR] = addr
                     state[FAULT_KIND] = FAULT_STORE
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_FAULT
@@ -1067,14 +1523,25 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 if addr & 0:
                     state[FAULT_ADDR] = addr
                     state[FAULT_KIND] = FAULT_MISALIGNED
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_FAULT
+                tlb = state[MMU_STORE]
+                if tlb != 0:
+                    paddr = sem.tlb_translate(state, tlb, addr, 1)
+                    if paddr < 0:
+                        state[FAULT_ADDR] = addr
+                        state[FAULT_KIND] = FAULT_TLB_STORE
+                        state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
+                        state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                        state[EXIT_OP] = i
+                        return EXIT_FAULT
+                    addr = paddr
                 if not sem.mem_ok(perm, addr, 1, PERM_RW):
                     state[FAULT_ADDR] = addr
                     state[FAULT_KIND] = FAULT_STORE
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_FAULT
@@ -1090,14 +1557,25 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 if addr & 0:
                     state[FAULT_ADDR] = addr
                     state[FAULT_KIND] = FAULT_MISALIGNED
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_FAULT
+                tlb = state[MMU_STORE]
+                if tlb != 0:
+                    paddr = sem.tlb_translate(state, tlb, addr, 1)
+                    if paddr < 0:
+                        state[FAULT_ADDR] = addr
+                        state[FAULT_KIND] = FAULT_TLB_STORE
+                        state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
+                        state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                        state[EXIT_OP] = i
+                        return EXIT_FAULT
+                    addr = paddr
                 if not sem.mem_ok(perm, addr, 1, PERM_RW):
                     state[FAULT_ADDR] = addr
                     state[FAULT_KIND] = FAULT_STORE
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_FAULT
@@ -1113,14 +1591,25 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 if addr & 0:
                     state[FAULT_ADDR] = addr
                     state[FAULT_KIND] = FAULT_MISALIGNED
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_FAULT
+                tlb = state[MMU_STORE]
+                if tlb != 0:
+                    paddr = sem.tlb_translate(state, tlb, addr, 1)
+                    if paddr < 0:
+                        state[FAULT_ADDR] = addr
+                        state[FAULT_KIND] = FAULT_TLB_STORE
+                        state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
+                        state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                        state[EXIT_OP] = i
+                        return EXIT_FAULT
+                    addr = paddr
                 if not sem.mem_ok(perm, addr, 1, PERM_RW):
                     state[FAULT_ADDR] = addr
                     state[FAULT_KIND] = FAULT_STORE
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_FAULT
@@ -1136,14 +1625,25 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 if addr & 0:
                     state[FAULT_ADDR] = addr
                     state[FAULT_KIND] = FAULT_MISALIGNED
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_FAULT
+                tlb = state[MMU_STORE]
+                if tlb != 0:
+                    paddr = sem.tlb_translate(state, tlb, addr, 1)
+                    if paddr < 0:
+                        state[FAULT_ADDR] = addr
+                        state[FAULT_KIND] = FAULT_TLB_STORE
+                        state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
+                        state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                        state[EXIT_OP] = i
+                        return EXIT_FAULT
+                    addr = paddr
                 if not sem.mem_ok(perm, addr, 1, PERM_RW):
                     state[FAULT_ADDR] = addr
                     state[FAULT_KIND] = FAULT_STORE
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_FAULT
@@ -1159,14 +1659,25 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 if addr & 0:
                     state[FAULT_ADDR] = addr
                     state[FAULT_KIND] = FAULT_MISALIGNED
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_FAULT
+                tlb = state[MMU_STORE]
+                if tlb != 0:
+                    paddr = sem.tlb_translate(state, tlb, addr, 1)
+                    if paddr < 0:
+                        state[FAULT_ADDR] = addr
+                        state[FAULT_KIND] = FAULT_TLB_STORE
+                        state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
+                        state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                        state[EXIT_OP] = i
+                        return EXIT_FAULT
+                    addr = paddr
                 if not sem.mem_ok(perm, addr, 1, PERM_RW):
                     state[FAULT_ADDR] = addr
                     state[FAULT_KIND] = FAULT_STORE
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_FAULT
@@ -1182,14 +1693,25 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 if addr & 0:
                     state[FAULT_ADDR] = addr
                     state[FAULT_KIND] = FAULT_MISALIGNED
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_FAULT
+                tlb = state[MMU_STORE]
+                if tlb != 0:
+                    paddr = sem.tlb_translate(state, tlb, addr, 1)
+                    if paddr < 0:
+                        state[FAULT_ADDR] = addr
+                        state[FAULT_KIND] = FAULT_TLB_STORE
+                        state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
+                        state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                        state[EXIT_OP] = i
+                        return EXIT_FAULT
+                    addr = paddr
                 if not sem.mem_ok(perm, addr, 1, PERM_RW):
                     state[FAULT_ADDR] = addr
                     state[FAULT_KIND] = FAULT_STORE
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_FAULT
@@ -1205,14 +1727,25 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 if addr & 1:
                     state[FAULT_ADDR] = addr
                     state[FAULT_KIND] = FAULT_MISALIGNED
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_FAULT
+                tlb = state[MMU_STORE]
+                if tlb != 0:
+                    paddr = sem.tlb_translate(state, tlb, addr, 2)
+                    if paddr < 0:
+                        state[FAULT_ADDR] = addr
+                        state[FAULT_KIND] = FAULT_TLB_STORE
+                        state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
+                        state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                        state[EXIT_OP] = i
+                        return EXIT_FAULT
+                    addr = paddr
                 if not sem.mem_ok(perm, addr, 2, PERM_RW):
                     state[FAULT_ADDR] = addr
                     state[FAULT_KIND] = FAULT_STORE
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_FAULT
@@ -1228,14 +1761,25 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 if addr & 1:
                     state[FAULT_ADDR] = addr
                     state[FAULT_KIND] = FAULT_MISALIGNED
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_FAULT
+                tlb = state[MMU_STORE]
+                if tlb != 0:
+                    paddr = sem.tlb_translate(state, tlb, addr, 2)
+                    if paddr < 0:
+                        state[FAULT_ADDR] = addr
+                        state[FAULT_KIND] = FAULT_TLB_STORE
+                        state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
+                        state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                        state[EXIT_OP] = i
+                        return EXIT_FAULT
+                    addr = paddr
                 if not sem.mem_ok(perm, addr, 2, PERM_RW):
                     state[FAULT_ADDR] = addr
                     state[FAULT_KIND] = FAULT_STORE
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_FAULT
@@ -1251,14 +1795,25 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 if addr & 1:
                     state[FAULT_ADDR] = addr
                     state[FAULT_KIND] = FAULT_MISALIGNED
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_FAULT
+                tlb = state[MMU_STORE]
+                if tlb != 0:
+                    paddr = sem.tlb_translate(state, tlb, addr, 2)
+                    if paddr < 0:
+                        state[FAULT_ADDR] = addr
+                        state[FAULT_KIND] = FAULT_TLB_STORE
+                        state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
+                        state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                        state[EXIT_OP] = i
+                        return EXIT_FAULT
+                    addr = paddr
                 if not sem.mem_ok(perm, addr, 2, PERM_RW):
                     state[FAULT_ADDR] = addr
                     state[FAULT_KIND] = FAULT_STORE
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_FAULT
@@ -1274,14 +1829,25 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 if addr & 1:
                     state[FAULT_ADDR] = addr
                     state[FAULT_KIND] = FAULT_MISALIGNED
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_FAULT
+                tlb = state[MMU_STORE]
+                if tlb != 0:
+                    paddr = sem.tlb_translate(state, tlb, addr, 2)
+                    if paddr < 0:
+                        state[FAULT_ADDR] = addr
+                        state[FAULT_KIND] = FAULT_TLB_STORE
+                        state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
+                        state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                        state[EXIT_OP] = i
+                        return EXIT_FAULT
+                    addr = paddr
                 if not sem.mem_ok(perm, addr, 2, PERM_RW):
                     state[FAULT_ADDR] = addr
                     state[FAULT_KIND] = FAULT_STORE
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_FAULT
@@ -1297,14 +1863,25 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 if addr & 1:
                     state[FAULT_ADDR] = addr
                     state[FAULT_KIND] = FAULT_MISALIGNED
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_FAULT
+                tlb = state[MMU_STORE]
+                if tlb != 0:
+                    paddr = sem.tlb_translate(state, tlb, addr, 2)
+                    if paddr < 0:
+                        state[FAULT_ADDR] = addr
+                        state[FAULT_KIND] = FAULT_TLB_STORE
+                        state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
+                        state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                        state[EXIT_OP] = i
+                        return EXIT_FAULT
+                    addr = paddr
                 if not sem.mem_ok(perm, addr, 2, PERM_RW):
                     state[FAULT_ADDR] = addr
                     state[FAULT_KIND] = FAULT_STORE
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_FAULT
@@ -1320,14 +1897,25 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 if addr & 1:
                     state[FAULT_ADDR] = addr
                     state[FAULT_KIND] = FAULT_MISALIGNED
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_FAULT
+                tlb = state[MMU_STORE]
+                if tlb != 0:
+                    paddr = sem.tlb_translate(state, tlb, addr, 2)
+                    if paddr < 0:
+                        state[FAULT_ADDR] = addr
+                        state[FAULT_KIND] = FAULT_TLB_STORE
+                        state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
+                        state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                        state[EXIT_OP] = i
+                        return EXIT_FAULT
+                    addr = paddr
                 if not sem.mem_ok(perm, addr, 2, PERM_RW):
                     state[FAULT_ADDR] = addr
                     state[FAULT_KIND] = FAULT_STORE
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_FAULT
@@ -1343,14 +1931,25 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 if addr & 1:
                     state[FAULT_ADDR] = addr
                     state[FAULT_KIND] = FAULT_MISALIGNED
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_FAULT
+                tlb = state[MMU_STORE]
+                if tlb != 0:
+                    paddr = sem.tlb_translate(state, tlb, addr, 2)
+                    if paddr < 0:
+                        state[FAULT_ADDR] = addr
+                        state[FAULT_KIND] = FAULT_TLB_STORE
+                        state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
+                        state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                        state[EXIT_OP] = i
+                        return EXIT_FAULT
+                    addr = paddr
                 if not sem.mem_ok(perm, addr, 2, PERM_RW):
                     state[FAULT_ADDR] = addr
                     state[FAULT_KIND] = FAULT_STORE
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_FAULT
@@ -1366,14 +1965,25 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 if addr & 1:
                     state[FAULT_ADDR] = addr
                     state[FAULT_KIND] = FAULT_MISALIGNED
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_FAULT
+                tlb = state[MMU_STORE]
+                if tlb != 0:
+                    paddr = sem.tlb_translate(state, tlb, addr, 2)
+                    if paddr < 0:
+                        state[FAULT_ADDR] = addr
+                        state[FAULT_KIND] = FAULT_TLB_STORE
+                        state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
+                        state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                        state[EXIT_OP] = i
+                        return EXIT_FAULT
+                    addr = paddr
                 if not sem.mem_ok(perm, addr, 2, PERM_RW):
                     state[FAULT_ADDR] = addr
                     state[FAULT_KIND] = FAULT_STORE
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_FAULT
@@ -1389,14 +1999,25 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 if addr & 1:
                     state[FAULT_ADDR] = addr
                     state[FAULT_KIND] = FAULT_MISALIGNED
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_FAULT
+                tlb = state[MMU_STORE]
+                if tlb != 0:
+                    paddr = sem.tlb_translate(state, tlb, addr, 2)
+                    if paddr < 0:
+                        state[FAULT_ADDR] = addr
+                        state[FAULT_KIND] = FAULT_TLB_STORE
+                        state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
+                        state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                        state[EXIT_OP] = i
+                        return EXIT_FAULT
+                    addr = paddr
                 if not sem.mem_ok(perm, addr, 2, PERM_RW):
                     state[FAULT_ADDR] = addr
                     state[FAULT_KIND] = FAULT_STORE
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_FAULT
@@ -1412,14 +2033,25 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 if addr & 0:
                     state[FAULT_ADDR] = addr
                     state[FAULT_KIND] = FAULT_MISALIGNED
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_FAULT
+                tlb = state[MMU_STORE]
+                if tlb != 0:
+                    paddr = sem.tlb_translate(state, tlb, addr, 1)
+                    if paddr < 0:
+                        state[FAULT_ADDR] = addr
+                        state[FAULT_KIND] = FAULT_TLB_STORE
+                        state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
+                        state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                        state[EXIT_OP] = i
+                        return EXIT_FAULT
+                    addr = paddr
                 if not sem.mem_ok(perm, addr, 1, PERM_RW):
                     state[FAULT_ADDR] = addr
                     state[FAULT_KIND] = FAULT_STORE
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_FAULT
@@ -1429,14 +2061,25 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 if addr & 1:
                     state[FAULT_ADDR] = addr
                     state[FAULT_KIND] = FAULT_MISALIGNED
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_FAULT
+                tlb = state[MMU_STORE]
+                if tlb != 0:
+                    paddr = sem.tlb_translate(state, tlb, addr, 2)
+                    if paddr < 0:
+                        state[FAULT_ADDR] = addr
+                        state[FAULT_KIND] = FAULT_TLB_STORE
+                        state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
+                        state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                        state[EXIT_OP] = i
+                        return EXIT_FAULT
+                    addr = paddr
                 if not sem.mem_ok(perm, addr, 2, PERM_RW):
                     state[FAULT_ADDR] = addr
                     state[FAULT_KIND] = FAULT_STORE
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_FAULT
@@ -1446,14 +2089,25 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 if addr & 3:
                     state[FAULT_ADDR] = addr
                     state[FAULT_KIND] = FAULT_MISALIGNED
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_FAULT
+                tlb = state[MMU_STORE]
+                if tlb != 0:
+                    paddr = sem.tlb_translate(state, tlb, addr, 4)
+                    if paddr < 0:
+                        state[FAULT_ADDR] = addr
+                        state[FAULT_KIND] = FAULT_TLB_STORE
+                        state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
+                        state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                        state[EXIT_OP] = i
+                        return EXIT_FAULT
+                    addr = paddr
                 if not sem.mem_ok(perm, addr, 4, PERM_RW):
                     state[FAULT_ADDR] = addr
                     state[FAULT_KIND] = FAULT_STORE
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_FAULT
@@ -1463,14 +2117,25 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 if addr & 7:
                     state[FAULT_ADDR] = addr
                     state[FAULT_KIND] = FAULT_MISALIGNED
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_FAULT
+                tlb = state[MMU_STORE]
+                if tlb != 0:
+                    paddr = sem.tlb_translate(state, tlb, addr, 8)
+                    if paddr < 0:
+                        state[FAULT_ADDR] = addr
+                        state[FAULT_KIND] = FAULT_TLB_STORE
+                        state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
+                        state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                        state[EXIT_OP] = i
+                        return EXIT_FAULT
+                    addr = paddr
                 if not sem.mem_ok(perm, addr, 8, PERM_RW):
                     state[FAULT_ADDR] = addr
                     state[FAULT_KIND] = FAULT_STORE
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_FAULT
@@ -1480,14 +2145,25 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 if addr & 15:
                     state[FAULT_ADDR] = addr
                     state[FAULT_KIND] = FAULT_MISALIGNED
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_FAULT
+                tlb = state[MMU_STORE]
+                if tlb != 0:
+                    paddr = sem.tlb_translate(state, tlb, addr, 16)
+                    if paddr < 0:
+                        state[FAULT_ADDR] = addr
+                        state[FAULT_KIND] = FAULT_TLB_STORE
+                        state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
+                        state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                        state[EXIT_OP] = i
+                        return EXIT_FAULT
+                    addr = paddr
                 if not sem.mem_ok(perm, addr, 16, PERM_RW):
                     state[FAULT_ADDR] = addr
                     state[FAULT_KIND] = FAULT_STORE
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_FAULT
@@ -1501,7 +2177,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     rm = state[FRM]
                 if rm > 4:
                     state[FAULT_KIND] = TRAP_ILLEGAL
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_TRAP
@@ -1515,7 +2191,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     rm = state[FRM]
                 if rm > 4:
                     state[FAULT_KIND] = TRAP_ILLEGAL
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_TRAP
@@ -1529,7 +2205,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     rm = state[FRM]
                 if rm > 4:
                     state[FAULT_KIND] = TRAP_ILLEGAL
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_TRAP
@@ -1543,7 +2219,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     rm = state[FRM]
                 if rm > 4:
                     state[FAULT_KIND] = TRAP_ILLEGAL
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_TRAP
@@ -1557,7 +2233,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     rm = state[FRM]
                 if rm > 4:
                     state[FAULT_KIND] = TRAP_ILLEGAL
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_TRAP
@@ -1571,7 +2247,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     rm = state[FRM]
                 if rm > 4:
                     state[FAULT_KIND] = TRAP_ILLEGAL
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_TRAP
@@ -1585,7 +2261,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     rm = state[FRM]
                 if rm > 4:
                     state[FAULT_KIND] = TRAP_ILLEGAL
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_TRAP
@@ -1599,7 +2275,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     rm = state[FRM]
                 if rm > 4:
                     state[FAULT_KIND] = TRAP_ILLEGAL
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_TRAP
@@ -1613,7 +2289,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     rm = state[FRM]
                 if rm > 4:
                     state[FAULT_KIND] = TRAP_ILLEGAL
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_TRAP
@@ -1660,7 +2336,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     rm = state[FRM]
                 if rm > 4:
                     state[FAULT_KIND] = TRAP_ILLEGAL
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_TRAP
@@ -1674,7 +2350,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     rm = state[FRM]
                 if rm > 4:
                     state[FAULT_KIND] = TRAP_ILLEGAL
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_TRAP
@@ -1688,7 +2364,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     rm = state[FRM]
                 if rm > 4:
                     state[FAULT_KIND] = TRAP_ILLEGAL
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_TRAP
@@ -1702,7 +2378,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     rm = state[FRM]
                 if rm > 4:
                     state[FAULT_KIND] = TRAP_ILLEGAL
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_TRAP
@@ -1716,7 +2392,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     rm = state[FRM]
                 if rm > 4:
                     state[FAULT_KIND] = TRAP_ILLEGAL
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_TRAP
@@ -1730,7 +2406,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     rm = state[FRM]
                 if rm > 4:
                     state[FAULT_KIND] = TRAP_ILLEGAL
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_TRAP
@@ -1744,7 +2420,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     rm = state[FRM]
                 if rm > 4:
                     state[FAULT_KIND] = TRAP_ILLEGAL
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_TRAP
@@ -1758,7 +2434,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     rm = state[FRM]
                 if rm > 4:
                     state[FAULT_KIND] = TRAP_ILLEGAL
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_TRAP
@@ -1772,7 +2448,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     rm = state[FRM]
                 if rm > 4:
                     state[FAULT_KIND] = TRAP_ILLEGAL
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_TRAP
@@ -1786,7 +2462,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     rm = state[FRM]
                 if rm > 4:
                     state[FAULT_KIND] = TRAP_ILLEGAL
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_TRAP
@@ -1800,7 +2476,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     rm = state[FRM]
                 if rm > 4:
                     state[FAULT_KIND] = TRAP_ILLEGAL
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_TRAP
@@ -1814,7 +2490,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     rm = state[FRM]
                 if rm > 4:
                     state[FAULT_KIND] = TRAP_ILLEGAL
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_TRAP
@@ -1828,7 +2504,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     rm = state[FRM]
                 if rm > 4:
                     state[FAULT_KIND] = TRAP_ILLEGAL
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_TRAP
@@ -1842,7 +2518,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     rm = state[FRM]
                 if rm > 4:
                     state[FAULT_KIND] = TRAP_ILLEGAL
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_TRAP
@@ -1856,7 +2532,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     rm = state[FRM]
                 if rm > 4:
                     state[FAULT_KIND] = TRAP_ILLEGAL
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_TRAP
@@ -1870,7 +2546,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     rm = state[FRM]
                 if rm > 4:
                     state[FAULT_KIND] = TRAP_ILLEGAL
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_TRAP
@@ -1884,7 +2560,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     rm = state[FRM]
                 if rm > 4:
                     state[FAULT_KIND] = TRAP_ILLEGAL
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_TRAP
@@ -1931,7 +2607,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     rm = state[FRM]
                 if rm > 4:
                     state[FAULT_KIND] = TRAP_ILLEGAL
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_TRAP
@@ -1945,7 +2621,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     rm = state[FRM]
                 if rm > 4:
                     state[FAULT_KIND] = TRAP_ILLEGAL
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_TRAP
@@ -1959,7 +2635,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     rm = state[FRM]
                 if rm > 4:
                     state[FAULT_KIND] = TRAP_ILLEGAL
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_TRAP
@@ -1973,7 +2649,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     rm = state[FRM]
                 if rm > 4:
                     state[FAULT_KIND] = TRAP_ILLEGAL
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_TRAP
@@ -1987,7 +2663,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     rm = state[FRM]
                 if rm > 4:
                     state[FAULT_KIND] = TRAP_ILLEGAL
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_TRAP
@@ -2001,7 +2677,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     rm = state[FRM]
                 if rm > 4:
                     state[FAULT_KIND] = TRAP_ILLEGAL
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_TRAP
@@ -2015,7 +2691,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     rm = state[FRM]
                 if rm > 4:
                     state[FAULT_KIND] = TRAP_ILLEGAL
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_TRAP
@@ -2029,7 +2705,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     rm = state[FRM]
                 if rm > 4:
                     state[FAULT_KIND] = TRAP_ILLEGAL
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_TRAP
@@ -2043,7 +2719,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     rm = state[FRM]
                 if rm > 4:
                     state[FAULT_KIND] = TRAP_ILLEGAL
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_TRAP
@@ -2057,7 +2733,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     rm = state[FRM]
                 if rm > 4:
                     state[FAULT_KIND] = TRAP_ILLEGAL
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_TRAP
@@ -2069,10 +2745,21 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = sem.box_h(regs[rs1])
             elif op == 223:  # flh
                 addr = regs[rs1] + code[i, 1]
+                tlb = state[MMU_LOAD]
+                if tlb != 0:
+                    paddr = sem.tlb_translate(state, tlb, addr, 2)
+                    if paddr < 0:
+                        state[FAULT_ADDR] = addr
+                        state[FAULT_KIND] = FAULT_TLB_LOAD
+                        state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
+                        state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                        state[EXIT_OP] = i
+                        return EXIT_FAULT
+                    addr = paddr
                 if not sem.mem_ok(perm, addr, 2, PERM_R):
                     state[FAULT_ADDR] = addr
                     state[FAULT_KIND] = FAULT_LOAD
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_FAULT
@@ -2083,7 +2770,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     rm = state[FRM]
                 if rm > 4:
                     state[FAULT_KIND] = TRAP_ILLEGAL
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_TRAP
@@ -2097,7 +2784,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     rm = state[FRM]
                 if rm > 4:
                     state[FAULT_KIND] = TRAP_ILLEGAL
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_TRAP
@@ -2111,7 +2798,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     rm = state[FRM]
                 if rm > 4:
                     state[FAULT_KIND] = TRAP_ILLEGAL
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_TRAP
@@ -2125,7 +2812,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     rm = state[FRM]
                 if rm > 4:
                     state[FAULT_KIND] = TRAP_ILLEGAL
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_TRAP
@@ -2139,7 +2826,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     rm = state[FRM]
                 if rm > 4:
                     state[FAULT_KIND] = TRAP_ILLEGAL
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_TRAP
@@ -2153,7 +2840,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     rm = state[FRM]
                 if rm > 4:
                     state[FAULT_KIND] = TRAP_ILLEGAL
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_TRAP
@@ -2167,7 +2854,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     rm = state[FRM]
                 if rm > 4:
                     state[FAULT_KIND] = TRAP_ILLEGAL
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_TRAP
@@ -2181,7 +2868,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     rm = state[FRM]
                 if rm > 4:
                     state[FAULT_KIND] = TRAP_ILLEGAL
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_TRAP
@@ -2195,7 +2882,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     rm = state[FRM]
                 if rm > 4:
                     state[FAULT_KIND] = TRAP_ILLEGAL
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_TRAP
@@ -2242,7 +2929,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     rm = state[FRM]
                 if rm > 4:
                     state[FAULT_KIND] = TRAP_ILLEGAL
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_TRAP
@@ -2256,7 +2943,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     rm = state[FRM]
                 if rm > 4:
                     state[FAULT_KIND] = TRAP_ILLEGAL
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_TRAP
@@ -2270,7 +2957,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     rm = state[FRM]
                 if rm > 4:
                     state[FAULT_KIND] = TRAP_ILLEGAL
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_TRAP
@@ -2284,7 +2971,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     rm = state[FRM]
                 if rm > 4:
                     state[FAULT_KIND] = TRAP_ILLEGAL
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_TRAP
@@ -2298,7 +2985,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     rm = state[FRM]
                 if rm > 4:
                     state[FAULT_KIND] = TRAP_ILLEGAL
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_TRAP
@@ -2312,7 +2999,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     rm = state[FRM]
                 if rm > 4:
                     state[FAULT_KIND] = TRAP_ILLEGAL
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_TRAP
@@ -2326,7 +3013,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     rm = state[FRM]
                 if rm > 4:
                     state[FAULT_KIND] = TRAP_ILLEGAL
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_TRAP
@@ -2340,7 +3027,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     rm = state[FRM]
                 if rm > 4:
                     state[FAULT_KIND] = TRAP_ILLEGAL
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_TRAP
@@ -2354,7 +3041,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     rm = state[FRM]
                 if rm > 4:
                     state[FAULT_KIND] = TRAP_ILLEGAL
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_TRAP
@@ -2368,7 +3055,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     rm = state[FRM]
                 if rm > 4:
                     state[FAULT_KIND] = TRAP_ILLEGAL
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_TRAP
@@ -2382,7 +3069,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     rm = state[FRM]
                 if rm > 4:
                     state[FAULT_KIND] = TRAP_ILLEGAL
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_TRAP
@@ -2396,7 +3083,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     rm = state[FRM]
                 if rm > 4:
                     state[FAULT_KIND] = TRAP_ILLEGAL
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_TRAP
@@ -2430,7 +3117,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     rm = state[FRM]
                 if rm > 4:
                     state[FAULT_KIND] = TRAP_ILLEGAL
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_TRAP
@@ -2444,7 +3131,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     rm = state[FRM]
                 if rm > 4:
                     state[FAULT_KIND] = TRAP_ILLEGAL
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_TRAP
@@ -2478,7 +3165,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     rm = state[FRM]
                 if rm > 4:
                     state[FAULT_KIND] = TRAP_ILLEGAL
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_TRAP
@@ -2492,7 +3179,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     rm = state[FRM]
                 if rm > 4:
                     state[FAULT_KIND] = TRAP_ILLEGAL
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_TRAP
@@ -2526,7 +3213,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     rm = state[FRM]
                 if rm > 4:
                     state[FAULT_KIND] = TRAP_ILLEGAL
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_TRAP
@@ -2540,7 +3227,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     rm = state[FRM]
                 if rm > 4:
                     state[FAULT_KIND] = TRAP_ILLEGAL
-                    state[PC] = code[i, 2] & PC_MASK
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                     state[EXIT_OP] = i
                     return EXIT_TRAP

@@ -9,7 +9,7 @@ from __future__ import annotations
 from numba import carray, cfunc, types
 
 from dbt.backends.interp import _kernel
-from dbt.ir.state import BLK_WORDS, NUM_SLOTS, NUM_STATE, OP_WORDS
+from dbt.ir.state import BLK_WORDS, NUM_SLOTS, OP_WORDS, STATE_WORDS_SYSTEM
 
 _i64p = types.CPointer(types.int64)
 _u8p = types.CPointer(types.uint8)
@@ -24,7 +24,9 @@ ENTRY_SIGNATURE = types.int64(
 def entry(regs_p, state_p, mem_p, mem_size, perm_p, perm_size, code_p, code_rows, blocks_p, block_rows,
           keys_p, values_p, table_size):  # fmt: skip
     regs = carray(regs_p, (NUM_SLOTS,))
-    state = carray(state_p, (NUM_STATE,))
+    # User mode's state array is only NUM_STATE long: the kernel reads the TLB beyond it only when
+    # the MMU words say so, which they never do there.
+    state = carray(state_p, (STATE_WORDS_SYSTEM,))
     mem = carray(mem_p, (mem_size,))
     perm = carray(perm_p, (perm_size,))
     code = carray(code_p, (code_rows, OP_WORDS))

@@ -32,7 +32,7 @@ DEPENDENCIES = (
 )
 
 # Exit sequence for an op that leaves the kernel at its own pc (the instruction did not retire).
-_EXIT_AT_OP = """state[PC] = code[i, 2] & PC_MASK
+_EXIT_AT_OP = """state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
 state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
 state[EXIT_OP] = i
 return {reason}"""
@@ -50,10 +50,20 @@ def _fault(kind: str) -> str:
 
 
 def _checked(need: str, size: int, kind: str, aligned: bool = False) -> str:
+    """Check the access of `size` bytes at `addr` (virtual in system mode under translation:
+    translated first, through the TLB set of loads or stores) and fault when it is not allowed."""
     lines = []
     if aligned:
         lines.append(f"if addr & {size - 1}:")
         lines.append(_indent(_fault("FAULT_MISALIGNED"), 1))
+    tlb = "MMU_LOAD" if need == "PERM_R" else "MMU_STORE"
+    miss = "FAULT_TLB_LOAD" if need == "PERM_R" else "FAULT_TLB_STORE"
+    lines.append(f"tlb = state[{tlb}]")
+    lines.append("if tlb != 0:")
+    lines.append(f"    paddr = sem.tlb_translate(state, tlb, addr, {size})")
+    lines.append("    if paddr < 0:")
+    lines.append(_indent(_fault(miss), 2))
+    lines.append("    addr = paddr")
     lines.append(f"if not sem.mem_ok(perm, addr, {size}, {need}):")
     lines.append(_indent(_fault(kind), 1))
     return "\n".join(lines)
@@ -139,20 +149,22 @@ def case_body(op: OpDef) -> str:
             + "\nregs[rd] = lo\nregs[pairs & 0xFF] = hi"
         )
     if shape is Shape.LR:
+        # The reservation is of the (virtual) address, as QEMU's.
         return (
-            "addr = regs[rs1]\n"
+            "addr = regs[rs1]\nreserved = addr\n"
             + _checked("PERM_R", op.size, "FAULT_LOAD", aligned=True)
             + f"\nold = sem.load_sized(mem, addr, {op.size})"
-            + "\nstate[RESERVATION] = addr\nstate[RESERVED_VALUE] = old\nregs[rd] = old"
+            + "\nstate[RESERVATION] = reserved\nstate[RESERVED_VALUE] = old\nregs[rd] = old"
         )
     if shape is Shape.SC:
+        # Without a reservation of addr the SC fails without touching memory, so it cannot
+        # fault (as QEMU); with one, a compare-and-swap on the value LR read: atomic across threads.
         return (
-            "addr = regs[rs1]\n"
-            + _checked("PERM_W", op.size, "FAULT_STORE", aligned=True)
-            # A compare-and-swap on the value LR read (as QEMU does): atomic across threads.
-            + "\nif state[RESERVATION] == addr and sem.cas_sized(mem, addr, state[RESERVED_VALUE],"
+            "addr = regs[rs1]\nif state[RESERVATION] != addr:\n    regs[rd] = 1\nelse:\n"
+            + _indent(_checked("PERM_W", op.size, "FAULT_STORE", aligned=True), 1)
+            + "\n    if sem.cas_sized(mem, addr, state[RESERVED_VALUE],"
             + f" regs[rs2], {op.size}) == state[RESERVED_VALUE]:"
-            + "\n    regs[rd] = 0\nelse:\n    regs[rd] = 1\nstate[RESERVATION] = -1"
+            + "\n        regs[rd] = 0\n    else:\n        regs[rd] = 1\nstate[RESERVATION] = -1"
         )
     if shape is Shape.FP_RR_RM:
         return _rm() + "\n" + _fp_result(f"{s}(regs[rs1], regs[rs2], rm)")
@@ -195,6 +207,7 @@ from dbt.ir.state import (
     BLK_HEAT,
     BLK_INSNS,
     BLK_JIT,
+    BLK_PHYS,
     BLK_START,
     EXIT_CSR,
     EXIT_FAULT,
@@ -211,6 +224,8 @@ from dbt.ir.state import (
     FAULT_LOAD,
     FAULT_MISALIGNED,
     FAULT_STORE,
+    FAULT_TLB_LOAD,
+    FAULT_TLB_STORE,
     FFLAGS,
     FRM,
     IC_SITE,
@@ -218,9 +233,12 @@ from dbt.ir.state import (
     JIT_EPOCH,
     JIT_INSNS,
     JIT_THRESHOLD,
+    MMU_FETCH,
+    MMU_LOAD,
+    MMU_STORE,
     PC,
     PC_BITS,
-    PC_MASK,
+    PC_SIGN_SHIFT,
     PERM_R,
     PERM_W,
     REGION_CALLS,
@@ -241,16 +259,28 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
     instret = state[INSTRET]
     hmask = ht_keys.shape[0] - 1
     interpret_at = -1
+    # System mode under translation (fixed for the call: a mode or satp change exits): blocks
+    # are found by virtual and physical pc, and compiled regions, which work on physical
+    # addresses, are neither entered nor made.
+    fetch_tlb = state[MMU_FETCH]
+    translating = fetch_tlb != 0 or state[MMU_LOAD] != 0 or state[MMU_STORE] != 0
     while True:
         # Read afresh: another thread lowers it to bring this one back to Python (a signal).
         if instret >= hostops.load_shared_i64(state, SLICE_END):
             state[PC] = pc
             state[INSTRET] = instret
             return EXIT_SLICE
+        ppc = pc
+        if fetch_tlb != 0:
+            ppc = sem.tlb_translate(state, fetch_tlb, pc, 1)
+            if ppc < 0:
+                state[PC] = pc
+                state[INSTRET] = instret
+                return EXIT_MISS
         slot = (pc >> 1) & hmask
         while True:
             key = ht_keys[slot]
-            if key == pc:
+            if key == pc and blocks[ht_vals[slot], BLK_PHYS] == ppc:
                 break
             if key == -1:
                 state[PC] = pc
@@ -258,7 +288,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 return EXIT_MISS
             slot = (slot + 1) & hmask
         b = ht_vals[slot]
-        region = blocks[b, BLK_JIT]
+        region = 0 if translating else blocks[b, BLK_JIT]
         if pc == interpret_at:
             # A region left here for the interpreter (EXIT_INTERPRET): interpret this block once.
             interpret_at = -1
@@ -286,13 +316,14 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
             pc = state[PC]
             instret = state[INSTRET]
             continue
-        heat = blocks[b, BLK_HEAT] + 1
-        blocks[b, BLK_HEAT] = heat
-        if heat == state[JIT_THRESHOLD]:
-            state[PC] = pc
-            state[INSTRET] = instret
-            state[EXIT_OP] = b
-            return EXIT_HOT
+        if not translating:
+            heat = blocks[b, BLK_HEAT] + 1
+            blocks[b, BLK_HEAT] = heat
+            if heat == state[JIT_THRESHOLD]:
+                state[PC] = pc
+                state[INSTRET] = instret
+                state[EXIT_OP] = b
+                return EXIT_HOT
         i = blocks[b, BLK_START]
         while True:
             w = code[i, 0]

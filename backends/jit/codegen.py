@@ -37,7 +37,6 @@ from dbt.ir.state import (
     PAGE_SIZE,
     PC,
     PC_BITS,
-    PC_MASK,
     PERM_R,
     PERM_W,
     RESERVATION,
@@ -46,6 +45,7 @@ from dbt.ir.state import (
     SINK,
     SLICE_END,
     TRAP_ILLEGAL,
+    location_pc,
 )
 
 #: Shapes a region can hold: everything that does not need Python at the op itself.
@@ -123,7 +123,7 @@ def block_ops(block: RegionBlock):
         w = w0 & (1 << 64) - 1
         yield (
             OPS[w & 0xFFFF], (w >> 16) & 0xFF, (w >> 24) & 0xFF, (w >> 32) & 0xFF, (w >> 40) & 0xFF,
-            (w >> 48) & 0xFFFF, imm, location & PC_MASK, location >> PC_BITS, extra,
+            (w >> 48) & 0xFFFF, imm, location_pc(location), location >> PC_BITS, extra,
         )  # fmt: skip
 
 
@@ -594,14 +594,15 @@ def _emit_op(e: _Emitter, op, rd, rs1, rs2, rs3, aux, imm, pc, insn_index, extra
         _write(e, rd, old)
     elif shape is Shape.SC:
         addr, src = _read(e, rs1), _read(e, rs2)
-        _check_memory(e, addr, op.size, PERM_W, FAULT_STORE, pc, insn_index, aligned=True)
         reserved, expected = _get_state(e, RESERVATION), _get_state(e, RESERVED_VALUE)
-        # A compare-and-swap on the value LR read (as QEMU does): atomic across threads.
+        # Without a reservation of addr the SC fails without touching memory, so it cannot
+        # fault (as QEMU); with one, a compare-and-swap on the value LR read: atomic across threads.
         same_addr, seen, same_value, success = e.tmp(), e.tmp(), e.tmp(), e.tmp()
         e.emit(f"{same_addr} = icmp eq i64 {reserved}, {addr}")
         before, do_store, done = e.current, e.label("sc_store"), e.label("sc_done")
         e.emit(f"br i1 {same_addr}, label %{do_store}, label %{done}")
         e.place(do_store)
+        _check_memory(e, addr, op.size, PERM_W, FAULT_STORE, pc, insn_index, aligned=True)
         e.emit(f"{seen} = {_cas(e, addr, expected, src, op.size)}")
         e.emit(f"{same_value} = icmp eq i64 {seen}, {expected}")
         stored = e.current

@@ -2,8 +2,8 @@
 trap entry and return, interrupt selection, and the privileged instructions (CSR access, mret,
 sret, wfi, sfence.vma) that the kernels hand to Python as illegal instructions.
 
-Physical addressing only for now: satp accepts Bare and nothing else (see the README's
-limitations), so the kernels' guest addresses are physical addresses.
+satp takes Bare, Sv39, Sv48 and Sv57 (with a 16-bit ASID); the translation itself is in
+dbt.runtime.system.mmu and the kernels' TLB look-up.
 Stage: runtime (system mode).
 """
 
@@ -42,6 +42,9 @@ DELEGABLE = 0xB3FF & ~(1 << CAUSE_ECALL_M)
 MISA = (2 << 62) | sum(1 << (ord(x) - ord("A")) for x in "IMAFDCSU")
 MENVCFG_STCE = 1 << 63
 PMP_ENTRIES = 16
+#: satp modes a write may select (Bare, Sv39, Sv48, Sv57); another mode leaves satp unchanged.
+SATP_MODES = (0, 8, 9, 10)
+SATP_WRITABLE = (0xF << 60) | (0xFFFF << 44) | ((1 << 44) - 1)
 
 # CSR numbers.
 SSTATUS, SIE_CSR, STVEC, SCOUNTEREN, SENVCFG = 0x100, 0x104, 0x105, 0x106, 0x10A
@@ -112,6 +115,9 @@ class Hart:
     pmpaddr: list[int] = field(default_factory=lambda: [0] * PMP_ENTRIES)
     #: Waiting in wfi until an interrupt is pending.
     waiting: bool = False
+    #: Called when cached translations must go: satp changed, or mstatus.MXR (what loads may
+    #: read). (sfence.vma is the machine's, which knows its operands.)
+    on_translation_change: Callable[[], None] = lambda: None
 
     def reset(self) -> None:
         """What a reset changes (privileged spec 3.4, and no more, as QEMU 7.2): M mode,
@@ -306,11 +312,11 @@ class Hart:
             return True
         if csr == MSTATUS:
             value = self._legal_mpp(value)
-            self.mstatus = (self.mstatus & ~MSTATUS_WRITABLE) | (value & MSTATUS_WRITABLE)
+            self._set_status((self.mstatus & ~MSTATUS_WRITABLE) | (value & MSTATUS_WRITABLE))
             return True
         if csr == SSTATUS:
             writable = SSTATUS_MASK & MSTATUS_WRITABLE
-            self.mstatus = (self.mstatus & ~writable) | (value & writable)
+            self._set_status((self.mstatus & ~writable) | (value & writable))
             return True
         if csr == MISA_CSR:
             return True  # WARL: fixed
@@ -336,8 +342,10 @@ class Hart:
             self.mip_soft = (self.mip_soft & ~mask) | (value & mask)
             return True
         if csr == SATP:
-            if value >> 60 == 0:  # Bare; other modes are not implemented yet, and satp is WARL
-                self.satp = 0
+            # WARL: a mode dbt does not have leaves satp as it was (as QEMU does).
+            if value >> 60 in SATP_MODES and value & SATP_WRITABLE != self.satp:
+                self.satp = value & SATP_WRITABLE
+                self.on_translation_change()  # QEMU flushes its TLB on any change too
             return True
         if csr in (MCYCLE, MINSTRET) or 0xB03 <= csr <= 0xB1F or 0x323 <= csr <= 0x33F:
             return True  # counters that do not count (writes are ignored)
@@ -354,6 +362,12 @@ class Hart:
                 self.pmpaddr[index] = value & ((1 << 54) - 1)
             return True
         return False
+
+    def _set_status(self, status: int) -> None:
+        changed = self.mstatus ^ status
+        self.mstatus = status
+        if changed & MXR:
+            self.on_translation_change()
 
     def _legal_mpp(self, value: int) -> int:
         if (value & MPP) >> MPP_SHIFT == 2:  # reserved: keep the old mode

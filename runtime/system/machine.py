@@ -3,8 +3,9 @@ one hart, the devices, the event loop, and the vCPU loop that runs the same kern
 (interpreter and JIT) and finishes in Python what they hand back: privileged instructions, traps,
 MMIO accesses and interrupts.
 
-The kernels work on physical addresses: RAM at 0x80000000 and the boot ROM have page
-permissions; every other address faults out of the kernel and reaches the device service.
+The kernels' addresses are physical (RAM at 0x80000000 and the boot ROM have page permissions;
+every other address faults out of the kernel and reaches the device service), after the
+kernels' TLB look-up when satp translates (softmmu.py).
 Stage: runtime (system mode).
 """
 
@@ -44,16 +45,20 @@ from dbt.ir.state import (
     FAULT_KIND,
     FAULT_LOAD,
     FAULT_MISALIGNED,
+    FAULT_TLB_LOAD,
+    FAULT_TLB_STORE,
     IC_SITE,
     INSTRET,
     JIT_THRESHOLD,
+    MMU_LOAD,
+    MMU_STORE,
     NUM_SLOTS,
-    NUM_STATE,
     PAGE_SIZE,
     PC,
     RESERVATION,
     SINK,
     SLICE_END,
+    STATE_WORDS_SYSTEM,
     TRAP_BREAKPOINT,
 )
 from dbt.runtime.blockcache import BlockCache
@@ -76,7 +81,8 @@ from dbt.runtime.system.hart import (
     Trap,
     illegal,
 )
-from dbt.runtime.system.mmio import decode_access
+from dbt.runtime.system.mmio import Access, decode_access
+from dbt.runtime.system.softmmu import SoftMmu
 
 log = logging.getLogger("dbt.system")
 
@@ -135,13 +141,14 @@ class SystemMachine:
         self.memory.map(RAM_BASE, machine.ram_size, PROT_READ | PROT_WRITE | PROT_EXEC, name="ram")
         self.memory.map(ROM_BASE, ROM_SIZE, PROT_READ | PROT_EXEC, name="mrom")
         self.regs = np.zeros(NUM_SLOTS, dtype=np.int64)
-        self.state = np.zeros(NUM_STATE, dtype=np.int64)
+        self.state = np.zeros(STATE_WORDS_SYSTEM, dtype=np.int64)
         self.state[RESERVATION] = -1
         self.cache = BlockCache()
         self.loop = EventLoop()
         self.t0_ns = time.monotonic_ns()
         self.clint = Clint(now=lambda: (time.monotonic_ns() - self.t0_ns) // (1_000_000_000 // TIMEBASE_HZ))
         self.hart = Hart(instret=lambda: int(self.state[INSTRET]), mtime=lambda: self.clint.mtime)
+        self.softmmu = SoftMmu(self.hart, self.memory, self.state, self.cache)
         self.plic = Plic()
         self.console = console
         self.uart = Uart16550(transmit=console.transmit)
@@ -269,7 +276,7 @@ class SystemMachine:
             ram_base=RAM_BASE,
             ram_size=self.machine.ram_size,
             isa=ISA_STRING,
-            mmu_type="riscv,none",  # no MMU yet (satp is Bare only)
+            mmu_type="riscv,sv48",  # as QEMU 7.2 says (satp takes Sv57 too, as QEMU's does)
             timebase_hz=TIMEBASE_HZ,
             clint=(CLINT_BASE, CLINT_SIZE),
             plic=(PLIC_BASE, PLIC_SIZE),
@@ -371,6 +378,7 @@ class SystemMachine:
                 if stop_at is not None:
                     budget = max(min(budget, stop_at - int(state[INSTRET])), 1)
                 state[SLICE_END] = state[INSTRET] + budget
+                self.softmmu.sync()
                 reason = self.kernel.raw(*args)
                 self.regs[SINK] = 0
                 if self.jit is not None:
@@ -408,6 +416,7 @@ class SystemMachine:
         self.clint.offset = -self.clint.mtime & MASK64
         self.devices.rearm("mtimecmp", mtimecmp)
         self.hart.reset()
+        self.softmmu.flush()
         self.state[PC] = ROM_BASE
         self.state[RESERVATION] = -1
         self._load_images()
@@ -427,7 +436,7 @@ class SystemMachine:
         pc = int(state[PC]) & MASK64
         try:
             if reason == EXIT_MISS:
-                self._translate(pc)
+                self._translate(int(state[PC]))
             elif reason == EXIT_SYSCALL:
                 raise Trap(ECALL_CAUSE[self.hart.priv])
             elif reason == EXIT_FAULT:
@@ -454,14 +463,22 @@ class SystemMachine:
         self.state[INSTRET] += 1
 
     def _translate(self, pc: int) -> None:
+        """A block the kernel did not find at (signed) pc: the fetch TLB entry was missing, or
+        the block itself."""
+        mmu = self.softmmu
+        phys = mmu.fetch_address(pc)
+        if self.cache.lookup(pc, phys) >= 0:
+            return
         try:
-            block = translate_block(self.memory.fetch, pc, self.config.max_block_insns, self.cpu.rows)
+            block = translate_block(mmu.fetch, pc, self.config.max_block_insns, self.cpu.rows)
         except FetchFault:
             raise Trap(CAUSE_FETCH_ACCESS, pc) from None
-        self.cache.insert(block)
+        number = self.cache.insert(block, phys)
+        if mmu.straddled:
+            mmu.straddlers.append(number)
 
     def _word_at(self, pc: int) -> int:
-        code = self.memory.fetch(pc, 4)
+        code = self.softmmu.fetch(pc, 4)
         if len(code) >= 2 and code[0] & 3 != 3:
             return code[0] | code[1] << 8
         if len(code) < 4:
@@ -475,18 +492,27 @@ class SystemMachine:
             word = self._word_at(pc)
             is_lr = word & 0x7F == 0x2F and word >> 27 == 0x02
             raise Trap(CAUSE_LOAD_MISALIGNED if is_lr else CAUSE_STORE_MISALIGNED, addr)
-        access = decode_access(self._word_at(pc))
+        if kind in (FAULT_TLB_LOAD, FAULT_TLB_STORE):
+            if self.softmmu.tlb_miss(addr, kind == FAULT_TLB_STORE):
+                access = decode_access(self._word_at(pc))
+                if access is None:  # only plain loads and stores can cross a page
+                    raise AssertionError(f"page-crossing access by a non-load/store at {pc:#x}")
+                self.softmmu.perform_crossing(access, addr, self.regs)
+                self._advance(access.length)
+            return
+        word = self._word_at(pc)
+        access = decode_access(word)
         cause = CAUSE_LOAD_ACCESS if kind == FAULT_LOAD else CAUSE_STORE_ACCESS
-        if access is None or access.store != (kind != FAULT_LOAD):
-            raise Trap(cause, addr)
+        if access is None or access.fp or access.store != (kind != FAULT_LOAD):
+            raise Trap(cause, self._virtual(addr, kind, access, word))
         if access.store:
             value = int(self.regs[access.reg]) & ((1 << (8 * access.size)) - 1)
             if not self.devices.write(addr, access.size, value):
-                raise Trap(cause, addr)
+                raise Trap(cause, self._virtual(addr, kind, access, word))
         else:
             value = self.devices.read(addr, access.size)
             if value is None:
-                raise Trap(cause, addr)
+                raise Trap(cause, self._virtual(addr, kind, access, word))
             bits = 8 * access.size
             value &= (1 << bits) - 1
             if access.signed and value >> (bits - 1):
@@ -494,6 +520,15 @@ class SystemMachine:
             if access.reg:
                 self.regs[access.reg] = _to_int64(value)
         self._advance(access.length)
+
+    def _virtual(self, addr: int, kind: int, access: Access | None, word: int) -> int:
+        """The virtual address of a kernel access that faulted at physical `addr` (a trap's
+        tval): the same address unless the access was translated."""
+        if not self.state[MMU_LOAD if kind == FAULT_LOAD else MMU_STORE]:
+            return addr
+        if access is not None:
+            return (int(self.regs[access.base]) + access.offset) & MASK64
+        return int(self.regs[(word >> 15) & 31]) & MASK64  # an atomic: the address is x[rs1]
 
     def _privileged(self, pc: int) -> None:
         """An instruction the kernels do not execute: CSR access, mret, sret, wfi, sfence.vma;
@@ -515,6 +550,10 @@ class SystemMachine:
                 self._advance(4)
             elif word & 0xFE007FFF == 0x12000073:
                 hart.sfence_vma(word)
+                rs1, rs2 = (word >> 15) & 31, (word >> 20) & 31
+                vaddr = int(self.regs[rs1]) if rs1 else None
+                asid = int(self.regs[rs2]) & 0xFFFF if rs2 else None
+                self.softmmu.sfence(vaddr, asid)
                 self._advance(4)
             else:
                 raise illegal(word)

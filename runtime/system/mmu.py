@@ -1,13 +1,14 @@
-"""Sv39 and Sv48 address translation for system mode: the page-table walk of the privileged
+"""Sv39, Sv48 and Sv57 address translation for system mode: the page-table walk of the privileged
 spec (section 4.3.2, with the hardware A/D update QEMU's default harts do) and the TLB that
 caches its results in numpy arrays, shaped for the kernels to look up on every access.
 
 The TLB is direct-mapped, with one set of SETS entries per (MMU index, access type): a
 translation is filled only for the access and mode it was checked for, so a hit needs no
-permission test, only a tag compare. The tag is the virtual page number with the ASID in its
-top 16 bits (a 52-bit page number leaves exactly 12), so entries of another address space
-never match and a satp switch between ASIDs needs no flush. A superpage is entered one 4 KiB
-page at a time, each entry remembering the leaf's base and size for sfence.vma by address.
+permission test, only a tag compare. The kernels' tag is the whole virtual page number: the
+machine flushes the TLB on every change of satp, as QEMU does, so the kernels only ever see
+entries of the current address space; Python's look-up also checks the entry's ASID. A
+superpage is entered one 4 KiB page at a time, each entry remembering the leaf's base and size
+for sfence.vma by address.
 
 MMU indices: U mode, S mode, and S mode with mstatus.SUM (QEMU's mmu_idx). M mode, and any
 mode under satp Bare, translate nothing. mstatus.MXR changes what a load may read, so a
@@ -21,7 +22,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dbt.ir.state import PAGE_SHIFT, PAGE_SIZE, PERM_R, PERM_W
+from dbt.ir.state import (
+    PAGE_SHIFT,
+    PAGE_SIZE,
+    PERM_R,
+    PERM_W,
+    TLB_ACCESSES,
+    TLB_BASE,
+    TLB_ENTRIES,
+    TLB_MMU_INDICES,
+    TLB_SETS,
+)
 from dbt.runtime.system.hart import (
     CAUSE_FETCH_ACCESS,
     CAUSE_LOAD_ACCESS,
@@ -40,9 +51,9 @@ from dbt.runtime.system.hart import (
 # satp.
 SATP_MODE_SHIFT, SATP_ASID_SHIFT = 60, 44
 SATP_ASID_MASK, SATP_PPN_MASK = 0xFFFF, (1 << 44) - 1
-MODE_BARE, MODE_SV39, MODE_SV48 = 0, 8, 9
+MODE_BARE, MODE_SV39, MODE_SV48, MODE_SV57 = 0, 8, 9, 10
 #: Page-table levels of each translating mode.
-LEVELS = {MODE_SV39: 3, MODE_SV48: 4}
+LEVELS = {MODE_SV39: 3, MODE_SV48: 4, MODE_SV57: 5}
 
 # PTE bits.
 PTE_V, PTE_R, PTE_W, PTE_X, PTE_U, PTE_G, PTE_A, PTE_D = 1, 2, 4, 8, 16, 32, 64, 128
@@ -51,19 +62,18 @@ PTE_PPN_SHIFT, PTE_PPN_MASK = 10, (1 << 44) - 1
 PTE_HIGH = ((1 << 10) - 1) << 54
 
 ACCESS_FETCH, ACCESS_LOAD, ACCESS_STORE = 0, 1, 2
-ACCESSES = 3
+ACCESSES = TLB_ACCESSES
 CAUSE_FETCH_PAGE, CAUSE_LOAD_PAGE, CAUSE_STORE_PAGE = 12, 13, 15
 PAGE_FAULT = (CAUSE_FETCH_PAGE, CAUSE_LOAD_PAGE, CAUSE_STORE_PAGE)
 ACCESS_FAULT = (CAUSE_FETCH_ACCESS, CAUSE_LOAD_ACCESS, CAUSE_STORE_ACCESS)
 
 MMU_U, MMU_S, MMU_S_SUM = 0, 1, 2
-MMU_INDICES = 3
+MMU_INDICES = TLB_MMU_INDICES
 #: No translation: M mode, or satp Bare.
 MMU_NONE = -1
 
 #: Entries per (MMU index, access) set; a power of two.
-SETS = 256
-ASID_TAG_SHIFT = 52
+SETS = TLB_SETS
 INVALID = -1
 
 
@@ -95,10 +105,9 @@ def asid_of(satp: int) -> int:
     return (satp >> SATP_ASID_SHIFT) & SATP_ASID_MASK
 
 
-def tag_of(vaddr: int, asid: int) -> int:
-    """The TLB tag of a virtual address in an address space (as a signed 64-bit value)."""
-    tag = ((vaddr & MASK64) >> PAGE_SHIFT) | (asid << ASID_TAG_SHIFT)
-    return tag - (1 << 64) if tag >= 1 << 63 else tag
+def tag_of(vaddr: int) -> int:
+    """The TLB tag of a virtual address: its whole page number."""
+    return (vaddr & MASK64) >> PAGE_SHIFT
 
 
 class PageTableMemory:
@@ -185,12 +194,17 @@ def _allowed(pte: int, access: int, mmu: int, mxr: bool) -> bool:
 class Tlb:
     """Cached translations: `tag` and `addend` are what the kernels read (entry = (mmu * ACCESSES
     + access) * SETS + set; physical = virtual + addend on a tag match); `base`, `mask`, `asid`
-    and `glob` serve sfence.vma."""
+    and `glob` serve sfence.vma. Given a system-mode state array, tag and addend are views of
+    its TLB words (interleaved, as ir.state lays them out), so the kernels see every fill."""
 
-    def __init__(self) -> None:
-        entries = MMU_INDICES * ACCESSES * SETS
-        self.tag = np.full(entries, INVALID, dtype=np.int64)
-        self.addend = np.zeros(entries, dtype=np.int64)
+    def __init__(self, state: np.ndarray | None = None) -> None:
+        entries = TLB_ENTRIES
+        if state is None:
+            state = np.zeros(TLB_BASE + 2 * entries, dtype=np.int64)
+        words = state[TLB_BASE : TLB_BASE + 2 * entries]
+        self.tag = words[0::2]
+        self.addend = words[1::2]
+        self.tag[:] = INVALID
         self.base = np.zeros(entries, dtype=np.uint64)
         #: ~(leaf size - 1) of each entry's leaf.
         self.mask = np.zeros(entries, dtype=np.uint64)
@@ -200,21 +214,28 @@ class Tlb:
         self.flushes = 0
 
     @staticmethod
+    def set_index(access: int, mmu: int) -> int:
+        """The state index of the set of (access, mmu): what MMU_FETCH/LOAD/STORE hold."""
+        return TLB_BASE + 2 * (mmu * ACCESSES + access) * SETS
+
+    @staticmethod
     def slot(vaddr: int, access: int, mmu: int) -> int:
         return (mmu * ACCESSES + access) * SETS + (((vaddr & MASK64) >> PAGE_SHIFT) & (SETS - 1))
 
     def lookup(self, vaddr: int, access: int, mmu: int, asid: int) -> int | None:
         """The physical address of a hit, or None."""
         slot = self.slot(vaddr, access, mmu)
-        if int(self.tag[slot]) != tag_of(vaddr, asid):
+        if int(self.tag[slot]) != tag_of(vaddr) or (self.asid[slot] != asid and not self.glob[slot]):
             return None
         return (vaddr + int(self.addend[slot])) & MASK64
 
     def fill(self, vaddr: int, access: int, mmu: int, found: Translation) -> None:
         slot = self.slot(vaddr, access, mmu)
         page = vaddr & MASK64 & ~(PAGE_SIZE - 1)
-        addend = (found.paddr & ~(PAGE_SIZE - 1)) - page
-        self.tag[slot] = tag_of(vaddr, found.asid)
+        addend = ((found.paddr & ~(PAGE_SIZE - 1)) - page) & MASK64
+        if addend >= 1 << 63:  # the kernels add it in 64-bit arithmetic
+            addend -= 1 << 64
+        self.tag[slot] = tag_of(vaddr)
         self.addend[slot] = addend
         self.base[slot] = found.base
         self.mask[slot] = ~(found.size - 1) & MASK64
@@ -242,9 +263,9 @@ class Mmu:
     """Translation for the Python side of a hart (instruction fetch for decoding, the slow
     paths): the TLB first, then a walk that fills it."""
 
-    def __init__(self, memory: PageTableMemory) -> None:
+    def __init__(self, memory: PageTableMemory, state: np.ndarray | None = None) -> None:
         self.memory = memory
-        self.tlb = Tlb()
+        self.tlb = Tlb(state)
         self.walks = 0
 
     def translate(self, vaddr: int, access: int, priv: int, mstatus: int, satp: int) -> int:

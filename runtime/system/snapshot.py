@@ -19,7 +19,7 @@ from dbt.errors import VmError
 from dbt.ir.state import PAGE_SIZE
 
 FORMAT = "dbt-snapshot-1"
-_HART_SKIP = {"instret", "mtime"}
+_HART_SKIP = {"instret", "mtime", "on_translation_change"}
 _TRANSPORT_FIELDS = ("status", "device_features_sel", "driver_features_sel", "driver_features", "queue_sel",
                      "interrupt_status", "notified")  # fmt: skip
 
@@ -140,6 +140,7 @@ def restore(machine, meta: dict, arrays: dict, devices_only: bool = False) -> No
             htifs[base].page[:] = bytes.fromhex(page)
             htifs[base].fromhost = fromhost
     machine.cache.flush()  # decoded blocks (and compiled regions) of the old memory
+    machine.softmmu.flush()  # translations of the old page tables
     machine.devices.rearm("mtimecmp", clint.mtimecmp)
     machine.devices.rearm("stimecmp", machine.hart.stimecmp if machine.hart.sstc else (1 << 64) - 1)
     machine.devices.update_interrupts()

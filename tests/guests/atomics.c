@@ -186,6 +186,12 @@ static void lrsc(void)
     d = 1234;
     uint64_t rc = sc_without_lr(&d, 99);
     printf("sc.d without lr.d: %s, mem %" PRId64 "\n", rc ? "failed" : "succeeded", d);
+    /* Without a reservation an SC fails before it touches memory: no SIGBUS for a misaligned
+       address, no SIGSEGV for an unmapped one (as QEMU). */
+    rc = sc_without_lr((volatile int64_t *)((uintptr_t)&d + 4), 99);
+    printf("misaligned sc.d without lr.d: %s\n", rc ? "failed" : "succeeded");
+    rc = sc_without_lr((volatile int64_t *)(uintptr_t)0x10, 99);
+    printf("sc.d to an unmapped address without lr.d: %s\n", rc ? "failed" : "succeeded");
     uint64_t r = double_sc(&d, 111, 222);
     printf("lr.d + sc.d + sc.d: loaded %" PRIu64 " first %s second %s mem %" PRId64 "\n", r >> 8,
            (r & 2) ? "failed" : "succeeded", (r & 1) ? "failed" : "succeeded", d);

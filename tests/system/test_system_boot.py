@@ -23,6 +23,7 @@ PROGRAMS = {
     "hello": ("start.S", "hello.c"),
     "traps": ("start.S", "vectors.S", "traps.c"),
     "reset": ("start.S", "reset.c"),
+    "paging": ("start.S", "vectors.S", "paging.c"),
 }
 
 

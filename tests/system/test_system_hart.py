@@ -141,8 +141,13 @@ def test_warl_fields():
     assert hart.mepc == 0x8000_0002
     hart.csr_write(h.MSTATUS, 2 << h.MPP_SHIFT, 0)  # MPP=2 is reserved: unchanged
     assert (hart.mstatus & h.MPP) >> h.MPP_SHIFT == 0
-    hart.csr_write(h.SATP, 8 << 60, 0)  # Sv39 is not there yet: satp stays Bare
-    assert hart.satp == 0
+    flushes = []
+    hart.on_translation_change = lambda: flushes.append(hart.satp)
+    hart.csr_write(h.SATP, (8 << 60) | (0xFFFF << 44) | 0x80123, 0)  # Sv39, 16-bit ASID
+    assert hart.satp == (8 << 60) | (0xFFFF << 44) | 0x80123 and len(flushes) == 1
+    hart.csr_write(h.SATP, 7 << 60, 0)  # a reserved mode: WARL, satp unchanged
+    hart.csr_write(h.SATP, hart.satp, 0)  # the same value: nothing to flush
+    assert hart.satp >> 60 == 8 and len(flushes) == 1
     hart.csr_write(h.PMPCFG0, 0x1F | (0x80 << 8), 0)
     hart.csr_write(h.PMPADDR0 + 1, 0x1234, 0)  # locked entry 1: unchanged
     assert hart.pmpaddr[1] == 0

@@ -3,7 +3,9 @@
    - an ebreak with a7 == 0x4d ("M") returns to the instruction after it in M mode;
    - an interrupt is silenced (M timer: mtimecmp = -1; M soft: msip = 0; S soft: SSIP
      cleared; S timer: stimecmp = -1);
-   - an exception skips the instruction (2 or 4 bytes) and returns. */
+   - an instruction fetch fault (access or page fault) returns to ra (a call of a function that
+     cannot run returns at once);
+   - any other exception skips the instruction (2 or 4 bytes) and returns. */
     .equ RECORD, 40
     .equ MAGIC, 0x4d
 
@@ -11,10 +13,10 @@
     .balign 4
     .globl m_vector
 m_vector:
-    csrrw sp, mscratch, sp          /* the trap stack */
-    sd t0, 0(sp)
-    sd t1, 8(sp)
-    sd t2, 16(sp)
+    csrrw sp, mscratch, sp          /* the trap stack (t0..t2 saved below its top) */
+    sd t0, -8(sp)
+    sd t1, -16(sp)
+    sd t2, -24(sp)
     la t0, trap_count
     ld t1, 0(t0)
     addi t2, t1, 1
@@ -44,6 +46,10 @@ m_vector:
     li t1, 3 << 11                  /* back to M mode after the ebreak */
     csrs mstatus, t1
 m_skip:
+    li t2, 1
+    beq t1, t2, m_to_ra
+    li t2, 12
+    beq t1, t2, m_to_ra
     csrr t1, mepc
     lhu t2, 0(t1)
     andi t2, t2, 3
@@ -52,6 +58,9 @@ m_skip:
     bne t2, t0, 1f
     addi t1, t1, 2
 1:  csrw mepc, t1
+    j m_out
+m_to_ra:
+    csrw mepc, ra
     j m_out
 m_interrupt:
     slli t1, t1, 1
@@ -67,9 +76,9 @@ m_interrupt:
     li t0, 0x2000000                /* msip = 0 */
     sw zero, 0(t0)
 m_out:
-    ld t0, 0(sp)
-    ld t1, 8(sp)
-    ld t2, 16(sp)
+    ld t0, -8(sp)
+    ld t1, -16(sp)
+    ld t2, -24(sp)
     csrrw sp, mscratch, sp
     mret
 
@@ -77,9 +86,9 @@ m_out:
     .globl s_vector
 s_vector:
     csrrw sp, sscratch, sp
-    sd t0, 0(sp)
-    sd t1, 8(sp)
-    sd t2, 16(sp)
+    sd t0, -8(sp)
+    sd t1, -16(sp)
+    sd t2, -24(sp)
     la t0, trap_count
     ld t1, 0(t0)
     addi t2, t1, 1
@@ -122,8 +131,8 @@ s_interrupt:
 2:  li t2, 2
     csrc sip, t2                    /* SSIP */
 s_out:
-    ld t0, 0(sp)
-    ld t1, 8(sp)
-    ld t2, 16(sp)
+    ld t0, -8(sp)
+    ld t1, -16(sp)
+    ld t2, -24(sp)
     csrrw sp, sscratch, sp
     sret

@@ -1,0 +1,173 @@
+"""The hart's addresses as the machine's Python side sees them: the state words that tell the
+kernels which TLB sets to use, instruction fetch for the decoder, and the accesses the kernels
+hand back under translation (a TLB miss: walk and fill; an access crossing into another page:
+performed here). The walk and the TLB are dbt.runtime.system.mmu's; the look-up on a hit is the
+kernels' (semantics.tlb_translate), never Python's.
+
+Decoded blocks are found by virtual and physical pc, and a block never spans two virtual pages
+(the fetch below stops at the page's end), so a changed mapping finds other blocks. The one
+exception, an instruction whose two halves lie in two pages, makes a block of its own that the
+next flush of translations drops (its second page may map elsewhere by then).
+Stage: runtime (system mode).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dbt.ir.state import (
+    F_BASE,
+    MMU_FETCH,
+    MMU_LOAD,
+    MMU_STORE,
+    PAGE_SIZE,
+    PERM_R,
+    PERM_W,
+)
+from dbt.runtime.blockcache import BlockCache
+from dbt.runtime.memory import GuestMemory
+from dbt.runtime.system.hart import CAUSE_LOAD_ACCESS, CAUSE_STORE_ACCESS, MASK64, Hart, Trap
+from dbt.runtime.system.mmio import Access
+from dbt.runtime.system.mmu import (
+    ACCESS_FETCH,
+    ACCESS_LOAD,
+    ACCESS_STORE,
+    MMU_NONE,
+    Mmu,
+    PageTableMemory,
+    Tlb,
+    asid_of,
+    mmu_index,
+)
+
+
+def to_int64(value: int) -> int:
+    value &= MASK64
+    return value - (1 << 64) if value >= 1 << 63 else value
+
+
+class SoftMmu:
+    """Translation glue of one hart (see the module's doc)."""
+
+    def __init__(self, hart: Hart, memory: GuestMemory, state: np.ndarray, cache: BlockCache) -> None:
+        self.hart = hart
+        self.memory = memory
+        self.state = state
+        self.cache = cache
+        self.mmu = Mmu(PageTableMemory(memory.ram, memory.perm), state)
+        #: Blocks made of one instruction spanning two virtual pages (see the module's doc).
+        self.straddlers: list[int] = []
+        #: Set by fetch() when the bytes it returned span two pages.
+        self.straddled = False
+        self._context: tuple[int, int, int] | None = None
+        hart.on_translation_change = self.flush
+        cache.on_flush.append(self.straddlers.clear)
+
+    # ---- the kernels' view ----
+    def sync(self) -> None:
+        """Point the kernels at the TLB sets of the hart's current mode (after any change of
+        privilege mode, mstatus or satp; cheap when nothing changed)."""
+        hart = self.hart
+        context = (hart.priv, hart.mstatus, hart.satp)  # (satp changes flush: see ir.state)
+        if context == self._context:
+            return
+        self._context = context
+        state = self.state
+        for word, access in ((MMU_FETCH, ACCESS_FETCH), (MMU_LOAD, ACCESS_LOAD), (MMU_STORE, ACCESS_STORE)):
+            mmu = mmu_index(hart.priv, hart.mstatus, hart.satp, access)
+            state[word] = 0 if mmu == MMU_NONE else Tlb.set_index(access, mmu)
+
+    @property
+    def translating(self) -> bool:
+        state = self.state
+        return bool(state[MMU_FETCH] or state[MMU_LOAD] or state[MMU_STORE])
+
+    # ---- flushes ----
+    def flush(self) -> None:
+        """Every cached translation goes (satp or mstatus.MXR changed, a snapshot loaded)."""
+        self.sfence(None, None)
+
+    def sfence(self, vaddr: int | None, asid: int | None) -> None:
+        """sfence.vma's flush (see Tlb.flush), and the blocks whose second page may have moved."""
+        self.mmu.tlb.flush(None if vaddr is None else vaddr & MASK64, asid)
+        self._context = None
+        for number in self.straddlers:
+            self.cache.drop(number)
+        self.straddlers.clear()
+
+    # ---- translation for Python ----
+    def translate(self, vaddr: int, access: int) -> int:
+        """The physical address of an access of the current mode (raises Trap on a fault)."""
+        hart = self.hart
+        return self.mmu.translate(vaddr, access, hart.priv, hart.mstatus, hart.satp)
+
+    def fetch(self, pc: int, size: int) -> bytes:
+        """Up to `size` bytes of instructions from virtual `pc`, for the decoder: to the end of
+        pc's page only, except that an instruction starting in the page's last two bytes is
+        completed from the next page. Raises Trap (fetch page fault) if pc does not translate."""
+        self.straddled = False
+        if not self.state[MMU_FETCH]:
+            return self.memory.fetch(pc & MASK64, size)
+        room = PAGE_SIZE - (pc & (PAGE_SIZE - 1))
+        code = self.memory.fetch(self.translate(pc, ACCESS_FETCH), min(size, room))
+        if room == 2 and size > 2 and len(code) == 2 and code[0] & 3 == 3:
+            rest = self.memory.fetch(self.translate(pc + 2, ACCESS_FETCH), 2)
+            if len(rest) == 2:
+                self.straddled = True
+                return code + rest
+        return code
+
+    def fetch_address(self, pc: int) -> int:
+        """The physical address of pc for instruction fetch (raises Trap on a fault)."""
+        return self.translate(pc, ACCESS_FETCH) if self.state[MMU_FETCH] else pc
+
+    # ---- what the kernels hand back ----
+    def tlb_miss(self, vaddr: int, store: bool) -> bool:
+        """A kernel access at virtual `vaddr` found no TLB entry, or crossed a page. Fills the
+        entry (raises Trap on a fault) and returns False for the kernel to run the instruction
+        again; returns True when the page was there: the access crosses into the next page and
+        the caller performs it (perform_crossing)."""
+        hart = self.hart
+        access = ACCESS_STORE if store else ACCESS_LOAD
+        mmu = mmu_index(hart.priv, hart.mstatus, hart.satp, access)
+        if self.mmu.tlb.lookup(vaddr, access, mmu, asid_of(hart.satp)) is not None:
+            return True
+        self.translate(vaddr, access)
+        return False
+
+    def perform_crossing(self, access: Access, vaddr: int, regs: np.ndarray) -> None:
+        """A load or store whose bytes lie in two pages, each translated on its own (both before
+        any byte is written, so a fault leaves memory as it was). Raises Trap."""
+        kind = ACCESS_STORE if access.store else ACCESS_LOAD
+        cause = CAUSE_STORE_ACCESS if access.store else CAUSE_LOAD_ACCESS
+        split = PAGE_SIZE - (vaddr & (PAGE_SIZE - 1))
+        parts = (
+            (self.translate(vaddr, kind), split),
+            (self.translate(vaddr + split, kind), access.size - split),
+        )
+        need = PERM_W if access.store else PERM_R
+        for paddr, length in parts:
+            if not self._in_ram(paddr, length, need):
+                raise Trap(cause, vaddr)
+        reg = access.reg + (F_BASE if access.fp else 0)
+        ram = self.memory.ram
+        if access.store:
+            data = (int(regs[reg]) & MASK64).to_bytes(8, "little")[: access.size]
+            (first, n), (second, _) = parts
+            ram[first : first + n] = np.frombuffer(data[:n], dtype=np.uint8)
+            ram[second : second + access.size - n] = np.frombuffer(data[n:], dtype=np.uint8)
+            return
+        data = b"".join(ram[paddr : paddr + length].tobytes() for paddr, length in parts)
+        value = int.from_bytes(data, "little")
+        bits = 8 * access.size
+        if access.fp and access.size == 4:
+            value |= MASK64 ^ 0xFFFFFFFF  # NaN-boxed
+        elif access.signed and value >> (bits - 1):
+            value -= 1 << bits
+        if reg:
+            regs[reg] = to_int64(value)
+
+    def _in_ram(self, paddr: int, length: int, need: int) -> bool:
+        perm = self.memory.perm
+        first, last = paddr >> 12, (paddr + length - 1) >> 12
+        return last < perm.shape[0] and all(perm[page] & need == need for page in (first, last))
