@@ -101,6 +101,11 @@ def run_system(options: dict, stats: bool, debug: bool) -> int:
                 f"dbt: {insns:,} instructions retired, {mmio:,} MMIO accesses, {seconds:.3f} s wall, "
                 f"{insns / max(seconds, 1e-9) / 1e6:.1f} MIPS\n"
             )
+            cache, mmu = machine.cache, machine.softmmu.mmu
+            dbt_stderr.write(
+                f"dbt: {cache.total_decoded:,} blocks decoded, {cache.flushes:,} flushes of them; "
+                f"{mmu.walks:,} page walks, {mmu.tlb.flushes:,} TLB flushes\n"
+            )
         return status or 0
     except DbtError as exc:
         if debug:

@@ -64,6 +64,7 @@ from dbt.ir.state import (
 from dbt.runtime.blockcache import BlockCache
 from dbt.runtime.memory import PROT_EXEC, PROT_READ, PROT_WRITE, GuestMemory
 from dbt.runtime.system import images
+from dbt.runtime.system.codepages import CodePages
 from dbt.runtime.system.events import EventLoop
 from dbt.runtime.system.hart import (
     CAUSE_BREAKPOINT,
@@ -149,6 +150,7 @@ class SystemMachine:
         self.clint = Clint(now=lambda: (time.monotonic_ns() - self.t0_ns) // (1_000_000_000 // TIMEBASE_HZ))
         self.hart = Hart(instret=lambda: int(self.state[INSTRET]), mtime=lambda: self.clint.mtime)
         self.softmmu = SoftMmu(self.hart, self.memory, self.state, self.cache)
+        self.code_pages = CodePages(self.memory.ram, self.cache)
         self.plic = Plic()
         self.console = console
         self.uart = Uart16550(transmit=console.transmit)
@@ -181,6 +183,8 @@ class SystemMachine:
         #: Set by the runtime service's stop command: run() returns at its next turn.
         self.stop_requested = False
         self._rate = 50e6  # guest instructions per second, measured as it runs
+        #: Synchronous exceptions and interrupts taken (by _service).
+        self.traps = 0
         self._boot()
         from dbt.runtime.system import snapshot
 
@@ -381,6 +385,14 @@ class SystemMachine:
                 self.softmmu.sync()
                 reason = self.kernel.raw(*args)
                 self.regs[SINK] = 0
+                # A TLB miss or a block to decode goes straight back into the kernel (nothing
+                # else can have changed): under translation these are most exits.
+                while (refilled := self._refilled(reason, version)) is not None:
+                    if not refilled:
+                        reason = EXIT_SLICE  # serviced: nothing is left for _service below
+                        break
+                    reason = self.kernel.raw(*args)
+                    self.regs[SINK] = 0
                 if self.jit is not None:
                     self.jit.poll()
                     self.jit.tick(int(state[INSTRET]))
@@ -446,7 +458,9 @@ class SystemMachine:
                     raise Trap(CAUSE_BREAKPOINT, 0)  # tval 0, as QEMU (the spec allows 0 or the pc)
                 self._privileged(pc)
             elif reason == EXIT_FENCE_I:
-                self.cache.flush()
+                regions = self.jit is not None and bool(self.jit.installed)
+                self.code_pages.fence_i(regions, self.softmmu.straddlers)
+                self.softmmu.straddlers.clear()
                 self._advance(4)
             elif reason == EXIT_CSR:
                 self._counter(pc)
@@ -456,7 +470,21 @@ class SystemMachine:
             elif reason != EXIT_SLICE:
                 raise AssertionError(f"unknown dispatcher exit {reason}")
         except Trap as trap:
+            self.traps += 1
             state[PC] = _to_int64(self.hart.take_trap(pc, trap.cause, trap.tval))
+
+    def _refilled(self, reason: int, version: int) -> bool | None:
+        """Service a miss (a block to decode, a TLB entry to fill, an access across pages) and
+        say whether the kernel may be called again at once: not if it trapped (the mode may
+        have changed) or the block cache's arrays moved. None: not a miss, nothing done."""
+        if reason == EXIT_FAULT:
+            if self.state[FAULT_KIND] not in (FAULT_TLB_LOAD, FAULT_TLB_STORE):
+                return None
+        elif reason != EXIT_MISS:
+            return None
+        traps = self.traps
+        self._service(reason)
+        return self.traps == traps and self.cache.version == version
 
     def _advance(self, length: int) -> None:
         self.state[PC] += length
@@ -475,7 +503,8 @@ class SystemMachine:
             raise Trap(CAUSE_FETCH_ACCESS, pc) from None
         number = self.cache.insert(block, phys)
         if mmu.straddled:
-            mmu.straddlers.append(number)
+            mmu.straddlers.append(number)  # (its second page is not watched: dropped at a fence.i)
+        self.code_pages.add(number, phys, block.end_pc - block.pc - (2 if mmu.straddled else 0))
 
     def _word_at(self, pc: int) -> int:
         code = self.softmmu.fetch(pc, 4)

@@ -14,7 +14,6 @@ DBT_REQUIRE_QEMU_REF=1 (CI).
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 from dataclasses import dataclass
@@ -22,9 +21,9 @@ from pathlib import Path
 
 import pytest
 from dbtrun import dbt_command
+from debianfetch import FETCH, fetch
 
 REPO = Path(__file__).resolve().parents[2]
-FETCH = REPO / "tests" / "tools" / "fetch-debian-riscv64"
 TIERS = {"default": (), "interp": ("--no-jit",)}
 
 MESSY_SCRIPT = b"""#!/bin/sh
@@ -52,32 +51,19 @@ class Run:
     stderr: bytes
 
 
-def _fetch(*args: str) -> str:
-    try:
-        result = subprocess.run([str(FETCH), *args], capture_output=True, text=True, timeout=600)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        result = subprocess.CompletedProcess(args, 1, "", str(exc))
-    if result.returncode != 0:
-        reason = f"cannot fetch {' '.join(args)}: {result.stderr.strip()[-300:]}"
-        if os.environ.get("DBT_REQUIRE_QEMU_REF") == "1":
-            pytest.fail(reason, pytrace=False)
-        pytest.skip(reason)
-    return result.stdout.strip()
-
-
 @pytest.fixture(scope="module")
 def shfmt() -> str:
-    return _fetch("shfmt", "./usr/bin/shfmt")
+    return fetch("shfmt", "./usr/bin/shfmt")
 
 
 @pytest.fixture(scope="module")
 def busybox() -> str:
-    return _fetch("busybox-static", "./usr/bin/busybox")
+    return fetch("busybox-static", "./usr/bin/busybox")
 
 
 @pytest.fixture(scope="module")
 def ripgrep_root() -> str:
-    return _fetch("--root", "ripgrep", "ripgrep", "libc6", "libgcc-s1", "libpcre2-8-0")
+    return fetch("--root", "ripgrep", "ripgrep", "libc6", "libgcc-s1", "libpcre2-8-0")
 
 
 def _both(qemu_ref: str, tier: str, program: str, args: list[str], *, sysroot: str | None = None,

@@ -13,6 +13,7 @@ import subprocess
 import sys
 
 import pytest
+from debianfetch import need
 from guestbuild import available_bare_toolchains, build_bare
 
 QEMU_SYSTEM = shutil.which("qemu-system-riscv64")
@@ -25,15 +26,6 @@ PROGRAMS = {
     "reset": ("start.S", "reset.c"),
     "paging": ("start.S", "vectors.S", "paging.c"),
 }
-
-
-def _need(path: str | None, what: str) -> None:
-    if path and os.path.exists(path):
-        return
-    reason = f"{what} is not installed (.ci/run installs it)"
-    if os.environ.get("DBT_REQUIRE_QEMU_REF") == "1":
-        pytest.fail(reason, pytrace=False)
-    pytest.skip(reason)
 
 
 def _dbt_system(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
@@ -50,7 +42,7 @@ def _qemu(*args: str) -> subprocess.CompletedProcess:
 @pytest.mark.parametrize("toolchain", TOOLCHAINS)
 @pytest.mark.parametrize("program", sorted(PROGRAMS))
 def test_bare_metal(program, toolchain, tier):
-    _need(QEMU_SYSTEM, "qemu-system-riscv64")
+    need(QEMU_SYSTEM, "qemu-system-riscv64")
     image = str(build_bare(program, toolchain, PROGRAMS[program]))
     reference = _qemu("-M", "virt", "-bios", "none", "-kernel", image)
     result = _dbt_system("--bios", "none", "--kernel", image, *TIERS[tier])
@@ -63,7 +55,7 @@ def test_bare_metal(program, toolchain, tier):
 @pytest.mark.parametrize("toolchain", TOOLCHAINS)
 def test_htif_console_and_exit_status(toolchain):
     """tohost/fromhost: console characters and the exit status (3), as QEMU's spike machine."""
-    _need(QEMU_SYSTEM, "qemu-system-riscv64")
+    need(QEMU_SYSTEM, "qemu-system-riscv64")
     image = str(build_bare("htif", toolchain, ("start.S", "htif.c")))
     reference = _qemu("-M", "spike", "-bios", "none", "-kernel", image)
     result = _dbt_system("--bios", "none", "--kernel", image)
@@ -77,8 +69,8 @@ def test_opensbi_boots_a_payload(toolchain, tier):
     """Debian's OpenSBI (fw_dynamic, the default firmware) prints its banner and starts the
     payload in S mode; everything the payload prints is as under QEMU (the banner differs where
     the harts differ: QEMU's has the H extension and counters dbt does not model)."""
-    _need(QEMU_SYSTEM, "qemu-system-riscv64")
-    _need(OPENSBI, "Debian's opensbi package")
+    need(QEMU_SYSTEM, "qemu-system-riscv64")
+    need(OPENSBI, "Debian's opensbi package")
     image = str(build_bare("payload", toolchain, ("start.S", "payload.c"), "link-payload.ld"))
     reference = _qemu("-M", "virt", "-bios", OPENSBI, "-kernel", image)
     result = _dbt_system("--kernel", image, *TIERS[tier])
@@ -183,9 +175,9 @@ def _converse(
 def test_uboot_prompt(tier):
     """Debian's U-Boot for QEMU's virt machine (S mode, under OpenSBI) reaches its prompt, runs
     commands and powers the machine off, answering as under QEMU."""
-    _need(QEMU_SYSTEM, "qemu-system-riscv64")
-    _need(UBOOT, "Debian's u-boot-qemu package")
-    _need(OPENSBI, "Debian's opensbi package")
+    need(QEMU_SYSTEM, "qemu-system-riscv64")
+    need(UBOOT, "Debian's u-boot-qemu package")
+    need(OPENSBI, "Debian's opensbi package")
     lines = [b"version", b"echo hello from u-boot", b"poweroff"]
     qemu_status, reference = _converse([QEMU_SYSTEM, "-M", "virt", "-nographic", "-kernel", UBOOT], lines)
     status, answers = _converse(
@@ -200,9 +192,9 @@ def test_uboot_prompt(tier):
 def test_uboot_virtio_blk(tier, tmp_path):
     """U-Boot's virtio-blk driver on a raw image: scan, read, write back and read again, with the
     same answers as under QEMU and the same bytes in the image afterwards."""
-    _need(QEMU_SYSTEM, "qemu-system-riscv64")
-    _need(UBOOT, "Debian's u-boot-qemu package")
-    _need(OPENSBI, "Debian's opensbi package")
+    need(QEMU_SYSTEM, "qemu-system-riscv64")
+    need(UBOOT, "Debian's u-boot-qemu package")
+    need(OPENSBI, "Debian's opensbi package")
     contents = b"HELLO-DISK-SECTOR-ZERO" + bytes(range(256)) * 16 * 64
     images = {}
     for who in ("qemu", "dbt"):

@@ -223,6 +223,14 @@ int main(void) {
     csr_clear(sstatus, 1 << 19);
     show("code");
 
+    /* code rewritten in place: after a fence.i the new instructions run, the old ones are gone */
+    for (uint32_t value = 5; value < 8; value++) {
+        *(volatile uint32_t *)PA(13) = 0x00000513 | value << 20; /* li a0, value */
+        fence_i();
+        line("rewritten", call(VA(12)));
+    }
+    show("code rewritten");
+
     /* an instruction across two pages: lui a0, 0x12345 (0x12345537), halves apart in RAM */
     map(16, PA(7), PTE_R | PTE_X | PTE_A);
     map(17, PA(8), PTE_R | PTE_X | PTE_A);
@@ -266,6 +274,11 @@ int main(void) {
     csr_set(mstatus, (1UL << 17) | (1UL << 11)); /* MPRV, MPP = S */
     line("M mode with MPRV", ld(VA(0) + 8));
     csr_clear(mstatus, (1UL << 17) | (3UL << 11));
+    for (uint32_t value = 8; value < 10; value++) { /* and its code, by physical address */
+        *(volatile uint32_t *)PA(13) = 0x00000513 | value << 20;
+        fence_i();
+        line("rewritten, physical", call(PA(13)));
+    }
     show("MPRV");
 
     /* U mode, under page tables whose RAM mapping it may use */
