@@ -14,9 +14,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from debianfetch import need
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_system_boot import OPENSBI, QEMU_SYSTEM, TIERS, UBOOT, _converse, _need
+from test_system_boot import OPENSBI, QEMU_SYSTEM, TIERS, UBOOT, _converse
 
 from dbt.errors import Iso9660Error
 from dbt.runtime.system.iso9660 import IsoImage
@@ -44,7 +45,7 @@ def tree(tmp_path_factory) -> Path:
 
 
 def _make_iso(tree: Path, naming: str, out: Path, symlink: bool = False) -> Path:
-    _need(XORRISO, "xorriso")
+    need(XORRISO, "xorriso")
     if symlink:
         (tree / "link").symlink_to("boot/vmlinuz")
     try:
@@ -186,9 +187,9 @@ def test_cdrom_is_a_read_only_disk_for_the_guest(images):
     """U-Boot sees the image as QEMU shows it with -drive ...,readonly=on -device
     virtio-blk-device (QEMU's own -cdrom wants an IDE or SCSI controller, which virt lacks),
     reads the primary volume descriptor, and cannot write."""
-    _need(QEMU_SYSTEM, "qemu-system-riscv64")
-    _need(UBOOT, "Debian's u-boot-qemu package")
-    _need(OPENSBI, "Debian's opensbi package")
+    need(QEMU_SYSTEM, "qemu-system-riscv64")
+    need(UBOOT, "Debian's u-boot-qemu package")
+    need(OPENSBI, "Debian's opensbi package")
     iso = str(images["rockridge"])
     before = images["rockridge"].read_bytes()
     lines = [b"virtio scan", b"virtio info", b"virtio read 0x84000000 0x40 1", b"md.b 0x84000000 0x10",

@@ -12,8 +12,9 @@ import subprocess
 import sys
 
 import pytest
+from debianfetch import need
 from netpeer import NetPeer
-from test_system_boot import OPENSBI, QEMU_SYSTEM, TIERS, UBOOT, _converse, _need
+from test_system_boot import OPENSBI, QEMU_SYSTEM, TIERS, UBOOT, _converse
 
 from dbt.devices.netdev import SocketBackend, parse_netdev
 from dbt.devices.virtio_net import RX_BACKLOG, VirtioNet
@@ -26,9 +27,9 @@ PING = [b"setenv ipaddr 10.0.2.15", b"setenv netmask 255.255.255.0", b"ping 10.0
 
 @pytest.mark.parametrize("tier", sorted(TIERS))
 def test_uboot_pings_the_peer_as_under_qemu(tier):
-    _need(QEMU_SYSTEM, "qemu-system-riscv64")
-    _need(UBOOT, "Debian's u-boot-qemu package")
-    _need(OPENSBI, "Debian's opensbi package")
+    need(QEMU_SYSTEM, "qemu-system-riscv64")
+    need(UBOOT, "Debian's u-boot-qemu package")
+    need(OPENSBI, "Debian's opensbi package")
     peer = NetPeer()
     try:
         qemu = [QEMU_SYSTEM, "-M", "virt", "-nographic", "-kernel", UBOOT, "-netdev",
