@@ -26,6 +26,7 @@ from dbt.ir.state import (
 )
 from dbt.runtime.blockcache import BlockCache
 from dbt.runtime.memory import GuestMemory
+from dbt.runtime.process import to_int64
 from dbt.runtime.system.hart import CAUSE_LOAD_ACCESS, CAUSE_STORE_ACCESS, MASK64, Hart, Trap
 from dbt.runtime.system.mmio import Access
 from dbt.runtime.system.mmu import (
@@ -39,11 +40,6 @@ from dbt.runtime.system.mmu import (
     asid_of,
     mmu_index,
 )
-
-
-def to_int64(value: int) -> int:
-    value &= MASK64
-    return value - (1 << 64) if value >= 1 << 63 else value
 
 
 class SoftMmu:
