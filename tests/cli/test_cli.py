@@ -20,6 +20,7 @@ import pytest
 from dbtrun import dbt_command
 from guestbuild import SYSROOT, ToolchainUnavailable, build_guest
 
+from backends import diskcache
 from dbt._version import __version__
 
 TOOLCHAIN = "zig-musl-static"
@@ -258,7 +259,10 @@ def test_segv_wild_address(exitcode):
 
 
 def guest_env() -> dict[str, str]:
-    return {**os.environ, "HOME": "/home/someone", "DBT_TEST_VAR": "host value"}
+    """The host's environment with a changed HOME; the cache stays where it is, since without
+    DBT_CACHE_DIR a changed HOME would move it and dbt would recompile its interpreter (minutes)."""
+    home_free = {"DBT_CACHE_DIR": str(diskcache.cache_dir())}
+    return {**os.environ, **home_free, "HOME": "/home/someone", "DBT_TEST_VAR": "host value"}
 
 
 def test_environment_is_the_hosts(printenv):
