@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit
+from numba.extending import register_jitable
 
 from dbt.ir import hostfloat as hf
 from dbt.ir import hostops as h
+from dbt.ir import pagewalk
 from dbt.ir import softfloat as sf
 from dbt.ir.ops import CSR_MODE_CLEAR, CSR_MODE_SET, CSR_MODE_WRITE
-from dbt.ir.state import CACHE_BLOCK_SIZE, PERM_PAIR_SHIFT, TLB_SETS, TLB_VPN_MASK
+from dbt.ir.state import CACHE_BLOCK_SIZE, MMU_MXR, MMU_SATP, PERM_PAIR_SHIFT, TLB_SETS, TLB_VPN_MASK
 
 INT64_MIN = np.int64(-(1 << 63))
 MASK32 = np.int64(0xFFFFFFFF)
@@ -1400,17 +1402,34 @@ def mem_ok_fast(perm, addr, size, need):
     return (perm[page] & (need << PERM_PAIR_SHIFT)) == need << PERM_PAIR_SHIFT
 
 
+# The page walk and TLB fill, plain Python that Python runs too (see ir.pagewalk): compiled
+# into the kernels as they are.
+for _walk_part in (
+    pagewalk._page_fault,
+    pagewalk._access_fault,
+    pagewalk._ram_ok,
+    pagewalk._allowed,
+    pagewalk.walk,
+    pagewalk.tlb_entry,
+    pagewalk.tlb_meta,
+    pagewalk.tlb_enter,
+):
+    register_jitable(_walk_part)
+tlb_fill = njit(cache=False)(pagewalk.tlb_fill)  # one out-of-line copy for every access site
+
+
 @_inline
-def tlb_translate(state, base, addr, size):
+def tlb_translate(state, mem, perm, base, addr, size):
     """System mode's SoftMMU on a kernel access: the physical address of the `size` bytes at
-    virtual `addr` from the TLB set at state[base], or -1 when Python must act (no entry for
-    the page: a walk; an access crossing into the next page: emulated there). A hit costs a
-    tag compare; the entry was filled for this access type and mode, so no permission test."""
+    virtual `addr` through the TLB set at state[base], walking the page table on a miss; or -1
+    when Python must act (the walk faulted: Python walks again to raise the trap; or the access
+    crosses into the next page: emulated there). A hit costs a tag compare; the entry was
+    filled for this access type and mode, so no permission test."""
     if (addr & 0xFFF) + size > 0x1000:
         return -1
     page = (addr >> 12) & TLB_VPN_MASK
     entry = base + 2 * (page & (TLB_SETS - 1))
-    if state[entry] != page:
+    if state[entry] != page and tlb_fill(state, mem, perm, base, addr, state[MMU_SATP], state[MMU_MXR]) != 0:
         return -1
     return addr + state[entry + 1]
 

@@ -41,22 +41,30 @@ CHAINED = 15  # region exits that tail-called the next region through their inli
 MMU_FETCH = 16
 MMU_LOAD = 17
 MMU_STORE = 18
-NUM_STATE = 19
+# What a kernel's page walk on a TLB miss needs (ir.pagewalk), set by Python with the words above.
+MMU_SATP = 19  # satp
+MMU_MXR = 20  # mstatus.MXR (0 or 1)
+MMU_WALKS = 21  # page walks done (by the kernels and Python alike), for --stats
+NUM_STATE = 22
 
 # The TLB (system mode only) follows the fixed words in the state array: TLB_ENTRIES entries
 # of two words, tag (the virtual page number, all 52 bits, so a non-canonical address never
 # matches; or -1) and addend (physical address = virtual + addend), in sets of TLB_SETS
 # direct-mapped entries, one set per MMU index (U, S, S with SUM) and access type (fetch, load,
 # store). Every entry is of the current satp: any change of satp flushes them all (as QEMU
-# does), so the tag needs no ASID.
+# does), so the tag needs no ASID. After the entries, TLB_META_WORDS words per entry for
+# sfence.vma (never read on a hit): the leaf's virtual base, ~(leaf size - 1), and its ASID
+# with bit 16 set for a global leaf.
 TLB_BASE = NUM_STATE
 TLB_SETS = 256
 TLB_MMU_INDICES = 3
 TLB_ACCESSES = 3
 TLB_ENTRIES = TLB_MMU_INDICES * TLB_ACCESSES * TLB_SETS
 TLB_VPN_MASK = (1 << 52) - 1
+TLB_META = TLB_BASE + 2 * TLB_ENTRIES
+TLB_META_WORDS = 3
 #: Length of a system-mode state array (user mode's is NUM_STATE long: its MMU words stay 0).
-STATE_WORDS_SYSTEM = TLB_BASE + 2 * TLB_ENTRIES
+STATE_WORDS_SYSTEM = TLB_META + TLB_META_WORDS * TLB_ENTRIES
 
 # Exit reasons the dispatcher returns to Python.
 EXIT_MISS = 1  # no decoded block at state[PC]

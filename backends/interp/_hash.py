@@ -2,4 +2,4 @@
 dbt.backends.interp.gen_kernel: do not edit. Kept apart from _kernel.py so reading it needs no Numba.
 """
 
-SOURCE_HASH = "fd83d1ab39975dba"
+SOURCE_HASH = "37dfebfb7638b8c3"

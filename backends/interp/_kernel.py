@@ -76,7 +76,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
             return EXIT_SLICE
         ppc = pc
         if fetch_tlb != 0:
-            ppc = sem.tlb_translate(state, fetch_tlb, pc, 1)
+            ppc = sem.tlb_translate(state, mem, perm, fetch_tlb, pc, 1)
             if ppc < 0:
                 state[PC] = pc
                 state[INSTRET] = instret
@@ -329,7 +329,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 addr = regs[rs1] + code[i, 1]
                 tlb = state[MMU_LOAD]
                 if tlb != 0:
-                    paddr = sem.tlb_translate(state, tlb, addr, 1)
+                    paddr = sem.tlb_translate(state, mem, perm, tlb, addr, 1)
                     if paddr < 0:
                         state[FAULT_ADDR] = addr
                         state[FAULT_KIND] = FAULT_TLB_LOAD
@@ -350,7 +350,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 addr = regs[rs1] + code[i, 1]
                 tlb = state[MMU_LOAD]
                 if tlb != 0:
-                    paddr = sem.tlb_translate(state, tlb, addr, 1)
+                    paddr = sem.tlb_translate(state, mem, perm, tlb, addr, 1)
                     if paddr < 0:
                         state[FAULT_ADDR] = addr
                         state[FAULT_KIND] = FAULT_TLB_LOAD
@@ -371,7 +371,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 addr = regs[rs1] + code[i, 1]
                 tlb = state[MMU_LOAD]
                 if tlb != 0:
-                    paddr = sem.tlb_translate(state, tlb, addr, 2)
+                    paddr = sem.tlb_translate(state, mem, perm, tlb, addr, 2)
                     if paddr < 0:
                         state[FAULT_ADDR] = addr
                         state[FAULT_KIND] = FAULT_TLB_LOAD
@@ -392,7 +392,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 addr = regs[rs1] + code[i, 1]
                 tlb = state[MMU_LOAD]
                 if tlb != 0:
-                    paddr = sem.tlb_translate(state, tlb, addr, 2)
+                    paddr = sem.tlb_translate(state, mem, perm, tlb, addr, 2)
                     if paddr < 0:
                         state[FAULT_ADDR] = addr
                         state[FAULT_KIND] = FAULT_TLB_LOAD
@@ -413,7 +413,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 addr = regs[rs1] + code[i, 1]
                 tlb = state[MMU_LOAD]
                 if tlb != 0:
-                    paddr = sem.tlb_translate(state, tlb, addr, 4)
+                    paddr = sem.tlb_translate(state, mem, perm, tlb, addr, 4)
                     if paddr < 0:
                         state[FAULT_ADDR] = addr
                         state[FAULT_KIND] = FAULT_TLB_LOAD
@@ -434,7 +434,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 addr = regs[rs1] + code[i, 1]
                 tlb = state[MMU_LOAD]
                 if tlb != 0:
-                    paddr = sem.tlb_translate(state, tlb, addr, 4)
+                    paddr = sem.tlb_translate(state, mem, perm, tlb, addr, 4)
                     if paddr < 0:
                         state[FAULT_ADDR] = addr
                         state[FAULT_KIND] = FAULT_TLB_LOAD
@@ -455,7 +455,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 addr = regs[rs1] + code[i, 1]
                 tlb = state[MMU_LOAD]
                 if tlb != 0:
-                    paddr = sem.tlb_translate(state, tlb, addr, 8)
+                    paddr = sem.tlb_translate(state, mem, perm, tlb, addr, 8)
                     if paddr < 0:
                         state[FAULT_ADDR] = addr
                         state[FAULT_KIND] = FAULT_TLB_LOAD
@@ -476,7 +476,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 addr = regs[rs1] + code[i, 1]
                 tlb = state[MMU_LOAD]
                 if tlb != 0:
-                    paddr = sem.tlb_translate(state, tlb, addr, 4)
+                    paddr = sem.tlb_translate(state, mem, perm, tlb, addr, 4)
                     if paddr < 0:
                         state[FAULT_ADDR] = addr
                         state[FAULT_KIND] = FAULT_TLB_LOAD
@@ -497,7 +497,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 addr = regs[rs1] + code[i, 1]
                 tlb = state[MMU_STORE]
                 if tlb != 0:
-                    paddr = sem.tlb_translate(state, tlb, addr, 1)
+                    paddr = sem.tlb_translate(state, mem, perm, tlb, addr, 1)
                     if paddr < 0:
                         state[FAULT_ADDR] = addr
                         state[FAULT_KIND] = FAULT_TLB_STORE
@@ -518,7 +518,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 addr = regs[rs1] + code[i, 1]
                 tlb = state[MMU_STORE]
                 if tlb != 0:
-                    paddr = sem.tlb_translate(state, tlb, addr, 2)
+                    paddr = sem.tlb_translate(state, mem, perm, tlb, addr, 2)
                     if paddr < 0:
                         state[FAULT_ADDR] = addr
                         state[FAULT_KIND] = FAULT_TLB_STORE
@@ -539,7 +539,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 addr = regs[rs1] + code[i, 1]
                 tlb = state[MMU_STORE]
                 if tlb != 0:
-                    paddr = sem.tlb_translate(state, tlb, addr, 4)
+                    paddr = sem.tlb_translate(state, mem, perm, tlb, addr, 4)
                     if paddr < 0:
                         state[FAULT_ADDR] = addr
                         state[FAULT_KIND] = FAULT_TLB_STORE
@@ -560,7 +560,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 addr = regs[rs1] + code[i, 1]
                 tlb = state[MMU_STORE]
                 if tlb != 0:
-                    paddr = sem.tlb_translate(state, tlb, addr, 8)
+                    paddr = sem.tlb_translate(state, mem, perm, tlb, addr, 8)
                     if paddr < 0:
                         state[FAULT_ADDR] = addr
                         state[FAULT_KIND] = FAULT_TLB_STORE
@@ -581,7 +581,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 addr = regs[rs1] + code[i, 1]
                 tlb = state[MMU_STORE]
                 if tlb != 0:
-                    paddr = sem.tlb_translate(state, tlb, addr, 64)
+                    paddr = sem.tlb_translate(state, mem, perm, tlb, addr, 64)
                     if paddr < 0:
                         state[FAULT_ADDR] = addr
                         state[FAULT_KIND] = FAULT_TLB_STORE
@@ -602,7 +602,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 addr = regs[rs1] + code[i, 1]
                 tlb = state[MMU_LOAD]
                 if tlb != 0:
-                    paddr = sem.tlb_translate(state, tlb, addr, 64)
+                    paddr = sem.tlb_translate(state, mem, perm, tlb, addr, 64)
                     if paddr < 0:
                         state[FAULT_ADDR] = addr
                         state[FAULT_KIND] = FAULT_TLB_LOAD
@@ -681,7 +681,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     return EXIT_FAULT
                 tlb = state[MMU_STORE]
                 if tlb != 0:
-                    paddr = sem.tlb_translate(state, tlb, addr, 4)
+                    paddr = sem.tlb_translate(state, mem, perm, tlb, addr, 4)
                     if paddr < 0:
                         state[FAULT_ADDR] = addr
                         state[FAULT_KIND] = FAULT_TLB_STORE
@@ -715,7 +715,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     return EXIT_FAULT
                 tlb = state[MMU_STORE]
                 if tlb != 0:
-                    paddr = sem.tlb_translate(state, tlb, addr, 4)
+                    paddr = sem.tlb_translate(state, mem, perm, tlb, addr, 4)
                     if paddr < 0:
                         state[FAULT_ADDR] = addr
                         state[FAULT_KIND] = FAULT_TLB_STORE
@@ -749,7 +749,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     return EXIT_FAULT
                 tlb = state[MMU_STORE]
                 if tlb != 0:
-                    paddr = sem.tlb_translate(state, tlb, addr, 4)
+                    paddr = sem.tlb_translate(state, mem, perm, tlb, addr, 4)
                     if paddr < 0:
                         state[FAULT_ADDR] = addr
                         state[FAULT_KIND] = FAULT_TLB_STORE
@@ -783,7 +783,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     return EXIT_FAULT
                 tlb = state[MMU_STORE]
                 if tlb != 0:
-                    paddr = sem.tlb_translate(state, tlb, addr, 4)
+                    paddr = sem.tlb_translate(state, mem, perm, tlb, addr, 4)
                     if paddr < 0:
                         state[FAULT_ADDR] = addr
                         state[FAULT_KIND] = FAULT_TLB_STORE
@@ -817,7 +817,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     return EXIT_FAULT
                 tlb = state[MMU_STORE]
                 if tlb != 0:
-                    paddr = sem.tlb_translate(state, tlb, addr, 4)
+                    paddr = sem.tlb_translate(state, mem, perm, tlb, addr, 4)
                     if paddr < 0:
                         state[FAULT_ADDR] = addr
                         state[FAULT_KIND] = FAULT_TLB_STORE
@@ -851,7 +851,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     return EXIT_FAULT
                 tlb = state[MMU_STORE]
                 if tlb != 0:
-                    paddr = sem.tlb_translate(state, tlb, addr, 4)
+                    paddr = sem.tlb_translate(state, mem, perm, tlb, addr, 4)
                     if paddr < 0:
                         state[FAULT_ADDR] = addr
                         state[FAULT_KIND] = FAULT_TLB_STORE
@@ -885,7 +885,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     return EXIT_FAULT
                 tlb = state[MMU_STORE]
                 if tlb != 0:
-                    paddr = sem.tlb_translate(state, tlb, addr, 4)
+                    paddr = sem.tlb_translate(state, mem, perm, tlb, addr, 4)
                     if paddr < 0:
                         state[FAULT_ADDR] = addr
                         state[FAULT_KIND] = FAULT_TLB_STORE
@@ -919,7 +919,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     return EXIT_FAULT
                 tlb = state[MMU_STORE]
                 if tlb != 0:
-                    paddr = sem.tlb_translate(state, tlb, addr, 4)
+                    paddr = sem.tlb_translate(state, mem, perm, tlb, addr, 4)
                     if paddr < 0:
                         state[FAULT_ADDR] = addr
                         state[FAULT_KIND] = FAULT_TLB_STORE
@@ -953,7 +953,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     return EXIT_FAULT
                 tlb = state[MMU_STORE]
                 if tlb != 0:
-                    paddr = sem.tlb_translate(state, tlb, addr, 4)
+                    paddr = sem.tlb_translate(state, mem, perm, tlb, addr, 4)
                     if paddr < 0:
                         state[FAULT_ADDR] = addr
                         state[FAULT_KIND] = FAULT_TLB_STORE
@@ -988,7 +988,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     return EXIT_FAULT
                 tlb = state[MMU_LOAD]
                 if tlb != 0:
-                    paddr = sem.tlb_translate(state, tlb, addr, 4)
+                    paddr = sem.tlb_translate(state, mem, perm, tlb, addr, 4)
                     if paddr < 0:
                         state[FAULT_ADDR] = addr
                         state[FAULT_KIND] = FAULT_TLB_LOAD
@@ -1022,7 +1022,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                         return EXIT_FAULT
                     tlb = state[MMU_STORE]
                     if tlb != 0:
-                        paddr = sem.tlb_translate(state, tlb, addr, 4)
+                        paddr = sem.tlb_translate(state, mem, perm, tlb, addr, 4)
                         if paddr < 0:
                             state[FAULT_ADDR] = addr
                             state[FAULT_KIND] = FAULT_TLB_STORE
@@ -1054,7 +1054,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     return EXIT_FAULT
                 tlb = state[MMU_STORE]
                 if tlb != 0:
-                    paddr = sem.tlb_translate(state, tlb, addr, 8)
+                    paddr = sem.tlb_translate(state, mem, perm, tlb, addr, 8)
                     if paddr < 0:
                         state[FAULT_ADDR] = addr
                         state[FAULT_KIND] = FAULT_TLB_STORE
@@ -1088,7 +1088,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     return EXIT_FAULT
                 tlb = state[MMU_STORE]
                 if tlb != 0:
-                    paddr = sem.tlb_translate(state, tlb, addr, 8)
+                    paddr = sem.tlb_translate(state, mem, perm, tlb, addr, 8)
                     if paddr < 0:
                         state[FAULT_ADDR] = addr
                         state[FAULT_KIND] = FAULT_TLB_STORE
@@ -1122,7 +1122,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     return EXIT_FAULT
                 tlb = state[MMU_STORE]
                 if tlb != 0:
-                    paddr = sem.tlb_translate(state, tlb, addr, 8)
+                    paddr = sem.tlb_translate(state, mem, perm, tlb, addr, 8)
                     if paddr < 0:
                         state[FAULT_ADDR] = addr
                         state[FAULT_KIND] = FAULT_TLB_STORE
@@ -1156,7 +1156,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     return EXIT_FAULT
                 tlb = state[MMU_STORE]
                 if tlb != 0:
-                    paddr = sem.tlb_translate(state, tlb, addr, 8)
+                    paddr = sem.tlb_translate(state, mem, perm, tlb, addr, 8)
                     if paddr < 0:
                         state[FAULT_ADDR] = addr
                         state[FAULT_KIND] = FAULT_TLB_STORE
@@ -1190,7 +1190,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     return EXIT_FAULT
                 tlb = state[MMU_STORE]
                 if tlb != 0:
-                    paddr = sem.tlb_translate(state, tlb, addr, 8)
+                    paddr = sem.tlb_translate(state, mem, perm, tlb, addr, 8)
                     if paddr < 0:
                         state[FAULT_ADDR] = addr
                         state[FAULT_KIND] = FAULT_TLB_STORE
@@ -1224,7 +1224,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     return EXIT_FAULT
                 tlb = state[MMU_STORE]
                 if tlb != 0:
-                    paddr = sem.tlb_translate(state, tlb, addr, 8)
+                    paddr = sem.tlb_translate(state, mem, perm, tlb, addr, 8)
                     if paddr < 0:
                         state[FAULT_ADDR] = addr
                         state[FAULT_KIND] = FAULT_TLB_STORE
@@ -1258,7 +1258,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     return EXIT_FAULT
                 tlb = state[MMU_STORE]
                 if tlb != 0:
-                    paddr = sem.tlb_translate(state, tlb, addr, 8)
+                    paddr = sem.tlb_translate(state, mem, perm, tlb, addr, 8)
                     if paddr < 0:
                         state[FAULT_ADDR] = addr
                         state[FAULT_KIND] = FAULT_TLB_STORE
@@ -1292,7 +1292,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     return EXIT_FAULT
                 tlb = state[MMU_STORE]
                 if tlb != 0:
-                    paddr = sem.tlb_translate(state, tlb, addr, 8)
+                    paddr = sem.tlb_translate(state, mem, perm, tlb, addr, 8)
                     if paddr < 0:
                         state[FAULT_ADDR] = addr
                         state[FAULT_KIND] = FAULT_TLB_STORE
@@ -1326,7 +1326,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     return EXIT_FAULT
                 tlb = state[MMU_STORE]
                 if tlb != 0:
-                    paddr = sem.tlb_translate(state, tlb, addr, 8)
+                    paddr = sem.tlb_translate(state, mem, perm, tlb, addr, 8)
                     if paddr < 0:
                         state[FAULT_ADDR] = addr
                         state[FAULT_KIND] = FAULT_TLB_STORE
@@ -1361,7 +1361,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     return EXIT_FAULT
                 tlb = state[MMU_LOAD]
                 if tlb != 0:
-                    paddr = sem.tlb_translate(state, tlb, addr, 8)
+                    paddr = sem.tlb_translate(state, mem, perm, tlb, addr, 8)
                     if paddr < 0:
                         state[FAULT_ADDR] = addr
                         state[FAULT_KIND] = FAULT_TLB_LOAD
@@ -1395,7 +1395,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                         return EXIT_FAULT
                     tlb = state[MMU_STORE]
                     if tlb != 0:
-                        paddr = sem.tlb_translate(state, tlb, addr, 8)
+                        paddr = sem.tlb_translate(state, mem, perm, tlb, addr, 8)
                         if paddr < 0:
                             state[FAULT_ADDR] = addr
                             state[FAULT_KIND] = FAULT_TLB_STORE
@@ -1427,7 +1427,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     return EXIT_FAULT
                 tlb = state[MMU_STORE]
                 if tlb != 0:
-                    paddr = sem.tlb_translate(state, tlb, addr, 1)
+                    paddr = sem.tlb_translate(state, mem, perm, tlb, addr, 1)
                     if paddr < 0:
                         state[FAULT_ADDR] = addr
                         state[FAULT_KIND] = FAULT_TLB_STORE
@@ -1461,7 +1461,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     return EXIT_FAULT
                 tlb = state[MMU_STORE]
                 if tlb != 0:
-                    paddr = sem.tlb_translate(state, tlb, addr, 1)
+                    paddr = sem.tlb_translate(state, mem, perm, tlb, addr, 1)
                     if paddr < 0:
                         state[FAULT_ADDR] = addr
                         state[FAULT_KIND] = FAULT_TLB_STORE
@@ -1495,7 +1495,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     return EXIT_FAULT
                 tlb = state[MMU_STORE]
                 if tlb != 0:
-                    paddr = sem.tlb_translate(state, tlb, addr, 1)
+                    paddr = sem.tlb_translate(state, mem, perm, tlb, addr, 1)
                     if paddr < 0:
                         state[FAULT_ADDR] = addr
                         state[FAULT_KIND] = FAULT_TLB_STORE
@@ -1529,7 +1529,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     return EXIT_FAULT
                 tlb = state[MMU_STORE]
                 if tlb != 0:
-                    paddr = sem.tlb_translate(state, tlb, addr, 1)
+                    paddr = sem.tlb_translate(state, mem, perm, tlb, addr, 1)
                     if paddr < 0:
                         state[FAULT_ADDR] = addr
                         state[FAULT_KIND] = FAULT_TLB_STORE
@@ -1563,7 +1563,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     return EXIT_FAULT
                 tlb = state[MMU_STORE]
                 if tlb != 0:
-                    paddr = sem.tlb_translate(state, tlb, addr, 1)
+                    paddr = sem.tlb_translate(state, mem, perm, tlb, addr, 1)
                     if paddr < 0:
                         state[FAULT_ADDR] = addr
                         state[FAULT_KIND] = FAULT_TLB_STORE
@@ -1597,7 +1597,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     return EXIT_FAULT
                 tlb = state[MMU_STORE]
                 if tlb != 0:
-                    paddr = sem.tlb_translate(state, tlb, addr, 1)
+                    paddr = sem.tlb_translate(state, mem, perm, tlb, addr, 1)
                     if paddr < 0:
                         state[FAULT_ADDR] = addr
                         state[FAULT_KIND] = FAULT_TLB_STORE
@@ -1631,7 +1631,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     return EXIT_FAULT
                 tlb = state[MMU_STORE]
                 if tlb != 0:
-                    paddr = sem.tlb_translate(state, tlb, addr, 1)
+                    paddr = sem.tlb_translate(state, mem, perm, tlb, addr, 1)
                     if paddr < 0:
                         state[FAULT_ADDR] = addr
                         state[FAULT_KIND] = FAULT_TLB_STORE
@@ -1665,7 +1665,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     return EXIT_FAULT
                 tlb = state[MMU_STORE]
                 if tlb != 0:
-                    paddr = sem.tlb_translate(state, tlb, addr, 1)
+                    paddr = sem.tlb_translate(state, mem, perm, tlb, addr, 1)
                     if paddr < 0:
                         state[FAULT_ADDR] = addr
                         state[FAULT_KIND] = FAULT_TLB_STORE
@@ -1699,7 +1699,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     return EXIT_FAULT
                 tlb = state[MMU_STORE]
                 if tlb != 0:
-                    paddr = sem.tlb_translate(state, tlb, addr, 1)
+                    paddr = sem.tlb_translate(state, mem, perm, tlb, addr, 1)
                     if paddr < 0:
                         state[FAULT_ADDR] = addr
                         state[FAULT_KIND] = FAULT_TLB_STORE
@@ -1733,7 +1733,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     return EXIT_FAULT
                 tlb = state[MMU_STORE]
                 if tlb != 0:
-                    paddr = sem.tlb_translate(state, tlb, addr, 2)
+                    paddr = sem.tlb_translate(state, mem, perm, tlb, addr, 2)
                     if paddr < 0:
                         state[FAULT_ADDR] = addr
                         state[FAULT_KIND] = FAULT_TLB_STORE
@@ -1767,7 +1767,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     return EXIT_FAULT
                 tlb = state[MMU_STORE]
                 if tlb != 0:
-                    paddr = sem.tlb_translate(state, tlb, addr, 2)
+                    paddr = sem.tlb_translate(state, mem, perm, tlb, addr, 2)
                     if paddr < 0:
                         state[FAULT_ADDR] = addr
                         state[FAULT_KIND] = FAULT_TLB_STORE
@@ -1801,7 +1801,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     return EXIT_FAULT
                 tlb = state[MMU_STORE]
                 if tlb != 0:
-                    paddr = sem.tlb_translate(state, tlb, addr, 2)
+                    paddr = sem.tlb_translate(state, mem, perm, tlb, addr, 2)
                     if paddr < 0:
                         state[FAULT_ADDR] = addr
                         state[FAULT_KIND] = FAULT_TLB_STORE
@@ -1835,7 +1835,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     return EXIT_FAULT
                 tlb = state[MMU_STORE]
                 if tlb != 0:
-                    paddr = sem.tlb_translate(state, tlb, addr, 2)
+                    paddr = sem.tlb_translate(state, mem, perm, tlb, addr, 2)
                     if paddr < 0:
                         state[FAULT_ADDR] = addr
                         state[FAULT_KIND] = FAULT_TLB_STORE
@@ -1869,7 +1869,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     return EXIT_FAULT
                 tlb = state[MMU_STORE]
                 if tlb != 0:
-                    paddr = sem.tlb_translate(state, tlb, addr, 2)
+                    paddr = sem.tlb_translate(state, mem, perm, tlb, addr, 2)
                     if paddr < 0:
                         state[FAULT_ADDR] = addr
                         state[FAULT_KIND] = FAULT_TLB_STORE
@@ -1903,7 +1903,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     return EXIT_FAULT
                 tlb = state[MMU_STORE]
                 if tlb != 0:
-                    paddr = sem.tlb_translate(state, tlb, addr, 2)
+                    paddr = sem.tlb_translate(state, mem, perm, tlb, addr, 2)
                     if paddr < 0:
                         state[FAULT_ADDR] = addr
                         state[FAULT_KIND] = FAULT_TLB_STORE
@@ -1937,7 +1937,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     return EXIT_FAULT
                 tlb = state[MMU_STORE]
                 if tlb != 0:
-                    paddr = sem.tlb_translate(state, tlb, addr, 2)
+                    paddr = sem.tlb_translate(state, mem, perm, tlb, addr, 2)
                     if paddr < 0:
                         state[FAULT_ADDR] = addr
                         state[FAULT_KIND] = FAULT_TLB_STORE
@@ -1971,7 +1971,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     return EXIT_FAULT
                 tlb = state[MMU_STORE]
                 if tlb != 0:
-                    paddr = sem.tlb_translate(state, tlb, addr, 2)
+                    paddr = sem.tlb_translate(state, mem, perm, tlb, addr, 2)
                     if paddr < 0:
                         state[FAULT_ADDR] = addr
                         state[FAULT_KIND] = FAULT_TLB_STORE
@@ -2005,7 +2005,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     return EXIT_FAULT
                 tlb = state[MMU_STORE]
                 if tlb != 0:
-                    paddr = sem.tlb_translate(state, tlb, addr, 2)
+                    paddr = sem.tlb_translate(state, mem, perm, tlb, addr, 2)
                     if paddr < 0:
                         state[FAULT_ADDR] = addr
                         state[FAULT_KIND] = FAULT_TLB_STORE
@@ -2039,7 +2039,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     return EXIT_FAULT
                 tlb = state[MMU_STORE]
                 if tlb != 0:
-                    paddr = sem.tlb_translate(state, tlb, addr, 1)
+                    paddr = sem.tlb_translate(state, mem, perm, tlb, addr, 1)
                     if paddr < 0:
                         state[FAULT_ADDR] = addr
                         state[FAULT_KIND] = FAULT_TLB_STORE
@@ -2067,7 +2067,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     return EXIT_FAULT
                 tlb = state[MMU_STORE]
                 if tlb != 0:
-                    paddr = sem.tlb_translate(state, tlb, addr, 2)
+                    paddr = sem.tlb_translate(state, mem, perm, tlb, addr, 2)
                     if paddr < 0:
                         state[FAULT_ADDR] = addr
                         state[FAULT_KIND] = FAULT_TLB_STORE
@@ -2095,7 +2095,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     return EXIT_FAULT
                 tlb = state[MMU_STORE]
                 if tlb != 0:
-                    paddr = sem.tlb_translate(state, tlb, addr, 4)
+                    paddr = sem.tlb_translate(state, mem, perm, tlb, addr, 4)
                     if paddr < 0:
                         state[FAULT_ADDR] = addr
                         state[FAULT_KIND] = FAULT_TLB_STORE
@@ -2123,7 +2123,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     return EXIT_FAULT
                 tlb = state[MMU_STORE]
                 if tlb != 0:
-                    paddr = sem.tlb_translate(state, tlb, addr, 8)
+                    paddr = sem.tlb_translate(state, mem, perm, tlb, addr, 8)
                     if paddr < 0:
                         state[FAULT_ADDR] = addr
                         state[FAULT_KIND] = FAULT_TLB_STORE
@@ -2151,7 +2151,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     return EXIT_FAULT
                 tlb = state[MMU_STORE]
                 if tlb != 0:
-                    paddr = sem.tlb_translate(state, tlb, addr, 16)
+                    paddr = sem.tlb_translate(state, mem, perm, tlb, addr, 16)
                     if paddr < 0:
                         state[FAULT_ADDR] = addr
                         state[FAULT_KIND] = FAULT_TLB_STORE
@@ -2747,7 +2747,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 addr = regs[rs1] + code[i, 1]
                 tlb = state[MMU_LOAD]
                 if tlb != 0:
-                    paddr = sem.tlb_translate(state, tlb, addr, 2)
+                    paddr = sem.tlb_translate(state, mem, perm, tlb, addr, 2)
                     if paddr < 0:
                         state[FAULT_ADDR] = addr
                         state[FAULT_KIND] = FAULT_TLB_LOAD

@@ -24,6 +24,7 @@ IR_DIR = Path(ir_ops.__file__).parent
 DEPENDENCIES = (
     "ops.py",
     "semantics.py",
+    "pagewalk.py",
     "softfloat.py",
     "hostfloat.py",
     "hostops.py",
@@ -60,7 +61,7 @@ def _checked(need: str, size: int, kind: str, aligned: bool = False) -> str:
     miss = "FAULT_TLB_LOAD" if need == "PERM_R" else "FAULT_TLB_STORE"
     lines.append(f"tlb = state[{tlb}]")
     lines.append("if tlb != 0:")
-    lines.append(f"    paddr = sem.tlb_translate(state, tlb, addr, {size})")
+    lines.append(f"    paddr = sem.tlb_translate(state, mem, perm, tlb, addr, {size})")
     lines.append("    if paddr < 0:")
     lines.append(_indent(_fault(miss), 2))
     lines.append("    addr = paddr")
@@ -272,7 +273,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
             return EXIT_SLICE
         ppc = pc
         if fetch_tlb != 0:
-            ppc = sem.tlb_translate(state, fetch_tlb, pc, 1)
+            ppc = sem.tlb_translate(state, mem, perm, fetch_tlb, pc, 1)
             if ppc < 0:
                 state[PC] = pc
                 state[INSTRET] = instret

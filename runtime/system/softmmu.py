@@ -19,6 +19,8 @@ from dbt.ir.state import (
     F_BASE,
     MMU_FETCH,
     MMU_LOAD,
+    MMU_MXR,
+    MMU_SATP,
     MMU_STORE,
     PAGE_SIZE,
     PERM_R,
@@ -27,7 +29,7 @@ from dbt.ir.state import (
 from dbt.runtime.blockcache import BlockCache
 from dbt.runtime.memory import GuestMemory
 from dbt.runtime.process import to_int64
-from dbt.runtime.system.hart import CAUSE_LOAD_ACCESS, CAUSE_STORE_ACCESS, MASK64, Hart, Trap
+from dbt.runtime.system.hart import CAUSE_LOAD_ACCESS, CAUSE_STORE_ACCESS, MASK64, MXR, Hart, Trap
 from dbt.runtime.system.mmio import Access
 from dbt.runtime.system.mmu import (
     ACCESS_FETCH,
@@ -72,6 +74,8 @@ class SoftMmu:
         for word, access in ((MMU_FETCH, ACCESS_FETCH), (MMU_LOAD, ACCESS_LOAD), (MMU_STORE, ACCESS_STORE)):
             mmu = mmu_index(hart.priv, hart.mstatus, hart.satp, access)
             state[word] = 0 if mmu == MMU_NONE else Tlb.set_index(access, mmu)
+        state[MMU_SATP] = to_int64(hart.satp)
+        state[MMU_MXR] = 1 if hart.mstatus & MXR else 0
 
     @property
     def translating(self) -> bool:
