@@ -33,6 +33,8 @@ class Shape(enum.Enum):
     CSR_EXIT = "exit so Python reads a counter CSR"
     CSR_R = "rd <- sem(state, aux=csr, rs1, imm=mode)"
     CSR_I = "rd <- sem(state, aux=csr, extra=uimm, imm=mode)"
+    CSR_SYS_R = "rd <- privileged CSR sem(state, aux=csr, imm=mode, rs1); or exit for Python to do it"
+    CSR_SYS_I = "rd <- privileged CSR sem(state, aux=csr, imm=mode, extra=uimm); or exit for Python to do it"
     AMO = "rd <- old = mem[rs1]; mem[rs1] <- sem(old, rs2), atomically; aligned, checked for read and write"
     AMO_CAS = "rd <- old = mem[rs1]; if old == rs3: mem[rs1] <- rs2 (one host compare-and-swap)"
     AMO_CAS_Q = "128-bit amocas.q on register pairs: lo slots rd, rs2, rs3; hi slots packed in imm"
@@ -144,6 +146,8 @@ def _rows() -> list[OpDef]:
     add("csr_counter", Shape.CSR_EXIT)
     add("csr_r", Shape.CSR_R, "csr_fp")
     add("csr_i", Shape.CSR_I, "csr_fp")
+    add("csr_sys_r", Shape.CSR_SYS_R, "csr_sys")
+    add("csr_sys_i", Shape.CSR_SYS_I, "csr_sys")
 
     for width, size in (("w", 4), ("d", 8)):
         for amo in ("swap", "add", "xor", "and", "or", "min", "max", "minu", "maxu"):

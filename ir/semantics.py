@@ -12,9 +12,9 @@ import numpy as np
 from numba import njit
 from numba.extending import register_jitable
 
+from dbt.ir import csrfile, pagewalk
 from dbt.ir import hostfloat as hf
 from dbt.ir import hostops as h
-from dbt.ir import pagewalk
 from dbt.ir import softfloat as sf
 from dbt.ir.ops import CSR_MODE_CLEAR, CSR_MODE_SET, CSR_MODE_WRITE
 from dbt.ir.state import CACHE_BLOCK_SIZE, MMU_MXR, MMU_SATP, PERM_PAIR_SHIFT, TLB_SETS, TLB_VPN_MASK
@@ -1416,6 +1416,19 @@ for _walk_part in (
 ):
     register_jitable(_walk_part)
 tlb_fill = njit(cache=False)(pagewalk.tlb_fill)  # one out-of-line copy for every access site
+
+# The privileged CSRs the kernels do themselves (see ir.csrfile), plain Python as the walk is.
+for _csr_part in (
+    pagewalk.tlb_set,
+    csrfile.mmu_index,
+    csrfile.mmu_word,
+    csrfile.status_with_sd,
+    csrfile.status_written,
+    csrfile._word_of,
+    csrfile._write_status,
+):
+    register_jitable(_csr_part)
+csr_sys = njit(cache=False)(csrfile.csr_sys)
 
 
 @_inline

@@ -37,7 +37,8 @@ CHAINED = 15  # region exits that tail-called the next region through their inli
 # System mode's SoftMMU (0 everywhere in user mode: nothing is translated). Each is the state
 # index of the TLB set that instruction fetch, loads and stores use in the current mode, or 0
 # when that kind of access is not translated (M mode, satp Bare). Python sets them whenever
-# the privilege mode, mstatus or satp changes; the kernels never change them.
+# the privilege mode, mstatus or satp changes; the kernels only when their own write of
+# mstatus/sstatus changes SUM, MPRV or MPP (ir.csrfile).
 MMU_FETCH = 16
 MMU_LOAD = 17
 MMU_STORE = 18
@@ -45,7 +46,24 @@ MMU_STORE = 18
 MMU_SATP = 19  # satp
 MMU_MXR = 20  # mstatus.MXR (0 or 1)
 MMU_WALKS = 21  # page walks done (by the kernels and Python alike), for --stats
-NUM_STATE = 22
+# System mode's hart: the privilege mode and the CSRs the kernels read and write themselves
+# (ir.csrfile; sscratch..stval and mscratch..mtval in CSR number order); the hart's Python side
+# keeps them here too. 0 in user mode, where PRIV 0 (U)
+# makes every one of them illegal, as it should be.
+PRIV = 22
+CSR_MSTATUS = 23
+CSR_SSCRATCH = 24
+CSR_SEPC = 25
+CSR_SCAUSE = 26
+CSR_STVAL = 27
+CSR_MSCRATCH = 28
+CSR_MEPC = 29
+CSR_MCAUSE = 30
+CSR_MTVAL = 31
+CSR_MHARTID = 32
+IRQ_PENDING = 33  # mip & mie when the kernel was entered: an instruction that enables interrupts
+#                   while some are pending ends the kernel call after it, so Python takes them
+NUM_STATE = 34
 
 # The TLB (system mode only) follows the fixed words in the state array: TLB_ENTRIES entries
 # of two words, tag (the virtual page number, all 52 bits, so a non-canonical address never

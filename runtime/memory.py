@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import bisect
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -96,6 +97,10 @@ class GuestMemory:
         #: Called with (start, end) when executable pages are unmapped or lose PROT_EXEC, so
         #: decoded blocks from them are dropped.
         self.on_code_change: list = []
+        #: System mode: called with (addr, length) when a write from Python (a device's DMA, an
+        #: emulated store) finds a page without PERM_W; returns True when it lifted its own
+        #: write protection of a page of decoded code, so the write may go on.
+        self.on_protected_write: Callable[[int, int], bool] | None = None
 
     # ---- mappings ----
     @property
@@ -291,18 +296,23 @@ class GuestMemory:
 
     def view(self, addr: int, length: int, writable: bool = False) -> np.ndarray:
         """A zero-copy numpy view of guest memory; raises GuestFault if not accessible."""
-        need = PERM_W if writable else PERM_R
-        if not self.check(addr, length, need):
+        if not self._accessible(addr, length, writable):
             raise GuestFault(addr)
         return self.ram[addr : addr + length]
 
     def host_address(self, addr: int, length: int, writable: bool = False) -> int:
         """The host address of a checked guest range, for host calls that take a buffer pointer
         (zero-copy; the structures they read or write have the same layout on riscv64 and the host)."""
-        need = PERM_W if writable else PERM_R
-        if not self.check(addr, length, need) and length:
+        if not self._accessible(addr, length, writable) and length:
             raise GuestFault(addr)
         return self._host_base + addr
+
+    def _accessible(self, addr: int, length: int, writable: bool) -> bool:
+        if self.check(addr, length, PERM_W if writable else PERM_R):
+            return True
+        # System mode write-protects pages it decoded code from (see on_protected_write).
+        lift = self.on_protected_write
+        return writable and lift is not None and lift(addr, length) and self.check(addr, length, PERM_W)
 
     def read_slice(self, addr: int, length: int) -> bytes:
         """A copy of guest memory; raises GuestFault if not readable."""

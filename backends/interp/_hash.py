@@ -2,4 +2,4 @@
 dbt.backends.interp.gen_kernel: do not edit. Kept apart from _kernel.py so reading it needs no Numba.
 """
 
-SOURCE_HASH = "37dfebfb7638b8c3"
+SOURCE_HASH = "3a3c8514b54c7d50"

@@ -7,6 +7,7 @@ from numba import njit
 
 from dbt.ir import hostops
 from dbt.ir import semantics as sem
+from dbt.ir.csrfile import CSR_DONE_EXIT, CSR_PYTHON
 from dbt.ir.state import (
     BLK_HEAT,
     BLK_INSNS,
@@ -670,7 +671,33 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = sem.csr_fp(state, (w >> 48) & 0xFFFF, regs[rs1], code[i, 1], FFLAGS, FRM)
             elif op == 122:  # csr_i
                 regs[rd] = sem.csr_fp(state, (w >> 48) & 0xFFFF, code[i, 3], code[i, 1], FFLAGS, FRM)
-            elif op == 123:  # amoswap_w
+            elif op == 123:  # csr_sys_r
+                outcome, old = sem.csr_sys(state, (w >> 48) & 0xFFFF, code[i, 1], regs[rs1])
+                if outcome == CSR_PYTHON:
+                    state[FAULT_KIND] = TRAP_ILLEGAL
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
+                    state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                    state[EXIT_OP] = i
+                    return EXIT_TRAP
+                regs[rd] = old
+                if outcome == CSR_DONE_EXIT:
+                    state[PC] = ((code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT) + 4
+                    state[INSTRET] = instret + (code[i, 2] >> PC_BITS) + 1
+                    return EXIT_SLICE
+            elif op == 124:  # csr_sys_i
+                outcome, old = sem.csr_sys(state, (w >> 48) & 0xFFFF, code[i, 1], code[i, 3])
+                if outcome == CSR_PYTHON:
+                    state[FAULT_KIND] = TRAP_ILLEGAL
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
+                    state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                    state[EXIT_OP] = i
+                    return EXIT_TRAP
+                regs[rd] = old
+                if outcome == CSR_DONE_EXIT:
+                    state[PC] = ((code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT) + 4
+                    state[INSTRET] = instret + (code[i, 2] >> PC_BITS) + 1
+                    return EXIT_SLICE
+            elif op == 125:  # amoswap_w
                 addr = regs[rs1]
                 if addr & 3:
                     state[FAULT_ADDR] = addr
@@ -704,7 +731,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                         break
                     old = seen
                 regs[rd] = old
-            elif op == 124:  # amoadd_w
+            elif op == 126:  # amoadd_w
                 addr = regs[rs1]
                 if addr & 3:
                     state[FAULT_ADDR] = addr
@@ -738,7 +765,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                         break
                     old = seen
                 regs[rd] = old
-            elif op == 125:  # amoxor_w
+            elif op == 127:  # amoxor_w
                 addr = regs[rs1]
                 if addr & 3:
                     state[FAULT_ADDR] = addr
@@ -772,7 +799,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                         break
                     old = seen
                 regs[rd] = old
-            elif op == 126:  # amoand_w
+            elif op == 128:  # amoand_w
                 addr = regs[rs1]
                 if addr & 3:
                     state[FAULT_ADDR] = addr
@@ -806,7 +833,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                         break
                     old = seen
                 regs[rd] = old
-            elif op == 127:  # amoor_w
+            elif op == 129:  # amoor_w
                 addr = regs[rs1]
                 if addr & 3:
                     state[FAULT_ADDR] = addr
@@ -840,7 +867,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                         break
                     old = seen
                 regs[rd] = old
-            elif op == 128:  # amomin_w
+            elif op == 130:  # amomin_w
                 addr = regs[rs1]
                 if addr & 3:
                     state[FAULT_ADDR] = addr
@@ -874,7 +901,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                         break
                     old = seen
                 regs[rd] = old
-            elif op == 129:  # amomax_w
+            elif op == 131:  # amomax_w
                 addr = regs[rs1]
                 if addr & 3:
                     state[FAULT_ADDR] = addr
@@ -908,7 +935,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                         break
                     old = seen
                 regs[rd] = old
-            elif op == 130:  # amominu_w
+            elif op == 132:  # amominu_w
                 addr = regs[rs1]
                 if addr & 3:
                     state[FAULT_ADDR] = addr
@@ -942,7 +969,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                         break
                     old = seen
                 regs[rd] = old
-            elif op == 131:  # amomaxu_w
+            elif op == 133:  # amomaxu_w
                 addr = regs[rs1]
                 if addr & 3:
                     state[FAULT_ADDR] = addr
@@ -976,7 +1003,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                         break
                     old = seen
                 regs[rd] = old
-            elif op == 132:  # lr_w
+            elif op == 134:  # lr_w
                 addr = regs[rs1]
                 reserved = addr
                 if addr & 3:
@@ -1008,7 +1035,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 state[RESERVATION] = reserved
                 state[RESERVED_VALUE] = old
                 regs[rd] = old
-            elif op == 133:  # sc_w
+            elif op == 135:  # sc_w
                 addr = regs[rs1]
                 if state[RESERVATION] != addr:
                     regs[rd] = 1
@@ -1043,7 +1070,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     else:
                         regs[rd] = 1
                 state[RESERVATION] = -1
-            elif op == 134:  # amoswap_d
+            elif op == 136:  # amoswap_d
                 addr = regs[rs1]
                 if addr & 7:
                     state[FAULT_ADDR] = addr
@@ -1077,7 +1104,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                         break
                     old = seen
                 regs[rd] = old
-            elif op == 135:  # amoadd_d
+            elif op == 137:  # amoadd_d
                 addr = regs[rs1]
                 if addr & 7:
                     state[FAULT_ADDR] = addr
@@ -1111,7 +1138,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                         break
                     old = seen
                 regs[rd] = old
-            elif op == 136:  # amoxor_d
+            elif op == 138:  # amoxor_d
                 addr = regs[rs1]
                 if addr & 7:
                     state[FAULT_ADDR] = addr
@@ -1145,7 +1172,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                         break
                     old = seen
                 regs[rd] = old
-            elif op == 137:  # amoand_d
+            elif op == 139:  # amoand_d
                 addr = regs[rs1]
                 if addr & 7:
                     state[FAULT_ADDR] = addr
@@ -1179,7 +1206,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                         break
                     old = seen
                 regs[rd] = old
-            elif op == 138:  # amoor_d
+            elif op == 140:  # amoor_d
                 addr = regs[rs1]
                 if addr & 7:
                     state[FAULT_ADDR] = addr
@@ -1213,7 +1240,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                         break
                     old = seen
                 regs[rd] = old
-            elif op == 139:  # amomin_d
+            elif op == 141:  # amomin_d
                 addr = regs[rs1]
                 if addr & 7:
                     state[FAULT_ADDR] = addr
@@ -1247,7 +1274,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                         break
                     old = seen
                 regs[rd] = old
-            elif op == 140:  # amomax_d
+            elif op == 142:  # amomax_d
                 addr = regs[rs1]
                 if addr & 7:
                     state[FAULT_ADDR] = addr
@@ -1281,7 +1308,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                         break
                     old = seen
                 regs[rd] = old
-            elif op == 141:  # amominu_d
+            elif op == 143:  # amominu_d
                 addr = regs[rs1]
                 if addr & 7:
                     state[FAULT_ADDR] = addr
@@ -1315,7 +1342,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                         break
                     old = seen
                 regs[rd] = old
-            elif op == 142:  # amomaxu_d
+            elif op == 144:  # amomaxu_d
                 addr = regs[rs1]
                 if addr & 7:
                     state[FAULT_ADDR] = addr
@@ -1349,7 +1376,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                         break
                     old = seen
                 regs[rd] = old
-            elif op == 143:  # lr_d
+            elif op == 145:  # lr_d
                 addr = regs[rs1]
                 reserved = addr
                 if addr & 7:
@@ -1381,7 +1408,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 state[RESERVATION] = reserved
                 state[RESERVED_VALUE] = old
                 regs[rd] = old
-            elif op == 144:  # sc_d
+            elif op == 146:  # sc_d
                 addr = regs[rs1]
                 if state[RESERVATION] != addr:
                     regs[rd] = 1
@@ -1416,7 +1443,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     else:
                         regs[rd] = 1
                 state[RESERVATION] = -1
-            elif op == 145:  # amoswap_b
+            elif op == 147:  # amoswap_b
                 addr = regs[rs1]
                 if addr & 0:
                     state[FAULT_ADDR] = addr
@@ -1450,7 +1477,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                         break
                     old = seen
                 regs[rd] = old
-            elif op == 146:  # amoadd_b
+            elif op == 148:  # amoadd_b
                 addr = regs[rs1]
                 if addr & 0:
                     state[FAULT_ADDR] = addr
@@ -1484,7 +1511,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                         break
                     old = seen
                 regs[rd] = old
-            elif op == 147:  # amoxor_b
+            elif op == 149:  # amoxor_b
                 addr = regs[rs1]
                 if addr & 0:
                     state[FAULT_ADDR] = addr
@@ -1518,7 +1545,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                         break
                     old = seen
                 regs[rd] = old
-            elif op == 148:  # amoand_b
+            elif op == 150:  # amoand_b
                 addr = regs[rs1]
                 if addr & 0:
                     state[FAULT_ADDR] = addr
@@ -1552,7 +1579,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                         break
                     old = seen
                 regs[rd] = old
-            elif op == 149:  # amoor_b
+            elif op == 151:  # amoor_b
                 addr = regs[rs1]
                 if addr & 0:
                     state[FAULT_ADDR] = addr
@@ -1586,7 +1613,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                         break
                     old = seen
                 regs[rd] = old
-            elif op == 150:  # amomin_b
+            elif op == 152:  # amomin_b
                 addr = regs[rs1]
                 if addr & 0:
                     state[FAULT_ADDR] = addr
@@ -1620,7 +1647,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                         break
                     old = seen
                 regs[rd] = old
-            elif op == 151:  # amomax_b
+            elif op == 153:  # amomax_b
                 addr = regs[rs1]
                 if addr & 0:
                     state[FAULT_ADDR] = addr
@@ -1654,7 +1681,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                         break
                     old = seen
                 regs[rd] = old
-            elif op == 152:  # amominu_b
+            elif op == 154:  # amominu_b
                 addr = regs[rs1]
                 if addr & 0:
                     state[FAULT_ADDR] = addr
@@ -1688,7 +1715,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                         break
                     old = seen
                 regs[rd] = old
-            elif op == 153:  # amomaxu_b
+            elif op == 155:  # amomaxu_b
                 addr = regs[rs1]
                 if addr & 0:
                     state[FAULT_ADDR] = addr
@@ -1722,7 +1749,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                         break
                     old = seen
                 regs[rd] = old
-            elif op == 154:  # amoswap_h
+            elif op == 156:  # amoswap_h
                 addr = regs[rs1]
                 if addr & 1:
                     state[FAULT_ADDR] = addr
@@ -1756,7 +1783,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                         break
                     old = seen
                 regs[rd] = old
-            elif op == 155:  # amoadd_h
+            elif op == 157:  # amoadd_h
                 addr = regs[rs1]
                 if addr & 1:
                     state[FAULT_ADDR] = addr
@@ -1790,7 +1817,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                         break
                     old = seen
                 regs[rd] = old
-            elif op == 156:  # amoxor_h
+            elif op == 158:  # amoxor_h
                 addr = regs[rs1]
                 if addr & 1:
                     state[FAULT_ADDR] = addr
@@ -1824,7 +1851,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                         break
                     old = seen
                 regs[rd] = old
-            elif op == 157:  # amoand_h
+            elif op == 159:  # amoand_h
                 addr = regs[rs1]
                 if addr & 1:
                     state[FAULT_ADDR] = addr
@@ -1858,7 +1885,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                         break
                     old = seen
                 regs[rd] = old
-            elif op == 158:  # amoor_h
+            elif op == 160:  # amoor_h
                 addr = regs[rs1]
                 if addr & 1:
                     state[FAULT_ADDR] = addr
@@ -1892,7 +1919,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                         break
                     old = seen
                 regs[rd] = old
-            elif op == 159:  # amomin_h
+            elif op == 161:  # amomin_h
                 addr = regs[rs1]
                 if addr & 1:
                     state[FAULT_ADDR] = addr
@@ -1926,7 +1953,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                         break
                     old = seen
                 regs[rd] = old
-            elif op == 160:  # amomax_h
+            elif op == 162:  # amomax_h
                 addr = regs[rs1]
                 if addr & 1:
                     state[FAULT_ADDR] = addr
@@ -1960,7 +1987,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                         break
                     old = seen
                 regs[rd] = old
-            elif op == 161:  # amominu_h
+            elif op == 163:  # amominu_h
                 addr = regs[rs1]
                 if addr & 1:
                     state[FAULT_ADDR] = addr
@@ -1994,7 +2021,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                         break
                     old = seen
                 regs[rd] = old
-            elif op == 162:  # amomaxu_h
+            elif op == 164:  # amomaxu_h
                 addr = regs[rs1]
                 if addr & 1:
                     state[FAULT_ADDR] = addr
@@ -2028,7 +2055,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                         break
                     old = seen
                 regs[rd] = old
-            elif op == 163:  # amocas_b
+            elif op == 165:  # amocas_b
                 addr = regs[rs1]
                 if addr & 0:
                     state[FAULT_ADDR] = addr
@@ -2056,7 +2083,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     state[EXIT_OP] = i
                     return EXIT_FAULT
                 regs[rd] = sem.cas_sized(mem, addr, regs[(w >> 40) & 0xFF], regs[rs2], 1)
-            elif op == 164:  # amocas_h
+            elif op == 166:  # amocas_h
                 addr = regs[rs1]
                 if addr & 1:
                     state[FAULT_ADDR] = addr
@@ -2084,7 +2111,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     state[EXIT_OP] = i
                     return EXIT_FAULT
                 regs[rd] = sem.cas_sized(mem, addr, regs[(w >> 40) & 0xFF], regs[rs2], 2)
-            elif op == 165:  # amocas_w
+            elif op == 167:  # amocas_w
                 addr = regs[rs1]
                 if addr & 3:
                     state[FAULT_ADDR] = addr
@@ -2112,7 +2139,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     state[EXIT_OP] = i
                     return EXIT_FAULT
                 regs[rd] = sem.cas_sized(mem, addr, regs[(w >> 40) & 0xFF], regs[rs2], 4)
-            elif op == 166:  # amocas_d
+            elif op == 168:  # amocas_d
                 addr = regs[rs1]
                 if addr & 7:
                     state[FAULT_ADDR] = addr
@@ -2140,7 +2167,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     state[EXIT_OP] = i
                     return EXIT_FAULT
                 regs[rd] = sem.cas_sized(mem, addr, regs[(w >> 40) & 0xFF], regs[rs2], 8)
-            elif op == 167:  # amocas_q
+            elif op == 169:  # amocas_q
                 addr = regs[rs1]
                 if addr & 15:
                     state[FAULT_ADDR] = addr
@@ -2171,7 +2198,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 lo, hi = hostops.cas_128(mem, addr, regs[(w >> 40) & 0xFF], regs[(pairs >> 8) & 0xFF], regs[rs2], regs[(pairs >> 16) & 0xFF])
                 regs[rd] = lo
                 regs[pairs & 0xFF] = hi
-            elif op == 168:  # fadd_s
+            elif op == 170:  # fadd_s
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -2185,7 +2212,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 169:  # fsub_s
+            elif op == 171:  # fsub_s
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -2199,7 +2226,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 170:  # fmul_s
+            elif op == 172:  # fmul_s
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -2213,7 +2240,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 171:  # fdiv_s
+            elif op == 173:  # fdiv_s
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -2227,7 +2254,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 172:  # fsqrt_s
+            elif op == 174:  # fsqrt_s
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -2241,7 +2268,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 173:  # fmadd_s
+            elif op == 175:  # fmadd_s
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -2255,7 +2282,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 174:  # fmsub_s
+            elif op == 176:  # fmsub_s
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -2269,7 +2296,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 175:  # fnmsub_s
+            elif op == 177:  # fnmsub_s
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -2283,7 +2310,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 176:  # fnmadd_s
+            elif op == 178:  # fnmadd_s
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -2297,40 +2324,40 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 177:  # fmin_s
+            elif op == 179:  # fmin_s
                 r, fl = sem.fmin_s(regs[rs1], regs[rs2])
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 178:  # fmax_s
+            elif op == 180:  # fmax_s
                 r, fl = sem.fmax_s(regs[rs1], regs[rs2])
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 179:  # feq_s
+            elif op == 181:  # feq_s
                 r, fl = sem.feq_s(regs[rs1], regs[rs2])
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 180:  # flt_s
+            elif op == 182:  # flt_s
                 r, fl = sem.flt_s(regs[rs1], regs[rs2])
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 181:  # fle_s
+            elif op == 183:  # fle_s
                 r, fl = sem.fle_s(regs[rs1], regs[rs2])
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 182:  # fsgnj_s
+            elif op == 184:  # fsgnj_s
                 regs[rd] = sem.fsgnj_s(regs[rs1], regs[rs2])
-            elif op == 183:  # fsgnjn_s
+            elif op == 185:  # fsgnjn_s
                 regs[rd] = sem.fsgnjn_s(regs[rs1], regs[rs2])
-            elif op == 184:  # fsgnjx_s
+            elif op == 186:  # fsgnjx_s
                 regs[rd] = sem.fsgnjx_s(regs[rs1], regs[rs2])
-            elif op == 185:  # fclass_s
+            elif op == 187:  # fclass_s
                 regs[rd] = sem.fclass_s(regs[rs1])
-            elif op == 186:  # fcvt_w_s
+            elif op == 188:  # fcvt_w_s
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -2344,7 +2371,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 187:  # fcvt_s_w
+            elif op == 189:  # fcvt_s_w
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -2358,7 +2385,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 188:  # fcvt_wu_s
+            elif op == 190:  # fcvt_wu_s
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -2372,7 +2399,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 189:  # fcvt_s_wu
+            elif op == 191:  # fcvt_s_wu
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -2386,7 +2413,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 190:  # fcvt_l_s
+            elif op == 192:  # fcvt_l_s
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -2400,7 +2427,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 191:  # fcvt_s_l
+            elif op == 193:  # fcvt_s_l
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -2414,7 +2441,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 192:  # fcvt_lu_s
+            elif op == 194:  # fcvt_lu_s
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -2428,7 +2455,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 193:  # fcvt_s_lu
+            elif op == 195:  # fcvt_s_lu
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -2442,7 +2469,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 194:  # fadd_d
+            elif op == 196:  # fadd_d
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -2456,7 +2483,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 195:  # fsub_d
+            elif op == 197:  # fsub_d
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -2470,7 +2497,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 196:  # fmul_d
+            elif op == 198:  # fmul_d
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -2484,7 +2511,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 197:  # fdiv_d
+            elif op == 199:  # fdiv_d
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -2498,7 +2525,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 198:  # fsqrt_d
+            elif op == 200:  # fsqrt_d
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -2512,7 +2539,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 199:  # fmadd_d
+            elif op == 201:  # fmadd_d
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -2526,7 +2553,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 200:  # fmsub_d
+            elif op == 202:  # fmsub_d
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -2540,7 +2567,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 201:  # fnmsub_d
+            elif op == 203:  # fnmsub_d
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -2554,7 +2581,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 202:  # fnmadd_d
+            elif op == 204:  # fnmadd_d
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -2568,40 +2595,40 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 203:  # fmin_d
+            elif op == 205:  # fmin_d
                 r, fl = sem.fmin_d(regs[rs1], regs[rs2])
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 204:  # fmax_d
+            elif op == 206:  # fmax_d
                 r, fl = sem.fmax_d(regs[rs1], regs[rs2])
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 205:  # feq_d
+            elif op == 207:  # feq_d
                 r, fl = sem.feq_d(regs[rs1], regs[rs2])
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 206:  # flt_d
+            elif op == 208:  # flt_d
                 r, fl = sem.flt_d(regs[rs1], regs[rs2])
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 207:  # fle_d
+            elif op == 209:  # fle_d
                 r, fl = sem.fle_d(regs[rs1], regs[rs2])
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 208:  # fsgnj_d
+            elif op == 210:  # fsgnj_d
                 regs[rd] = sem.fsgnj_d(regs[rs1], regs[rs2])
-            elif op == 209:  # fsgnjn_d
+            elif op == 211:  # fsgnjn_d
                 regs[rd] = sem.fsgnjn_d(regs[rs1], regs[rs2])
-            elif op == 210:  # fsgnjx_d
+            elif op == 212:  # fsgnjx_d
                 regs[rd] = sem.fsgnjx_d(regs[rs1], regs[rs2])
-            elif op == 211:  # fclass_d
+            elif op == 213:  # fclass_d
                 regs[rd] = sem.fclass_d(regs[rs1])
-            elif op == 212:  # fcvt_w_d
+            elif op == 214:  # fcvt_w_d
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -2615,7 +2642,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 213:  # fcvt_d_w
+            elif op == 215:  # fcvt_d_w
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -2629,7 +2656,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 214:  # fcvt_wu_d
+            elif op == 216:  # fcvt_wu_d
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -2643,7 +2670,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 215:  # fcvt_d_wu
+            elif op == 217:  # fcvt_d_wu
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -2657,7 +2684,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 216:  # fcvt_l_d
+            elif op == 218:  # fcvt_l_d
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -2671,7 +2698,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 217:  # fcvt_d_l
+            elif op == 219:  # fcvt_d_l
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -2685,7 +2712,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 218:  # fcvt_lu_d
+            elif op == 220:  # fcvt_lu_d
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -2699,7 +2726,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 219:  # fcvt_d_lu
+            elif op == 221:  # fcvt_d_lu
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -2713,7 +2740,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 220:  # fcvt_s_d
+            elif op == 222:  # fcvt_s_d
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -2727,7 +2754,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 221:  # fcvt_d_s
+            elif op == 223:  # fcvt_d_s
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -2741,9 +2768,9 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 222:  # box_h
+            elif op == 224:  # box_h
                 regs[rd] = sem.box_h(regs[rs1])
-            elif op == 223:  # flh
+            elif op == 225:  # flh
                 addr = regs[rs1] + code[i, 1]
                 tlb = state[MMU_LOAD]
                 if tlb != 0:
@@ -2764,7 +2791,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     state[EXIT_OP] = i
                     return EXIT_FAULT
                 regs[rd] = sem.load_flh(mem, addr)
-            elif op == 224:  # fadd_h
+            elif op == 226:  # fadd_h
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -2778,7 +2805,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 225:  # fsub_h
+            elif op == 227:  # fsub_h
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -2792,7 +2819,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 226:  # fmul_h
+            elif op == 228:  # fmul_h
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -2806,7 +2833,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 227:  # fdiv_h
+            elif op == 229:  # fdiv_h
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -2820,7 +2847,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 228:  # fsqrt_h
+            elif op == 230:  # fsqrt_h
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -2834,7 +2861,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 229:  # fmadd_h
+            elif op == 231:  # fmadd_h
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -2848,7 +2875,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 230:  # fmsub_h
+            elif op == 232:  # fmsub_h
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -2862,7 +2889,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 231:  # fnmsub_h
+            elif op == 233:  # fnmsub_h
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -2876,7 +2903,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 232:  # fnmadd_h
+            elif op == 234:  # fnmadd_h
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -2890,40 +2917,40 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 233:  # fmin_h
+            elif op == 235:  # fmin_h
                 r, fl = sem.fmin_h(regs[rs1], regs[rs2])
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 234:  # fmax_h
+            elif op == 236:  # fmax_h
                 r, fl = sem.fmax_h(regs[rs1], regs[rs2])
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 235:  # feq_h
+            elif op == 237:  # feq_h
                 r, fl = sem.feq_h(regs[rs1], regs[rs2])
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 236:  # flt_h
+            elif op == 238:  # flt_h
                 r, fl = sem.flt_h(regs[rs1], regs[rs2])
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 237:  # fle_h
+            elif op == 239:  # fle_h
                 r, fl = sem.fle_h(regs[rs1], regs[rs2])
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 238:  # fsgnj_h
+            elif op == 240:  # fsgnj_h
                 regs[rd] = sem.fsgnj_h(regs[rs1], regs[rs2])
-            elif op == 239:  # fsgnjn_h
+            elif op == 241:  # fsgnjn_h
                 regs[rd] = sem.fsgnjn_h(regs[rs1], regs[rs2])
-            elif op == 240:  # fsgnjx_h
+            elif op == 242:  # fsgnjx_h
                 regs[rd] = sem.fsgnjx_h(regs[rs1], regs[rs2])
-            elif op == 241:  # fclass_h
+            elif op == 243:  # fclass_h
                 regs[rd] = sem.fclass_h(regs[rs1])
-            elif op == 242:  # fcvt_w_h
+            elif op == 244:  # fcvt_w_h
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -2937,7 +2964,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 243:  # fcvt_h_w
+            elif op == 245:  # fcvt_h_w
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -2951,7 +2978,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 244:  # fcvt_wu_h
+            elif op == 246:  # fcvt_wu_h
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -2965,7 +2992,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 245:  # fcvt_h_wu
+            elif op == 247:  # fcvt_h_wu
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -2979,7 +3006,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 246:  # fcvt_l_h
+            elif op == 248:  # fcvt_l_h
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -2993,7 +3020,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 247:  # fcvt_h_l
+            elif op == 249:  # fcvt_h_l
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -3007,7 +3034,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 248:  # fcvt_lu_h
+            elif op == 250:  # fcvt_lu_h
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -3021,7 +3048,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 249:  # fcvt_h_lu
+            elif op == 251:  # fcvt_h_lu
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -3035,7 +3062,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 250:  # fcvt_s_h
+            elif op == 252:  # fcvt_s_h
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -3049,7 +3076,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 251:  # fcvt_h_s
+            elif op == 253:  # fcvt_h_s
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -3063,7 +3090,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 252:  # fcvt_d_h
+            elif op == 254:  # fcvt_d_h
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -3077,7 +3104,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 253:  # fcvt_h_d
+            elif op == 255:  # fcvt_h_d
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -3091,27 +3118,27 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 254:  # fminm_h
+            elif op == 256:  # fminm_h
                 r, fl = sem.fminm_h(regs[rs1], regs[rs2])
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 255:  # fmaxm_h
+            elif op == 257:  # fmaxm_h
                 r, fl = sem.fmaxm_h(regs[rs1], regs[rs2])
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 256:  # fleq_h
+            elif op == 258:  # fleq_h
                 r, fl = sem.fleq_h(regs[rs1], regs[rs2])
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 257:  # fltq_h
+            elif op == 259:  # fltq_h
                 r, fl = sem.fltq_h(regs[rs1], regs[rs2])
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 258:  # fround_h
+            elif op == 260:  # fround_h
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -3125,7 +3152,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 259:  # froundnx_h
+            elif op == 261:  # froundnx_h
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -3139,27 +3166,27 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 260:  # fminm_s
+            elif op == 262:  # fminm_s
                 r, fl = sem.fminm_s(regs[rs1], regs[rs2])
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 261:  # fmaxm_s
+            elif op == 263:  # fmaxm_s
                 r, fl = sem.fmaxm_s(regs[rs1], regs[rs2])
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 262:  # fleq_s
+            elif op == 264:  # fleq_s
                 r, fl = sem.fleq_s(regs[rs1], regs[rs2])
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 263:  # fltq_s
+            elif op == 265:  # fltq_s
                 r, fl = sem.fltq_s(regs[rs1], regs[rs2])
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 264:  # fround_s
+            elif op == 266:  # fround_s
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -3173,7 +3200,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 265:  # froundnx_s
+            elif op == 267:  # froundnx_s
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -3187,27 +3214,27 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 266:  # fminm_d
+            elif op == 268:  # fminm_d
                 r, fl = sem.fminm_d(regs[rs1], regs[rs2])
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 267:  # fmaxm_d
+            elif op == 269:  # fmaxm_d
                 r, fl = sem.fmaxm_d(regs[rs1], regs[rs2])
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 268:  # fleq_d
+            elif op == 270:  # fleq_d
                 r, fl = sem.fleq_d(regs[rs1], regs[rs2])
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 269:  # fltq_d
+            elif op == 271:  # fltq_d
                 r, fl = sem.fltq_d(regs[rs1], regs[rs2])
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 270:  # fround_d
+            elif op == 272:  # fround_d
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -3221,7 +3248,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 271:  # froundnx_d
+            elif op == 273:  # froundnx_d
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -3235,12 +3262,12 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 272:  # fcvtmod_w_d
+            elif op == 274:  # fcvtmod_w_d
                 r, fl = sem.fcvtmod_w_d(regs[rs1])
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 273:  # fence
+            elif op == 275:  # fence
                 sem.fence((w >> 48) & 1)
             i += 1
         instret += blocks[b, BLK_INSNS]

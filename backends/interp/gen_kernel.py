@@ -25,6 +25,7 @@ DEPENDENCIES = (
     "ops.py",
     "semantics.py",
     "pagewalk.py",
+    "csrfile.py",
     "softfloat.py",
     "hostfloat.py",
     "hostops.py",
@@ -37,6 +38,12 @@ _EXIT_AT_OP = """state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
 state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
 state[EXIT_OP] = i
 return {reason}"""
+
+
+# Exit sequence after a CSR instruction (4 bytes) that retired: Python goes on at the next one.
+_EXIT_AFTER_CSR = """state[PC] = ((code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT) + 4
+state[INSTRET] = instret + (code[i, 2] >> PC_BITS) + 1
+return EXIT_SLICE"""
 
 
 def _exit(reason: str, kind: str | None = None) -> str:
@@ -122,6 +129,15 @@ def case_body(op: OpDef) -> str:
         return f"regs[rd] = {s}(state, (w >> 48) & 0xFFFF, regs[rs1], code[i, 1], FFLAGS, FRM)"
     if shape is Shape.CSR_I:
         return f"regs[rd] = {s}(state, (w >> 48) & 0xFFFF, code[i, 3], code[i, 1], FFLAGS, FRM)"
+    if shape in (Shape.CSR_SYS_R, Shape.CSR_SYS_I):
+        src = "regs[rs1]" if shape is Shape.CSR_SYS_R else "code[i, 3]"
+        return (
+            f"outcome, old = {s}(state, (w >> 48) & 0xFFFF, code[i, 1], {src})\n"
+            + "if outcome == CSR_PYTHON:\n"
+            + _indent(_exit("EXIT_TRAP", "TRAP_ILLEGAL"), 1)
+            + "\nregs[rd] = old\nif outcome == CSR_DONE_EXIT:\n"
+            + _indent(_EXIT_AFTER_CSR, 1)
+        )
     if shape is Shape.AMO:
         return (
             "addr = regs[rs1]\n"
@@ -204,6 +220,7 @@ from numba import njit
 
 from dbt.ir import hostops
 from dbt.ir import semantics as sem
+from dbt.ir.csrfile import CSR_DONE_EXIT, CSR_PYTHON
 from dbt.ir.state import (
     BLK_HEAT,
     BLK_INSNS,

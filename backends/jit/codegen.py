@@ -49,7 +49,9 @@ from dbt.ir.state import (
 )
 
 #: Shapes a region can hold: everything that does not need Python at the op itself.
-REGION_SHAPES = frozenset(Shape) - {Shape.SYSCALL, Shape.TRAP, Shape.FENCE_I, Shape.CSR_EXIT}
+REGION_SHAPES = frozenset(Shape) - {
+    Shape.SYSCALL, Shape.TRAP, Shape.FENCE_I, Shape.CSR_EXIT, Shape.CSR_SYS_R, Shape.CSR_SYS_I
+}  # fmt: skip
 CONTINUE = 0
 #: The LLVM type of a region function.
 REGION_TYPE = "i64 (i64*, i64*, i8*, i8*, i64)"

@@ -12,18 +12,51 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-MASK64 = (1 << 64) - 1
-PRV_U, PRV_S, PRV_M = 0, 1, 3
+import numpy as np
 
-# mstatus fields.
-SIE, MIE, SPIE, MPIE, SPP = 1 << 1, 1 << 3, 1 << 5, 1 << 7, 1 << 8
-MPP_SHIFT, MPP = 11, 3 << 11
-FS = 3 << 13
-MPRV, SUM, MXR, TVM, TW, TSR = 1 << 17, 1 << 18, 1 << 19, 1 << 20, 1 << 21, 1 << 22
-UXL_SXL = (2 << 32) | (2 << 34)  # 64-bit U and S modes
-SD = 1 << 63
-SSTATUS_MASK = SIE | SPIE | SPP | FS | SUM | MXR | (3 << 32) | SD
-MSTATUS_WRITABLE = SIE | MIE | SPIE | MPIE | SPP | MPP | FS | MPRV | SUM | MXR | TVM | TW | TSR
+from dbt.ir.csrfile import (
+    MIE,
+    MISA,
+    MPIE,
+    MPP,
+    MPP_SHIFT,
+    MPRV,
+    MXR,
+    PRV_M,
+    PRV_S,
+    PRV_U,
+    SIE,
+    SPIE,
+    SPP,
+    SSTATUS_MASK,
+    TSR,
+    TVM,
+    TW,
+    UXL_SXL,
+    status_with_sd,
+    status_written,
+)
+from dbt.ir.csrfile import (
+    SUM as SUM,  # (re-exported: tests use it from here)
+)
+from dbt.ir.state import (
+    CSR_MCAUSE,
+    CSR_MEPC,
+    CSR_MHARTID,
+    CSR_MSCRATCH,
+    CSR_MSTATUS,
+    CSR_MTVAL,
+    CSR_SCAUSE,
+    CSR_SEPC,
+    CSR_SSCRATCH,
+    CSR_STVAL,
+    IRQ_PENDING,
+    MMU_SATP,
+    NUM_STATE,
+    PRIV,
+)
+
+MASK64 = (1 << 64) - 1
 
 # Interrupt numbers (mip/mie bits) and exception causes.
 IRQ_SSI, IRQ_MSI, IRQ_STI, IRQ_MTI, IRQ_SEI, IRQ_MEI = 1, 3, 5, 7, 9, 11
@@ -38,8 +71,6 @@ ALL_INTERRUPTS = S_INTERRUPTS | (1 << IRQ_MSI) | (1 << IRQ_MTI) | (1 << IRQ_MEI)
 #: Exceptions medeleg may delegate (not ecall from M, cause 11).
 DELEGABLE = 0xB3FF & ~(1 << CAUSE_ECALL_M)
 
-# misa: RV64 with I, M, A, F, D, C, S, U.
-MISA = (2 << 62) | sum(1 << (ord(x) - ord("A")) for x in "IMAFDCSU")
 MENVCFG_STCE = 1 << 63
 PMP_ENTRIES = 16
 #: satp modes a write may select (Bare, Sv39, Sv48, Sv57); another mode leaves satp unchanged.
@@ -77,16 +108,31 @@ def illegal(word: int) -> Trap:
     return Trap(CAUSE_ILLEGAL, word)
 
 
+class _Word:
+    """A hart field kept in a state word (ir.state), where the kernels read and write it too."""
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+
+    def __get__(self, hart: Hart, owner: type | None = None) -> int:
+        return int(hart.words[self.index]) & MASK64
+
+    def __set__(self, hart: Hart, value: int) -> None:
+        value &= MASK64
+        hart.words[self.index] = value - (1 << 64) if value >> 63 else value
+
+
 @dataclass
 class Hart:
     """One hart's privileged state. `instret()` and `mtime()` give the counters; `pending`
-    (bits of mip the devices drive: MTIP, MSIP, MEIP, SEIP) is set by the device service."""
+    (bits of mip the devices drive: MTIP, MSIP, MEIP, SEIP) is set by the device service.
+    The privilege mode and the CSRs of ir.csrfile live in `words` (the machine's state array),
+    the rest here."""
 
     instret: Callable[[], int]
     mtime: Callable[[], int]
     hartid: int = 0
-    priv: int = PRV_M
-    mstatus: int = UXL_SXL
+    words: np.ndarray = field(default_factory=lambda: np.zeros(NUM_STATE, dtype=np.int64))
     medeleg: int = 0
     mideleg: int = 0
     mie: int = 0
@@ -96,21 +142,12 @@ class Hart:
     mip_hw: int = 0
     mtvec: int = 0
     stvec: int = 0
-    mscratch: int = 0
-    sscratch: int = 0
-    mepc: int = 0
-    sepc: int = 0
-    mcause: int = 0
-    scause: int = 0
-    mtval: int = 0
-    stval: int = 0
     mcounteren: int = 0
     scounteren: int = 0
     menvcfg: int = 0
     senvcfg: int = 0
     mcountinhibit: int = 0
     stimecmp: int = MASK64
-    satp: int = 0
     pmpcfg: list[int] = field(default_factory=lambda: [0] * (PMP_ENTRIES // 8))
     pmpaddr: list[int] = field(default_factory=lambda: [0] * PMP_ENTRIES)
     #: Waiting in wfi until an interrupt is pending.
@@ -118,6 +155,23 @@ class Hart:
     #: Called when cached translations must go: satp changed, or mstatus.MXR (what loads may
     #: read). (sfence.vma is the machine's, which knows its operands.)
     on_translation_change: Callable[[], None] = lambda: None
+
+    priv = _Word(PRIV)
+    mstatus = _Word(CSR_MSTATUS)
+    satp = _Word(MMU_SATP)
+    sscratch = _Word(CSR_SSCRATCH)
+    sepc = _Word(CSR_SEPC)
+    scause = _Word(CSR_SCAUSE)
+    stval = _Word(CSR_STVAL)
+    mscratch = _Word(CSR_MSCRATCH)
+    mepc = _Word(CSR_MEPC)
+    mcause = _Word(CSR_MCAUSE)
+    mtval = _Word(CSR_MTVAL)
+
+    def __post_init__(self) -> None:
+        self.priv = PRV_M
+        self.mstatus = UXL_SXL
+        self.words[CSR_MHARTID] = self.hartid
 
     def reset(self) -> None:
         """What a reset changes (privileged spec 3.4, and no more, as QEMU 7.2): M mode,
@@ -141,6 +195,7 @@ class Hart:
     def pending_interrupt(self) -> int | None:
         """The interrupt the hart takes now, if any (enabled, pending, by priority)."""
         pending = self.mip & self.mie
+        self.words[IRQ_PENDING] = pending  # (what the kernels see until they return)
         if not pending:
             return None
         m_enabled = self.priv < PRV_M or self.mstatus & MIE
@@ -252,9 +307,9 @@ class Hart:
         if simple is not None:
             return getattr(self, simple)
         if csr == MSTATUS:
-            return self._status_with_sd(self.mstatus)
+            return status_with_sd(self.mstatus)
         if csr == SSTATUS:
-            return self._status_with_sd(self.mstatus) & SSTATUS_MASK
+            return status_with_sd(self.mstatus) & SSTATUS_MASK
         if csr == MISA_CSR:
             return MISA
         if csr == MEDELEG:
@@ -289,12 +344,6 @@ class Hart:
             return self.hartid
         return None
 
-    @staticmethod
-    def _status_with_sd(status: int) -> int:
-        # The kernels do not track FP register writes: FP state that is on reads as Dirty (the
-        # spec allows setting Dirty conservatively), so a kernel always saves it.
-        return status | FS | SD if status & FS else status
-
     def _write(self, csr: int, value: int) -> bool:
         simple = _SIMPLE.get(csr)
         if simple is not None:
@@ -310,13 +359,8 @@ class Hart:
                 value &= 0xF1
             setattr(self, simple, value)
             return True
-        if csr == MSTATUS:
-            value = self._legal_mpp(value)
-            self._set_status((self.mstatus & ~MSTATUS_WRITABLE) | (value & MSTATUS_WRITABLE))
-            return True
-        if csr == SSTATUS:
-            writable = SSTATUS_MASK & MSTATUS_WRITABLE
-            self._set_status((self.mstatus & ~writable) | (value & writable))
+        if csr in (MSTATUS, SSTATUS):
+            self._set_status(status_written(self.mstatus, csr, value) & MASK64)
             return True
         if csr == MISA_CSR:
             return True  # WARL: fixed
@@ -368,11 +412,6 @@ class Hart:
         self.mstatus = status
         if changed & MXR:
             self.on_translation_change()
-
-    def _legal_mpp(self, value: int) -> int:
-        if (value & MPP) >> MPP_SHIFT == 2:  # reserved: keep the old mode
-            value = (value & ~MPP) | (self.mstatus & MPP)
-        return value
 
     @staticmethod
     def _pmpcfg(old: int, value: int) -> int:

@@ -45,6 +45,7 @@ from dbt.ir.state import (
     FAULT_KIND,
     FAULT_LOAD,
     FAULT_MISALIGNED,
+    FAULT_STORE,
     FAULT_TLB_LOAD,
     FAULT_TLB_STORE,
     IC_SITE,
@@ -60,6 +61,7 @@ from dbt.ir.state import (
     SLICE_END,
     STATE_WORDS_SYSTEM,
     TRAP_BREAKPOINT,
+    TRAP_ILLEGAL,
 )
 from dbt.runtime.blockcache import BlockCache
 from dbt.runtime.memory import PROT_EXEC, PROT_READ, PROT_WRITE, GuestMemory
@@ -148,9 +150,11 @@ class SystemMachine:
         self.loop = EventLoop()
         self.t0_ns = time.monotonic_ns()
         self.clint = Clint(now=lambda: (time.monotonic_ns() - self.t0_ns) // (1_000_000_000 // TIMEBASE_HZ))
-        self.hart = Hart(instret=lambda: int(self.state[INSTRET]), mtime=lambda: self.clint.mtime)
+        self.hart = Hart(
+            instret=lambda: int(self.state[INSTRET]), mtime=lambda: self.clint.mtime, words=self.state
+        )
         self.softmmu = SoftMmu(self.hart, self.memory, self.state, self.cache)
-        self.code_pages = CodePages(self.memory.ram, self.cache)
+        self.code_pages = CodePages(self.memory, self.cache)
         self.plic = Plic()
         self.console = console
         self.uart = Uart16550(transmit=console.transmit)
@@ -432,6 +436,7 @@ class SystemMachine:
         self.state[PC] = ROM_BASE
         self.state[RESERVATION] = -1
         self._load_images()
+        self.cache.flush()  # the images are written again (without lifting any write protection)
         self.resets += 1
         log.info("machine reset")
 
@@ -474,17 +479,32 @@ class SystemMachine:
             state[PC] = _to_int64(self.hart.take_trap(pc, trap.cause, trap.tval))
 
     def _refilled(self, reason: int, version: int) -> bool | None:
-        """Service a miss (a block to decode, a TLB entry to fill, an access across pages) and
-        say whether the kernel may be called again at once: not if it trapped (the mode may
-        have changed) or the block cache's arrays moved. None: not a miss, nothing done."""
+        """Service an exit that changes nothing the vCPU loop looks at (a block to decode, a TLB
+        entry to fill, an access across pages, a store to a page of code, a counter read,
+        fence.i, sfence.vma) and say whether the kernel may be called again at once: not if it
+        trapped (the mode may have changed) or the block cache's arrays moved. None: another
+        exit, nothing done."""
+        state = self.state
         if reason == EXIT_FAULT:
-            if self.state[FAULT_KIND] not in (FAULT_TLB_LOAD, FAULT_TLB_STORE):
+            kind = state[FAULT_KIND]
+            if kind == FAULT_STORE and self.code_pages.store_fault(int(state[FAULT_ADDR]) & MASK64):
+                return True  # the store runs again, unprotected
+            if kind not in (FAULT_TLB_LOAD, FAULT_TLB_STORE):
                 return None
-        elif reason != EXIT_MISS:
+        elif reason == EXIT_TRAP:
+            if state[FAULT_KIND] != TRAP_ILLEGAL or not self._is_sfence_vma(int(state[PC]) & MASK64):
+                return None
+        elif reason not in (EXIT_MISS, EXIT_CSR, EXIT_FENCE_I):
             return None
         traps = self.traps
         self._service(reason)
         return self.traps == traps and self.cache.version == version
+
+    def _is_sfence_vma(self, pc: int) -> bool:
+        try:
+            return self._word_at(pc) & 0xFE007FFF == 0x12000073
+        except Trap:
+            return False  # (_service raises it)
 
     def _advance(self, length: int) -> None:
         self.state[PC] += length
@@ -529,6 +549,8 @@ class SystemMachine:
                 self.softmmu.perform_crossing(access, addr, self.regs)
                 self._advance(access.length)
             return
+        if kind == FAULT_STORE and self.code_pages.store_fault(addr):
+            return  # (see _refilled)
         word = self._word_at(pc)
         access = decode_access(word)
         cause = CAUSE_LOAD_ACCESS if kind == FAULT_LOAD else CAUSE_STORE_ACCESS

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dbt.ir import pagewalk
+from dbt.ir.csrfile import MMU_NONE, mmu_index
 from dbt.ir.pagewalk import (
     ACCESS_FETCH,
     ACCESS_LOAD,
@@ -49,7 +50,6 @@ from dbt.ir.pagewalk import (
     PTE_X,
     SATP_ASID_MASK,
     SATP_ASID_SHIFT,
-    SATP_MODE_SHIFT,
     tlb_set,
 )
 from dbt.ir.state import (
@@ -67,7 +67,7 @@ from dbt.ir.state import (
     TLB_SETS,
 )
 from dbt.runtime.process import to_int64
-from dbt.runtime.system.hart import MASK64, MPP, MPP_SHIFT, MPRV, MXR, PRV_M, PRV_U, SUM, Trap
+from dbt.runtime.system.hart import MASK64, MXR, Trap
 
 #: (The names from ir.pagewalk are re-exported: the machine and the tests use them from here.)
 __all__ = [
@@ -112,8 +112,6 @@ __all__ = [
 LEVELS = {MODE_SV39: 3, MODE_SV48: 4, MODE_SV57: 5}
 ACCESSES = TLB_ACCESSES
 MMU_INDICES = TLB_MMU_INDICES
-#: No translation: M mode, or satp Bare.
-MMU_NONE = -1
 
 #: Entries per (MMU index, access) set; a power of two.
 SETS = TLB_SETS
@@ -130,18 +128,6 @@ class Translation:
     size: int
     pte: int
     asid: int
-
-
-def mmu_index(priv: int, mstatus: int, satp: int, access: int) -> int:
-    """The MMU index an access uses (MMU_NONE when it is not translated). Loads and stores of M
-    mode with mstatus.MPRV use the mode in MPP."""
-    if access != ACCESS_FETCH and priv == PRV_M and mstatus & MPRV:
-        priv = (mstatus & MPP) >> MPP_SHIFT
-    if priv == PRV_M or satp >> SATP_MODE_SHIFT == MODE_BARE:
-        return MMU_NONE
-    if priv == PRV_U:
-        return MMU_U
-    return MMU_S_SUM if mstatus & SUM else MMU_S
 
 
 def asid_of(satp: int) -> int:

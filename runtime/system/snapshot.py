@@ -19,7 +19,7 @@ from dbt.errors import VmError
 from dbt.ir.state import PAGE_SIZE
 
 FORMAT = "dbt-snapshot-1"
-_HART_SKIP = {"instret", "mtime", "on_translation_change"}
+_HART_SKIP = {"instret", "mtime", "on_translation_change", "words"}  # (words: in the state array)
 _TRANSPORT_FIELDS = ("status", "device_features_sel", "driver_features_sel", "driver_features", "queue_sel",
                      "interrupt_status", "notified")  # fmt: skip
 

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from dbt.ir.csrfile import mmu_word
 from dbt.ir.state import (
+    CSR_MSTATUS,
     F_BASE,
     MMU_FETCH,
     MMU_LOAD,
@@ -23,11 +25,10 @@ from dbt.ir.state import (
     MMU_SATP,
     MMU_STORE,
     PAGE_SIZE,
-    PERM_R,
-    PERM_W,
+    PRIV,
 )
 from dbt.runtime.blockcache import BlockCache
-from dbt.runtime.memory import GuestMemory
+from dbt.runtime.memory import GuestFault, GuestMemory
 from dbt.runtime.process import to_int64
 from dbt.runtime.system.hart import CAUSE_LOAD_ACCESS, CAUSE_STORE_ACCESS, MASK64, MXR, Hart, Trap
 from dbt.runtime.system.mmio import Access
@@ -35,10 +36,8 @@ from dbt.runtime.system.mmu import (
     ACCESS_FETCH,
     ACCESS_LOAD,
     ACCESS_STORE,
-    MMU_NONE,
     Mmu,
     PageTableMemory,
-    Tlb,
     asid_of,
     mmu_index,
 )
@@ -71,11 +70,10 @@ class SoftMmu:
             return
         self._context = context
         state = self.state
+        priv, status, satp = (int(state[word]) for word in (PRIV, CSR_MSTATUS, MMU_SATP))
         for word, access in ((MMU_FETCH, ACCESS_FETCH), (MMU_LOAD, ACCESS_LOAD), (MMU_STORE, ACCESS_STORE)):
-            mmu = mmu_index(hart.priv, hart.mstatus, hart.satp, access)
-            state[word] = 0 if mmu == MMU_NONE else Tlb.set_index(access, mmu)
-        state[MMU_SATP] = to_int64(hart.satp)
-        state[MMU_MXR] = 1 if hart.mstatus & MXR else 0
+            state[word] = mmu_word(priv, status, satp, access)
+        state[MMU_MXR] = 1 if status & MXR else 0
 
     @property
     def translating(self) -> bool:
@@ -145,19 +143,19 @@ class SoftMmu:
             (self.translate(vaddr, kind), split),
             (self.translate(vaddr + split, kind), access.size - split),
         )
-        need = PERM_W if access.store else PERM_R
-        for paddr, length in parts:
-            if not self._in_ram(paddr, length, need):
-                raise Trap(cause, vaddr)
+        try:  # (the views check both pages, and lift a code page's write protection)
+            views = [self.memory.view(paddr, length, writable=access.store) for paddr, length in parts]
+        except GuestFault:
+            raise Trap(cause, vaddr) from None
         reg = access.reg + (F_BASE if access.fp else 0)
-        ram = self.memory.ram
         if access.store:
-            data = (int(regs[reg]) & MASK64).to_bytes(8, "little")[: access.size]
-            (first, n), (second, _) = parts
-            ram[first : first + n] = np.frombuffer(data[:n], dtype=np.uint8)
-            ram[second : second + access.size - n] = np.frombuffer(data[n:], dtype=np.uint8)
+            data = np.frombuffer(
+                (int(regs[reg]) & MASK64).to_bytes(8, "little")[: access.size], dtype=np.uint8
+            )
+            views[0][:] = data[:split]
+            views[1][:] = data[split:]
             return
-        data = b"".join(ram[paddr : paddr + length].tobytes() for paddr, length in parts)
+        data = b"".join(view.tobytes() for view in views)
         value = int.from_bytes(data, "little")
         bits = 8 * access.size
         if access.fp and access.size == 4:
@@ -166,8 +164,3 @@ class SoftMmu:
             value -= 1 << bits
         if reg:
             regs[reg] = to_int64(value)
-
-    def _in_ram(self, paddr: int, length: int, need: int) -> bool:
-        perm = self.memory.perm
-        first, last = paddr >> 12, (paddr + length - 1) >> 12
-        return last < perm.shape[0] and all(perm[page] & need == need for page in (first, last))

@@ -2,7 +2,8 @@
 
 fflags (0x001), frm (0x002) and fcsr (0x003) are read and written inside the kernel; cycle,
 time and instret (0xC00-0xC02) exit to Python, which reads the clock. Any other CSR, or a
-write to a read-only counter, is an illegal instruction (as in Linux user mode).
+write to a read-only counter, is an illegal instruction (as in Linux user mode). System mode's
+hot privileged CSRs (ir.csrfile) become csr_sys ops, which the kernels do or hand to Python.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from dbt.frontends.riscv64.decoder import Insn
 from dbt.frontends.riscv64.lift.common import xd
 from dbt.ir.builder import BlockBuilder
+from dbt.ir.csrfile import KERNEL_CSRS
 from dbt.ir.ops import CSR_MODE_CLEAR, CSR_MODE_READ, CSR_MODE_SET, CSR_MODE_WRITE
 
 FP_CSRS = (0x001, 0x002, 0x003)
@@ -25,6 +27,12 @@ def _csr(b: BlockBuilder, i: Insn, mode: int, immediate: bool) -> bool:
         if mode != CSR_MODE_READ:
             return False
         b.emit("csr_counter", rd=xd(i.rd), aux=i.csr)
+        return True
+    if i.csr in KERNEL_CSRS:  # system mode's (in user mode, as illegal as any other)
+        if immediate:
+            b.emit("csr_sys_i", rd=xd(i.rd), aux=i.csr, imm=mode, extra=i.imm)
+        else:
+            b.emit("csr_sys_r", rd=xd(i.rd), rs1=i.rs1, aux=i.csr, imm=mode)
         return True
     if i.csr not in FP_CSRS:
         return False
