@@ -20,6 +20,7 @@ import logging
 import os
 import pickle
 import queue
+import signal
 import struct
 import subprocess
 import sys
@@ -139,6 +140,10 @@ class _Worker:
         self.thread.start()
 
     def _serve(self) -> None:
+        # Signals are the guest's: a process-directed one (SIGALRM of a guest timer, say) must
+        # go to the thread that runs the guest, never kill dbt from this one because the guest
+        # blocks it there and leaves it at its default action.
+        signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())
         while True:
             item = self.jobs.get()
             if item is None:
