@@ -50,10 +50,10 @@ static void compute_loop(void) {
     alarmed = 0;
     arm(50000);
     uint64_t x = 1, turns = 0;
-    while (!alarmed) {
+    do { /* (at least one turn: on a loaded host the alarm may come before the loop starts) */
         x = x * 6364136223846793005ull + 1442695040888963407ull;
         turns++;
-    }
+    } while (!alarmed);
     printf("1: SIGALRM stopped the compute loop: %s\n", turns > 0 && x != 0 ? "yes" : "no");
 }
 
@@ -63,12 +63,21 @@ static void pipe_read(int restart) {
     sa.sa_handler = on_alarm_write;
     sa.sa_flags = restart ? SA_RESTART : 0;
     sigaction(SIGALRM, &sa, NULL);
-    pipe(pipe_fds);
-    alarmed = 0;
-    arm(30000);
     char c = 0;
-    errno = 0;
-    ssize_t n = read(pipe_fds[0], &c, 1);
+    ssize_t n;
+    /* Without SA_RESTART, a byte read means the alarm came before read() blocked (a loaded
+     * host): try again with a longer delay. */
+    for (long usec = 30000;; usec *= 2) {
+        pipe(pipe_fds);
+        alarmed = 0;
+        arm(usec);
+        errno = 0;
+        n = read(pipe_fds[0], &c, 1);
+        if (restart || n != 1 || usec > 2000000)
+            break;
+        close(pipe_fds[0]);
+        close(pipe_fds[1]);
+    }
     printf("2: %s: read returned %zd%s%s, handler ran %d\n", restart ? "SA_RESTART" : "no SA_RESTART", n,
            n < 0 && errno == EINTR ? " EINTR" : "", n == 1 && c == 'x' ? " (the handler's byte)" : "",
            (int)alarmed);
@@ -276,7 +285,7 @@ static void signal_fds(void) {
 static int reader_fds[2];
 static volatile int reader_ready;
 static volatile ssize_t reader_result;
-static volatile int reader_errno;
+static volatile int reader_errno, reader_done;
 static void on_usr1_plain(int signo) { (void)signo; }
 static void *blocked_reader(void *arg) {
     (void)arg;
@@ -284,6 +293,7 @@ static void *blocked_reader(void *arg) {
     reader_ready = 1;
     reader_result = read(reader_fds[0], &c, 1);
     reader_errno = errno;
+    reader_done = 1;
     return NULL;
 }
 
@@ -296,8 +306,13 @@ static void thread_read_interrupted(void) {
     pthread_t t;
     pthread_create(&t, NULL, blocked_reader, NULL);
     while (!reader_ready) sched_yield();
-    usleep(30000); /* let it block in read */
-    pthread_kill(t, SIGUSR1);
+    /* Once it blocks in read, a signal interrupts it; one sent before it got there (a loaded
+     * host) only runs the handler, so send another until the read returns. */
+    do {
+        usleep(30000);
+        pthread_kill(t, SIGUSR1);
+        usleep(30000);
+    } while (!reader_done);
     pthread_join(t, NULL);
     printf("9: the thread's blocked read: %zd %s\n", reader_result, reader_errno == EINTR ? "EINTR" : "?");
     close(reader_fds[0]);
