@@ -18,7 +18,8 @@ import numpy as np
 from dbt.errors import VmError
 from dbt.ir.state import PAGE_SIZE
 
-FORMAT = "dbt-snapshot-1"
+#: Bumped whenever the state array's layout changes (2: the TLB metadata and the hart's CSR words).
+FORMAT = "dbt-snapshot-2"
 _HART_SKIP = {"instret", "mtime", "on_translation_change", "words"}  # (words: in the state array)
 _TRANSPORT_FIELDS = ("status", "device_features_sel", "driver_features_sel", "driver_features", "queue_sel",
                      "interrupt_status", "notified")  # fmt: skip
@@ -90,7 +91,10 @@ def load(machine, path: str) -> None:
             arrays = {name: arrays[name] for name in arrays.files}
     except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
         raise VmError(f"cannot read the snapshot {path}: {exc}") from None
-    if meta.get("format") != FORMAT:
+    found = str(meta.get("format"))
+    if found.startswith("dbt-snapshot-") and found != FORMAT:
+        raise VmError(f"the snapshot {path} was written by another version of dbt ({found}, not {FORMAT})")
+    if found != FORMAT or len(arrays.get("state", ())) != len(machine.state):
         raise VmError(f"{path} is not a dbt snapshot")
     if meta["machine"] != json.loads(json.dumps(dataclasses.asdict(machine.machine))):
         raise VmError(f"the snapshot {path} is of a machine with another configuration: {meta['machine']}")

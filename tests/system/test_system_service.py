@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+import zipfile
 
 import pytest
 from guestbuild import available_bare_toolchains, build_bare
@@ -183,3 +184,11 @@ def test_snapshot_of_another_machine_is_refused(tmp_path):
     (tmp_path / "junk.snap").write_bytes(b"not a snapshot")
     answer = other.execute({"execute": "snapshot-load", "arguments": {"file": str(tmp_path / "junk.snap")}})
     assert answer["error"]["desc"].startswith("cannot read the snapshot")
+    # one of an older layout of the state array
+    old = tmp_path / "old.snap"
+    with zipfile.ZipFile(path) as source, zipfile.ZipFile(old, "w") as target:
+        meta = json.loads(source.read("machine.json"))
+        target.writestr("machine.json", json.dumps({**meta, "format": "dbt-snapshot-1"}))
+        target.writestr("arrays.npz", source.read("arrays.npz"))
+    answer = service.execute({"execute": "snapshot-load", "arguments": {"file": str(old)}})
+    assert "written by another version of dbt" in answer["error"]["desc"]
