@@ -55,6 +55,7 @@ from dbt.ir.state import (
     NUM_STATE,
     PRIV,
 )
+from dbt.runtime.process import to_int64
 
 MASK64 = (1 << 64) - 1
 
@@ -118,8 +119,7 @@ class _Word:
         return int(hart.words[self.index]) & MASK64
 
     def __set__(self, hart: Hart, value: int) -> None:
-        value &= MASK64
-        hart.words[self.index] = value - (1 << 64) if value >> 63 else value
+        hart.words[self.index] = to_int64(value)
 
 
 @dataclass
