@@ -330,7 +330,8 @@ def system(
         typer.Option(
             "--netdev",
             "-netdev",
-            help="A virtio-net card on a backend: socket,connect=HOST:PORT|listen=HOST:PORT|udp=HOST:PORT.",
+            help="A virtio-net card on a backend: user[,hostfwd=tcp:[ADDR]:PORT-:PORT...] (libslirp), "
+            "tap,ifname=NAME, or socket,connect=HOST:PORT|listen=HOST:PORT|udp=HOST:PORT.",
         ),
     ] = None,
     device: Annotated[

@@ -10,9 +10,14 @@ Stage: devices.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import logging
+import os
 import socket
 import struct
+import time
+from collections.abc import Callable
+from typing import Protocol
 
 from dbt.errors import NetError
 
@@ -20,6 +25,18 @@ log = logging.getLogger("dbt.devices")
 
 #: The largest frame either side accepts (an Ethernet frame with a VLAN tag, and room to spare).
 MAX_FRAME = 65536
+
+
+class Backend(Protocol):
+    """What virtio-net and the event loop need of a backend."""
+
+    sent: int
+    received: int
+
+    def fileno(self) -> int: ...
+    def send(self, frame: bytes) -> None: ...
+    def receive(self) -> tuple[list[bytes], bool]: ...
+    def close(self) -> None: ...
 
 
 def _address(text: str, option: str) -> tuple[str, int]:
@@ -109,20 +126,96 @@ class SocketBackend:
         self.sock.close()
 
 
-def parse_netdev(text: str) -> tuple[str, dict[str, str]]:
-    """--netdev KIND[,key=value...] as QEMU spells it: (kind, options); id= is accepted and
-    ignored (the one netdev goes to the one virtio-net device)."""
+TUNSETIFF = 0x400454CA
+IFF_TAP, IFF_NO_PI = 0x0002, 0x1000
+
+
+class TapBackend:
+    """A host tap interface (`tap,ifname=NAME`; Linux's /dev/net/tun): each read or write of the
+    descriptor is one Ethernet frame. An existing persistent tap (`ip tuntap add ... user U`)
+    needs no privilege; creating one needs CAP_NET_ADMIN. dbt runs no ifup script: configure the
+    host side yourself (script=no and downscript=no are accepted for QEMU's command lines)."""
+
+    def __init__(self, options: dict[str, str]) -> None:
+        for option in ("script", "downscript"):
+            if options.get(option, "no") != "no":
+                raise NetError(f"--netdev tap: only {option}=no is supported (set the tap up beforehand)")
+        name = options.get("ifname", "")
+        if len(name.encode()) > 15:
+            raise NetError(f"--netdev tap: ifname={name!r} is longer than 15 bytes")
+        self.sent = self.received = 0
+        try:
+            self.fd = os.open("/dev/net/tun", os.O_RDWR | os.O_NONBLOCK | os.O_CLOEXEC)
+        except OSError as exc:
+            raise NetError(f"--netdev tap: /dev/net/tun: {exc.strerror}") from None
+        try:
+            answer = fcntl.ioctl(self.fd, TUNSETIFF, struct.pack("16sH", name.encode(), IFF_TAP | IFF_NO_PI))
+        except OSError as exc:
+            os.close(self.fd)
+            raise NetError(f"--netdev tap: cannot attach to {name or 'a new tap'}: {exc.strerror}") from None
+        self.ifname = answer[:16].rstrip(b"\0").decode()
+        log.info("netdev tap: attached to %s", self.ifname)
+
+    def fileno(self) -> int:
+        return self.fd
+
+    def send(self, frame: bytes) -> None:
+        try:
+            os.write(self.fd, frame)
+            self.sent += 1
+        except OSError as exc:  # the interface is down or its queue full: the frame is lost
+            log.debug("netdev tap: send: %s", exc)
+
+    def receive(self) -> tuple[list[bytes], bool]:
+        frames = []
+        while True:
+            try:
+                frame = os.read(self.fd, MAX_FRAME)
+            except BlockingIOError:
+                break
+            except OSError as exc:
+                log.debug("netdev tap: receive: %s", exc)
+                break
+            frames.append(frame)
+        self.received += len(frames)
+        return frames, True
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+
+#: The options each backend takes (hostfwd may repeat).
+OPTIONS = {
+    "socket": {"connect", "listen", "udp", "localaddr"},
+    "user": {"net", "host", "dhcpstart", "dns", "hostname", "restrict", "ipv6", "hostfwd"},
+    "tap": {"ifname", "script", "downscript"},
+}
+
+
+def parse_netdev(text: str) -> tuple[str, list[tuple[str, str]]]:
+    """--netdev KIND[,key=value...] as QEMU spells it: (kind, options in order); id= is accepted
+    and ignored (each netdev goes to its own virtio-net device)."""
     kind, _, rest = text.partition(",")
-    options = dict(part.split("=", 1) if "=" in part else (part, "") for part in rest.split(",") if part)
-    options.pop("id", None)
-    if kind != "socket":
-        raise NetError(f"--netdev: unknown or unsupported backend {kind!r} (supported: socket)")
-    unknown = set(options) - {"connect", "listen", "udp", "localaddr"}
-    if unknown:
-        raise NetError(f"--netdev socket: unknown option {sorted(unknown)[0]!r}")
-    return kind, options
+    options = [tuple(part.split("=", 1)) if "=" in part else (part, "") for part in rest.split(",") if part]
+    options = [(name, value) for name, value in options if name != "id"]
+    if kind not in OPTIONS:
+        raise NetError(f"--netdev: unknown or unsupported backend {kind!r} (supported: {', '.join(OPTIONS)})")
+    for name, _ in options:
+        if name not in OPTIONS[kind]:
+            raise NetError(f"--netdev {kind}: unknown option {name!r}")
+    return kind, options  # type: ignore[return-value]
 
 
-def open_backend(text: str) -> SocketBackend:
-    _, options = parse_netdev(text)
-    return SocketBackend(options)
+def open_backend(text: str, clock: Callable[[], int] = time.monotonic_ns) -> Backend:
+    kind, options = parse_netdev(text)
+    if kind == "user":
+        from dbt.devices.slirp import SlirpBackend
+
+        return SlirpBackend(
+            {name: value for name, value in options if name != "hostfwd"},
+            [value for name, value in options if name == "hostfwd"],
+            clock,
+        )
+    if kind == "tap":
+        return TapBackend(dict(options))
+    return SocketBackend(dict(options))

@@ -67,7 +67,7 @@ from dbt.runtime.blockcache import BlockCache
 from dbt.runtime.memory import PROT_EXEC, PROT_READ, PROT_WRITE, GuestMemory
 from dbt.runtime.system import images
 from dbt.runtime.system.codepages import CodePages
-from dbt.runtime.system.events import EventLoop
+from dbt.runtime.system.events import EventLoop, TimerEvent
 from dbt.runtime.system.hart import (
     CAUSE_BREAKPOINT,
     CAUSE_ECALL_M,
@@ -254,7 +254,7 @@ class SystemMachine:
             from dbt.devices.virtio_net import DEFAULT_MAC, VirtioNet
 
             mac = DEFAULT_MAC[:5] + bytes([DEFAULT_MAC[5] + index])  # QEMU counts NICs up
-            models.append(VirtioNet(open_backend(text), mac))
+            models.append(VirtioNet(open_backend(text, self.loop.clock), mac))
         for name in self.machine.devices:
             if name != "virtio-rng-device":
                 raise VmError(f"unknown device {name!r} (known: virtio-rng-device)")
@@ -278,6 +278,27 @@ class SystemMachine:
                 self.loop.remove_reader(fd)
 
         self.loop.add_reader(fd, readable)
+        backend = transport.model.backend
+        if hasattr(backend, "next_deadline"):  # a backend with timers of its own (user)
+            armed: list[TimerEvent] = []  # the one wake-up set for it, if any
+
+            def due() -> None:
+                armed.clear()
+                readable()
+                reschedule()
+
+            def reschedule() -> None:
+                deadline = backend.next_deadline()
+                if armed and deadline is not None and armed[0].deadline_ns <= deadline:
+                    return  # an earlier wake-up is set; it re-arms
+                for event in armed:
+                    event.cancel()
+                armed.clear()
+                if deadline is not None:
+                    armed.append(self.loop.call_at(deadline, due))
+
+            backend.timers_changed = reschedule
+            reschedule()
 
     def _layout(self, initrd: tuple[int, int] | None) -> Layout:
         return Layout(

@@ -1,11 +1,13 @@
-"""virtio-net on QEMU's socket netdev: U-Boot's virtio-net driver pings a peer on the other end
+"""virtio-net: U-Boot's virtio-net driver pings a peer on the other end of QEMU's socket netdev
 (tests/system/netpeer.py answers ARP and ICMP echo), under dbt and under qemu-system-riscv64
-against the same peer: the same console and the same frames on the wire. The backend's framing
-and its errors on their own.
+against the same peer: the same console and the same frames on the wire; U-Boot takes a DHCP
+lease from the user netdev (libslirp) and pings its gateway, as under QEMU's. The socket
+backend's framing and its errors on their own.
 """
 
 from __future__ import annotations
 
+import re
 import socket
 import struct
 import subprocess
@@ -16,7 +18,7 @@ from debianfetch import need
 from netpeer import NetPeer
 from test_system_boot import OPENSBI, QEMU_SYSTEM, TIERS, UBOOT, _converse
 
-from dbt.devices.netdev import SocketBackend, parse_netdev
+from dbt.devices.netdev import SocketBackend, open_backend
 from dbt.devices.virtio_net import RX_BACKLOG, VirtioNet
 from dbt.errors import NetError
 
@@ -47,6 +49,30 @@ def test_uboot_pings_the_peer_as_under_qemu(tier):
     assert len(qemu_frames) == 4  # ARP request and echo request, twice (U-Boot keeps no ARP cache)
     assert answers == reference
     assert peer.frames == qemu_frames
+
+
+#: U-Boot asks the user network (libslirp) for an address, then pings its gateway.
+DHCP = [b"setenv autoload no", b"dhcp", b"ping 10.0.2.2", b"poweroff"]
+
+
+@pytest.mark.parametrize("tier", sorted(TIERS))
+def test_uboot_takes_a_dhcp_lease_from_the_user_network_as_under_qemu(tier):
+    need(QEMU_SYSTEM, "qemu-system-riscv64")
+    need(UBOOT, "Debian's u-boot-qemu package")
+    need(OPENSBI, "Debian's opensbi package")
+    qemu = [QEMU_SYSTEM, "-M", "virt", "-nographic", "-kernel", UBOOT, "-netdev", "user,id=n0",
+            "-device", "virtio-net-device,netdev=n0"]  # fmt: skip
+    qemu_status, reference = _converse(qemu, DHCP, stop_autoboot=True)
+    dbt = [sys.executable, "-m", "dbt", "system", "--kernel", UBOOT, "--netdev", "user", *TIERS[tier]]
+    status, answers = _converse(dbt, DHCP, stop_autoboot=True)
+    assert qemu_status == status == 0
+    assert b"DHCP client bound to address 10.0.2.15" in reference[1]
+    assert b"host 10.0.2.2 is alive" in reference[2]
+
+    def untimed(lines: list[bytes]) -> list[bytes]:  # U-Boot says how many ms the lease took
+        return [re.sub(rb"\(\d+ ms\)", b"(N ms)", line) for line in lines]
+
+    assert untimed(answers) == untimed(reference)
 
 
 def _pair() -> tuple[SocketBackend, socket.socket]:
@@ -114,7 +140,7 @@ def test_receive_backlog_is_bounded():
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("user", "--netdev: unknown or unsupported backend 'user' (supported: socket)"),
+        ("vde", "--netdev: unknown or unsupported backend 'vde' (supported: socket, user, tap)"),
         ("socket,connect=127.0.0.1:1,mcast=x", "--netdev socket: unknown option 'mcast'"),
         ("socket", "--netdev socket needs connect=HOST:PORT, listen=HOST:PORT or udp=HOST:PORT"),
         ("socket,connect=nowhere", "--netdev socket: connect='nowhere' is not HOST:PORT"),
@@ -122,7 +148,7 @@ def test_receive_backlog_is_bounded():
 )
 def test_netdev_errors(text, message):
     with pytest.raises(NetError) as info:
-        SocketBackend(parse_netdev(text)[1])
+        open_backend(text)
     assert str(info.value) == message
 
 
