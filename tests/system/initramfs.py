@@ -134,6 +134,7 @@ export PATH=/bin
 /bin/busybox --install -s /bin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
+mkdir -p /mnt
 [ -e /lib/modules/order ] && mount -t devtmpfs devtmpfs /dev
 """
     + LOAD_MODULES
