@@ -16,6 +16,7 @@ from dbt.ir import csrfile, pagewalk
 from dbt.ir import hostfloat as hf
 from dbt.ir import hostops as h
 from dbt.ir import softfloat as sf
+from dbt.ir import state as state_layout
 from dbt.ir.ops import CSR_MODE_CLEAR, CSR_MODE_SET, CSR_MODE_WRITE
 from dbt.ir.state import CACHE_BLOCK_SIZE, MMU_MXR, MMU_SATP, PERM_PAIR_SHIFT, TLB_SETS, TLB_VPN_MASK
 
@@ -1401,6 +1402,8 @@ def mem_ok_fast(perm, addr, size, need):
         return (perm[page] & need) == need
     return (perm[page] & (need << PERM_PAIR_SHIFT)) == need << PERM_PAIR_SHIFT
 
+
+block_slot = register_jitable(state_layout.block_slot)
 
 # The page walk and TLB fill, plain Python that Python runs too (see ir.pagewalk): compiled
 # into the kernels as they are.

@@ -166,6 +166,19 @@ BLK_PHYS = 6  # physical address of the block's first instruction (= BLK_PC but 
 #               under translation; -1: a block dropped from the lookup)
 BLK_WORDS = 7
 
+#: Fibonacci hashing (2^64 / golden ratio, as an int64) for the pc -> block table.
+BLOCK_HASH_MULTIPLIER = -0x61C8864680B583EB
+
+
+def block_slot(pc: int, mask: int) -> int:
+    """The first slot the pc -> block table probes for `pc` (mask = table size - 1 < 2^31).
+    Multiplicative, so the dense, sequential pcs of code spread over the table: with the pc
+    itself as the index, code at addresses that alias modulo the table size formed clusters
+    that linear probing walked for hundreds of slots. The same bits come out of Python's exact
+    product and the kernels' wrapping int64 one (bits 32..62 of the product)."""
+    return (((pc >> 1) * BLOCK_HASH_MULTIPLIER) >> 32) & mask
+
+
 #: Bytes in a cache block: what cbo.zero clears and riscv_hwprobe reports (as on QEMU and most
 #: hardware).
 CACHE_BLOCK_SIZE = 64

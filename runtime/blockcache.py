@@ -30,6 +30,7 @@ from dbt.ir.state import (
     BLK_WORDS,
     OP_WORDS,
     PAGE_SHIFT,
+    block_slot,
 )
 
 log = logging.getLogger("dbt.cache")
@@ -55,6 +56,7 @@ class BlockCache:
 
     def _allocate(self) -> None:
         op_capacity, block_capacity, table_size = self._sizes
+        self.dropped_slots = 0
         self.code = np.zeros((op_capacity, OP_WORDS), dtype=np.int64)
         self.blocks = np.zeros((block_capacity, BLK_WORDS), dtype=np.int64)
         self.keys = np.full(table_size, -1, dtype=np.int64)
@@ -101,7 +103,7 @@ class BlockCache:
         probe, -1). Blocks of one pc at several physical addresses (one program's code at an
         address another maps elsewhere) each have their own slot."""
         mask = len(self.keys) - 1
-        slot = (pc >> 1) & mask
+        slot = block_slot(pc, mask)
         while True:
             key = int(self.keys[slot])
             if key == -1:
@@ -112,11 +114,36 @@ class BlockCache:
             slot = (slot + 1) & mask
 
     def _put(self, pc: int, number: int) -> None:
-        slot, _ = self._find(pc, int(self.blocks[number, BLK_PHYS]))
+        """Enter block `number` at `pc`: in the slot of a block it replaces (same pc and
+        physical address), else in that of a dropped block of the same pc, else in the empty
+        slot ending the probe. Reusing the dropped block's slot matters: code decoded again
+        and again at one pc (an instruction straddling two pages, dropped at every sfence.vma)
+        otherwise left a run of thousands of dead slots that every lookup nearby walked."""
+        mask = len(self.keys) - 1
+        slot = block_slot(pc, mask)
+        phys = int(self.blocks[number, BLK_PHYS])
+        dead = -1
+        while True:
+            key = int(self.keys[slot])
+            if key == -1:
+                break
+            if key == pc:
+                old = int(self.blocks[int(self.values[slot]), BLK_PHYS])
+                if old == phys:
+                    self.values[slot] = number  # (a kernel reading it finds the old or the new)
+                    return
+                if old == -1 and dead == -1:
+                    dead = slot
+            slot = (slot + 1) & mask
+        if dead != -1:
+            self.values[dead] = number
+            self.dropped_slots -= 1
+            return
         self.values[slot] = number
         self.keys[slot] = pc  # last: a kernel that finds the key finds its value
 
     def _rehash(self, size: int) -> None:
+        self.dropped_slots = 0
         self.keys = np.full(size, -1, dtype=np.int64)
         self.values = np.zeros(size, dtype=np.int64)
         for number in range(self.n_blocks):
@@ -124,8 +151,15 @@ class BlockCache:
                 self._put(int(self.blocks[number, BLK_PC]), number)
 
     def drop(self, number: int) -> None:
-        """Take one block out of the lookup (its slot stays, matching nothing, until a flush)."""
+        """Take one block out of the lookup. Its slot stays, matching nothing, until the table
+        is rebuilt: once dropped blocks hold a quarter of it (probes walk past them)."""
+        if self.blocks[number, BLK_PHYS] == -1:
+            return
         self.blocks[number, BLK_PHYS] = -1
+        self.dropped_slots += 1
+        if 4 * self.dropped_slots > len(self.keys):
+            self._rehash(len(self.keys))
+            self.version += 1
 
     def overlaps_code(self, start: int, end: int) -> bool:
         first, last = start >> PAGE_SHIFT, (end - 1) >> PAGE_SHIFT

@@ -2,4 +2,4 @@
 dbt.backends.interp.gen_kernel: do not edit. Kept apart from _kernel.py so reading it needs no Numba.
 """
 
-SOURCE_HASH = "3a3c8514b54c7d50"
+SOURCE_HASH = "f0b52222db184d76"

@@ -295,7 +295,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 state[PC] = pc
                 state[INSTRET] = instret
                 return EXIT_MISS
-        slot = (pc >> 1) & hmask
+        slot = sem.block_slot(pc, hmask)
         while True:
             key = ht_keys[slot]
             if key == pc and blocks[ht_vals[slot], BLK_PHYS] == ppc:

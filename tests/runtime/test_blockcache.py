@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from dbt.ir.builder import BlockBuilder
-from dbt.ir.state import BLK_INSNS, BLK_OPS, BLK_PC, BLK_START, PAGE_SIZE
+from dbt.ir.state import BLK_INSNS, BLK_OPS, BLK_PC, BLK_START, PAGE_SIZE, block_slot
 from dbt.runtime.blockcache import BlockCache
 
 
@@ -102,3 +102,60 @@ def test_colliding_pcs_are_all_found(step):
     for pc in pcs:
         cache.insert(make_block(pc, 1))
     assert [cache.lookup(pc) for pc in pcs] == list(range(40))
+
+
+def _probes(cache: BlockCache, pc: int) -> int:
+    """How many slots a lookup of `pc` reads (as the kernels' loop does)."""
+    mask, slot, count = len(cache.keys) - 1, block_slot(pc, len(cache.keys) - 1), 1
+    while cache.keys[slot] not in (-1, pc):
+        slot, count = (slot + 1) & mask, count + 1
+    return count
+
+
+def test_code_at_addresses_a_table_span_apart_does_not_pile_up():
+    """The same offset in 64 mappings 2 MiB apart (the table's span, at 2 bytes a slot, divides
+    it): a pc-as-index table put them all in one run of slots; the hash spreads them."""
+    cache = BlockCache(table_size=1 << 10)
+    pcs = [0x4000_0000 + 0x20_0000 * i + 0x1234 for i in range(64)]
+    for pc in pcs:
+        cache.insert(make_block(pc, 2))
+    probes = [_probes(cache, pc) for pc in pcs]
+    assert max(probes) <= 4 and all(cache.lookup(pc) >= 0 for pc in pcs)
+
+
+def test_code_decoded_again_at_one_pc_reuses_its_dropped_slot():
+    """An instruction straddling two pages is dropped at every sfence.vma and decoded again:
+    the table keeps one slot for it, not one per decoding."""
+    cache = BlockCache(table_size=1 << 12)
+    neighbours = [cache.insert(make_block(0x8021_6000 + 16 * i, 2)) for i in range(8)]
+    number = cache.insert(make_block(0x8021_6FFE, 1))
+    for _ in range(3000):
+        cache.drop(number)
+        number = cache.insert(make_block(0x8021_6FFE, 1))
+    assert cache.lookup(0x8021_6FFE) == number and cache.dropped_slots == 0
+    assert int((cache.keys == 0x8021_6FFE).sum()) == 1
+    assert _probes(cache, 0x8021_6FFE) <= 2
+    assert [cache.lookup(0x8021_6000 + 16 * i) for i in range(8)] == neighbours
+    # Another physical address for the same pc (another mapping) gets a slot of its own.
+    other = cache.insert(make_block(0x8021_6FFE, 1), phys=0x9000_0FFE)
+    assert cache.lookup(0x8021_6FFE, 0x9000_0FFE) == other and cache.lookup(0x8021_6FFE) == number
+
+
+def test_dropped_blocks_are_rehashed_away_and_the_rest_stay_findable():
+    cache = BlockCache(table_size=1 << 10)
+    numbers = [cache.insert(make_block(0x40_0000 + 16 * i, 2)) for i in range(400)]
+    size, version = len(cache.keys), cache.version
+    for number in numbers[:300:2]:  # 150 dropped: fewer than a quarter of the 1024 slots
+        cache.drop(number)
+    assert cache.version == version and cache.dropped_slots == 150
+    for number in numbers[:300:2]:
+        cache.drop(number)  # twice: counted once
+    assert cache.dropped_slots == 150
+    for number in numbers[1:300:2] + numbers[300:]:
+        cache.drop(number)  # 250 more: the table is rebuilt when 257 are dropped
+    assert cache.version == version + 1 and len(cache.keys) == size
+    assert cache.dropped_slots == 400 - 257
+    live = make_block(0x40_0000, 2)
+    number = cache.insert(live)
+    assert cache.lookup(0x40_0000) == number
+    assert all(cache.lookup(0x40_0000 + 16 * i) == -1 for i in range(1, 400))
