@@ -1,6 +1,7 @@
 """System mode's performance (airspeed velocity): Sv39 page walks and TLB look-ups, the time to
-U-Boot's prompt and virtio-blk read throughput under U-Boot, each of the last two also under
-qemu-system-riscv64 in the same run, as a ratio (dbt's time over QEMU's).
+U-Boot's prompt and virtio-blk read throughput under U-Boot, each of these two also under
+qemu-system-riscv64 in the same run, as a ratio (dbt's time over QEMU's), and the user network
+backend's packet rate.
 
 Debian's U-Boot (`u-boot-qemu`) and OpenSBI (`opensbi`) are what boot; a benchmark whose
 firmware or QEMU is missing is skipped (NotImplementedError in setup), as asv expects.
@@ -192,6 +193,63 @@ class VirtioBlockRead:
         return read_mib_per_second(_qemu(*drive)) / dbt
 
     track_qemu_over_dbt.unit = "x"
+
+
+def _checksum(data: bytes) -> int:
+    total = sum(int.from_bytes(data[i : i + 2], "big") for i in range(0, len(data) - 1, 2))
+    total += data[-1] << 8 if len(data) % 2 else 0
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return ~total & 0xFFFF
+
+
+def echo_request(sequence: int) -> bytes:
+    """An Ethernet frame with an ICMP echo request from the guest (10.0.2.15) to 10.0.2.2."""
+    icmp = bytearray(b"\x08\x00\x00\x00\x00\x01" + sequence.to_bytes(2, "big") + bytes(56))
+    icmp[2:4] = _checksum(bytes(icmp)).to_bytes(2, "big")
+    ip = bytearray(b"\x45\x00" + (20 + len(icmp)).to_bytes(2, "big") + b"\x00\x00\x40\x00\x40\x01\x00\x00")
+    ip += bytes([10, 0, 2, 15, 10, 0, 2, 2])
+    ip[10:12] = _checksum(bytes(ip)).to_bytes(2, "big")
+    guest, gateway = bytes.fromhex("525400123456"), bytes.fromhex("52550a000202")
+    return gateway + guest + b"\x08\x00" + bytes(ip) + bytes(icmp)
+
+
+class UserNetEcho:
+    """Packets per second through the user network backend (libslirp) alone: ICMP echo
+    requests to the gateway, each answered by slirp, one frame in and one out (the backend's
+    share of a guest's packet rate; the virtqueue side is VirtioBlockRead's kind of figure)."""
+
+    frames = 2000
+
+    def setup(self) -> None:
+        try:
+            from dbt.devices.netdev import open_backend
+
+            self.backend = open_backend("user")
+        except Exception as exc:  # libslirp missing: skipped, as asv expects
+            raise NotImplementedError(str(exc)) from None
+        self.requests = [echo_request(i) for i in range(self.frames)]
+        # An ARP request first, so slirp knows the guest's MAC (else it queues the replies).
+        guest, ip = bytes.fromhex("525400123456"), bytes([10, 0, 2, 15])
+        arp = b"\xff" * 6 + guest + b"\x08\x06\x00\x01\x08\x00\x06\x04\x00\x01" + guest + ip
+        self.backend.send((arp + bytes(6) + bytes([10, 0, 2, 2])).ljust(60, b"\0"))
+        self.backend.receive()
+
+    def teardown(self) -> None:
+        self.backend.close()
+
+    def track_packets_per_second(self) -> float:
+        backend, answered = self.backend, 0
+        started = time.perf_counter()
+        for frame in self.requests:
+            backend.send(frame)
+            answered += sum(reply[34] == 0 for reply in backend.receive()[0])  # ICMP echo reply
+        elapsed = time.perf_counter() - started
+        if answered != self.frames:
+            raise RuntimeError(f"{answered} echo replies for {self.frames} requests")
+        return 2 * self.frames / elapsed
+
+    track_packets_per_second.unit = "packets/s"
 
 
 def main() -> None:
