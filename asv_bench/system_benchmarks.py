@@ -114,8 +114,10 @@ def _disk() -> str:
 
 
 class PageWalk:
-    """An Sv39 walk through three levels (the TLB-miss path, in Python) and a TLB hit looked up
-    from Python (the kernels' look-up is the same tag compare)."""
+    """An Sv39 walk through three levels as the Python side runs ir.pagewalk (a faulting walk's
+    second look, and the decoder's fetches; the kernels' misses run the same code compiled,
+    which the Linux boot's time measures), and a TLB hit looked up from Python (the kernels'
+    look-up is the same tag compare)."""
 
     def setup(self) -> None:
         import numpy as np

@@ -50,7 +50,6 @@ from dbt.ir.state import (
     CSR_SEPC,
     CSR_SSCRATCH,
     CSR_STVAL,
-    IRQ_PENDING,
     MMU_SATP,
     NUM_STATE,
     PRIV,
@@ -195,7 +194,6 @@ class Hart:
     def pending_interrupt(self) -> int | None:
         """The interrupt the hart takes now, if any (enabled, pending, by priority)."""
         pending = self.mip & self.mie
-        self.words[IRQ_PENDING] = pending  # (what the kernels see until they return)
         if not pending:
             return None
         m_enabled = self.priv < PRV_M or self.mstatus & MIE

@@ -50,6 +50,7 @@ from dbt.ir.state import (
     FAULT_TLB_STORE,
     IC_SITE,
     INSTRET,
+    IRQ_PENDING,
     JIT_THRESHOLD,
     MMU_LOAD,
     MMU_STORE,
@@ -65,6 +66,7 @@ from dbt.ir.state import (
 )
 from dbt.runtime.blockcache import BlockCache
 from dbt.runtime.memory import PROT_EXEC, PROT_READ, PROT_WRITE, GuestMemory
+from dbt.runtime.process import to_int64
 from dbt.runtime.system import images
 from dbt.runtime.system.codepages import CodePages
 from dbt.runtime.system.events import EventLoop, TimerEvent
@@ -123,11 +125,6 @@ class MachineConfig:
     devices: tuple[str, ...] = ()
     #: Network backends (--netdev), each behind a virtio-net device after the disks.
     netdevs: tuple[str, ...] = ()
-
-
-def _to_int64(value: int) -> np.int64:
-    value &= MASK64
-    return np.int64(value - (1 << 64) if value >= 1 << 63 else value)
 
 
 class SystemMachine:
@@ -387,9 +384,11 @@ class SystemMachine:
                     self.loop.poll(wait=True, limit_ns=100_000_000)
                     continue
                 self.devices.update_interrupts()
+                # What the kernels see until they return (a write enabling these exits at once).
+                state[IRQ_PENDING] = hart.mip & hart.mie
                 irq = hart.pending_interrupt()
                 if irq is not None:
-                    state[PC] = _to_int64(hart.take_trap(int(state[PC]), irq, 0, interrupt=True))
+                    state[PC] = to_int64(hart.take_trap(int(state[PC]), irq, 0, interrupt=True))
                 elif hart.waiting:
                     if hart.wakes():
                         hart.waiting = False
@@ -469,7 +468,9 @@ class SystemMachine:
         return int(min(max(self._rate * seconds, MIN_SLICE), MAX_SLICE))
 
     # ---- what the kernels hand back ----
-    def _service(self, reason: int) -> None:
+    def _service(self, reason: int, word: int | None = None) -> None:
+        """Finish what the kernel handed back (`word`: the instruction at pc, if already
+        fetched)."""
         state = self.state
         pc = int(state[PC]) & MASK64
         try:
@@ -482,7 +483,7 @@ class SystemMachine:
             elif reason == EXIT_TRAP:
                 if state[FAULT_KIND] == TRAP_BREAKPOINT:
                     raise Trap(CAUSE_BREAKPOINT, 0)  # tval 0, as QEMU (the spec allows 0 or the pc)
-                self._privileged(pc)
+                self._privileged(pc, word)
             elif reason == EXIT_FENCE_I:
                 regions = self.jit is not None and bool(self.jit.installed)
                 self.code_pages.fence_i(regions, self.softmmu.straddlers)
@@ -497,7 +498,7 @@ class SystemMachine:
                 raise AssertionError(f"unknown dispatcher exit {reason}")
         except Trap as trap:
             self.traps += 1
-            state[PC] = _to_int64(self.hart.take_trap(pc, trap.cause, trap.tval))
+            state[PC] = to_int64(self.hart.take_trap(pc, trap.cause, trap.tval))
 
     def _refilled(self, reason: int, version: int) -> bool | None:
         """Service an exit that changes nothing the vCPU loop looks at (a block to decode, a TLB
@@ -512,20 +513,24 @@ class SystemMachine:
                 return True  # the store runs again, unprotected
             if kind not in (FAULT_TLB_LOAD, FAULT_TLB_STORE):
                 return None
-        elif reason == EXIT_TRAP:
-            if state[FAULT_KIND] != TRAP_ILLEGAL or not self._is_sfence_vma(int(state[PC]) & MASK64):
+        word = None
+        if reason == EXIT_TRAP:
+            word = self._sfence_vma_at(int(state[PC]) & MASK64) if state[FAULT_KIND] == TRAP_ILLEGAL else None
+            if word is None:
                 return None
-        elif reason not in (EXIT_MISS, EXIT_CSR, EXIT_FENCE_I):
+        elif reason not in (EXIT_FAULT, EXIT_MISS, EXIT_CSR, EXIT_FENCE_I):
             return None
         traps = self.traps
-        self._service(reason)
+        self._service(reason, word)
         return self.traps == traps and self.cache.version == version
 
-    def _is_sfence_vma(self, pc: int) -> bool:
+    def _sfence_vma_at(self, pc: int) -> int | None:
+        """The instruction word at pc if it is an sfence.vma, else None."""
         try:
-            return self._word_at(pc) & 0xFE007FFF == 0x12000073
+            word = self._word_at(pc)
         except Trap:
-            return False  # (_service raises it)
+            return None  # (_service raises it)
+        return word if word & 0xFE007FFF == 0x12000073 else None
 
     def _advance(self, length: int) -> None:
         self.state[PC] += length
@@ -590,7 +595,7 @@ class SystemMachine:
             if access.signed and value >> (bits - 1):
                 value -= 1 << bits
             if access.reg:
-                self.regs[access.reg] = _to_int64(value)
+                self.regs[access.reg] = to_int64(value)
         self._advance(access.length)
 
     def _virtual(self, addr: int, kind: int, access: Access | None, word: int) -> int:
@@ -602,20 +607,20 @@ class SystemMachine:
             return (int(self.regs[access.base]) + access.offset) & MASK64
         return int(self.regs[(word >> 15) & 31]) & MASK64  # an atomic: the address is x[rs1]
 
-    def _privileged(self, pc: int) -> None:
+    def _privileged(self, pc: int, word: int | None = None) -> None:
         """An instruction the kernels do not execute: CSR access, mret, sret, wfi, sfence.vma;
-        anything else is illegal."""
-        word = self._word_at(pc)
+        anything else is illegal. (`word`: the instruction, if already fetched.)"""
+        word = self._word_at(pc) if word is None else word
         hart = self.hart
         if word & 0x7F != 0x73:
             raise illegal(word)
         funct3 = (word >> 12) & 7
         if funct3 == 0:
             if word == 0x30200073:
-                self.state[PC] = _to_int64(hart.mret(word))
+                self.state[PC] = to_int64(hart.mret(word))
                 self.state[INSTRET] += 1
             elif word == 0x10200073:
-                self.state[PC] = _to_int64(hart.sret(word))
+                self.state[PC] = to_int64(hart.sret(word))
                 self.state[INSTRET] += 1
             elif word == 0x10500073:
                 hart.wfi(word)
@@ -647,7 +652,7 @@ class SystemMachine:
             if csr == STIMECMP or csr == 0x30A:  # stimecmp or menvcfg (Sstc's enable)
                 self.devices.rearm("stimecmp", hart.stimecmp if hart.sstc else NEVER)
         if rd:
-            self.regs[rd] = _to_int64(old)
+            self.regs[rd] = to_int64(old)
         self._advance(4)
 
     def _counter(self, pc: int) -> None:
@@ -655,6 +660,6 @@ class SystemMachine:
         rd = (int(op[0]) >> 16) & 0xFF
         csr = (int(op[0]) >> 48) & 0xFFFF
         value = self.hart.csr_read(csr, self._word_at(pc))
-        self.regs[rd] = _to_int64(value)
+        self.regs[rd] = to_int64(value)
         self.regs[SINK] = 0
         self._advance(4)

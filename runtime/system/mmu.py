@@ -204,7 +204,9 @@ class Tlb:
 
     @staticmethod
     def slot(vaddr: int, access: int, mmu: int) -> int:
-        return (mmu * ACCESSES + access) * SETS + (((vaddr & MASK64) >> PAGE_SHIFT) & (SETS - 1))
+        """The entry's number (the index into tag, addend and owner): ir.pagewalk's entry, in
+        entries rather than state words."""
+        return (pagewalk.tlb_entry(tlb_set(access, mmu), vaddr & MASK64) - TLB_BASE) >> 1
 
     def lookup(self, vaddr: int, access: int, mmu: int, asid: int) -> int | None:
         """The physical address of a hit, or None."""
