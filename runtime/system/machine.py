@@ -486,8 +486,7 @@ class SystemMachine:
                 self._privileged(pc, word)
             elif reason == EXIT_FENCE_I:
                 regions = self.jit is not None and bool(self.jit.installed)
-                self.code_pages.fence_i(regions, self.softmmu.straddlers)
-                self.softmmu.straddlers.clear()
+                self.code_pages.fence_i(regions, self.softmmu.take_straddlers())
                 self._advance(4)
             elif reason == EXIT_CSR:
                 self._counter(pc)
@@ -548,9 +547,9 @@ class SystemMachine:
         except FetchFault:
             raise Trap(CAUSE_FETCH_ACCESS, pc) from None
         number = self.cache.insert(block, phys)
-        if mmu.straddled:
-            mmu.straddlers.append(number)  # (its second page is not watched: dropped at a fence.i)
-        self.code_pages.add(number, phys, block.end_pc - block.pc - (2 if mmu.straddled else 0))
+        if mmu.straddled is not None:
+            mmu.add_straddler(number)  # (its second page is not watched: dropped at a fence.i)
+        self.code_pages.add(number, phys, block.end_pc - block.pc - (0 if mmu.straddled is None else 2))
 
     def _word_at(self, pc: int) -> int:
         code = self.softmmu.fetch(pc, 4)

@@ -6,8 +6,9 @@ kernels' (semantics.tlb_translate), never Python's.
 
 Decoded blocks are found by virtual and physical pc, and a block never spans two virtual pages
 (the fetch below stops at the page's end), so a changed mapping finds other blocks. The one
-exception, an instruction whose two halves lie in two pages, makes a block of its own that the
-next flush of translations drops (its second page may map elsewhere by then).
+exception, an instruction whose two halves lie in two pages, makes a block of its own that a
+flush of its second page's translation drops (that page may map elsewhere by then): an
+sfence.vma of an address in the leaf that mapped it, or of everything.
 Stage: runtime (system mode).
 """
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from dbt.ir import pagewalk
 from dbt.ir.csrfile import mmu_word
 from dbt.ir.state import (
     CSR_MSTATUS,
@@ -52,13 +54,25 @@ class SoftMmu:
         self.state = state
         self.cache = cache
         self.mmu = Mmu(PageTableMemory(memory.ram, memory.perm), state)
-        #: Blocks made of one instruction spanning two virtual pages (see the module's doc).
-        self.straddlers: list[int] = []
-        #: Set by fetch() when the bytes it returned span two pages.
-        self.straddled = False
+        #: Blocks made of one instruction spanning two virtual pages (see the module's doc), by
+        #: the leaf that mapped their second page: (~(leaf size - 1), leaf base) as int64.
+        self.straddlers: dict[tuple[int, int], list[int]] = {}
+        #: Set by fetch() when the bytes it returned span two pages: that leaf.
+        self.straddled: tuple[int, int] | None = None
         self._context: tuple[int, int, int] | None = None
         hart.on_translation_change = self.flush
         cache.on_flush.append(self.straddlers.clear)
+
+    def add_straddler(self, number: int) -> None:
+        """Block `number` was decoded from the bytes of the last fetch, which straddled."""
+        assert self.straddled is not None
+        self.straddlers.setdefault(self.straddled, []).append(number)
+
+    def take_straddlers(self) -> list[int]:
+        """Every straddling block, forgotten here (for fence.i, which drops them)."""
+        numbers = [number for group in self.straddlers.values() for number in group]
+        self.straddlers.clear()
+        return numbers
 
     # ---- the kernels' view ----
     def sync(self) -> None:
@@ -89,9 +103,17 @@ class SoftMmu:
         """sfence.vma's flush (see Tlb.flush), and the blocks whose second page may have moved."""
         self.mmu.tlb.flush(None if vaddr is None else vaddr & MASK64, asid)
         self._context = None
-        for number in self.straddlers:
+        if not self.straddlers:
+            return
+        if vaddr is None:
+            dropped = self.take_straddlers()
+        else:  # only the blocks whose second page that leaf mapped (any ASID: conservative)
+            address = to_int64(vaddr)
+            dropped = []
+            for mask in {mask for mask, _ in self.straddlers}:
+                dropped += self.straddlers.pop((mask, address & mask), [])
+        for number in dropped:
             self.cache.drop(number)
-        self.straddlers.clear()
 
     # ---- translation for Python ----
     def translate(self, vaddr: int, access: int) -> int:
@@ -103,7 +125,7 @@ class SoftMmu:
         """Up to `size` bytes of instructions from virtual `pc`, for the decoder: to the end of
         pc's page only, except that an instruction starting in the page's last two bytes is
         completed from the next page. Raises Trap (fetch page fault) if pc does not translate."""
-        self.straddled = False
+        self.straddled = None
         if not self.state[MMU_FETCH]:
             return self.memory.fetch(pc & MASK64, size)
         room = PAGE_SIZE - (pc & (PAGE_SIZE - 1))
@@ -111,9 +133,17 @@ class SoftMmu:
         if room == 2 and size > 2 and len(code) == 2 and code[0] & 3 == 3:
             rest = self.memory.fetch(self.translate(pc + 2, ACCESS_FETCH), 2)
             if len(rest) == 2:
-                self.straddled = True
+                self.straddled = self._fetch_leaf(pc + 2)
                 return code + rest
         return code
+
+    def _fetch_leaf(self, vaddr: int) -> tuple[int, int]:
+        """(~(size - 1), base) of the leaf the fetch TLB entry for `vaddr` came from (just
+        filled or hit by translate)."""
+        hart = self.hart
+        set_base = pagewalk.tlb_set(ACCESS_FETCH, mmu_index(hart.priv, hart.mstatus, hart.satp, ACCESS_FETCH))
+        meta = pagewalk.tlb_meta(pagewalk.tlb_entry(set_base, vaddr & MASK64))
+        return int(self.state[meta + 1]), int(self.state[meta])
 
     def fetch_address(self, pc: int) -> int:
         """The physical address of pc for instruction fetch (raises Trap on a fault)."""
