@@ -72,6 +72,12 @@ class NativeLibrary:
         self._engine.add_object_file(llvm.ObjectFileRef.from_data(object_code))
         self._engine.finalize_object()
 
+    def add_object(self, object_code: bytes) -> None:
+        """Load more object code into this engine (its functions join the ones already here)."""
+        llvm = _llvm()
+        self._engine.add_object_file(llvm.ObjectFileRef.from_data(object_code))
+        self._engine.finalize_object()
+
     @classmethod
     def from_ir(cls, llvm_ir: str) -> NativeLibrary:
         """Compile a small module of LLVM IR text now (milliseconds for a few functions)."""

@@ -343,7 +343,8 @@ def system(
     ] = None,
     no_jit: Annotated[bool, typer.Option("--no-jit", help="Interpreter only: compile no regions.")] = False,
     jit_threshold: Annotated[
-        int | None, typer.Option("--jit-threshold", min=0, help="Block heat that triggers a compile.")
+        int | None,
+        typer.Option("--jit-threshold", min=0, help="Block heat that triggers a compile (default 1000)."),
     ] = None,
     stats: Annotated[
         bool, typer.Option("--stats", help="At exit: instructions retired, wall time, MIPS.")

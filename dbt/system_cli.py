@@ -59,6 +59,7 @@ def run_system(options: dict, stats: bool, debug: bool) -> int:
     from dbt.config import Config
     from dbt.devices.service import Console
     from dbt.log import dbt_stderr, stderr_console
+    from dbt.runtime.jit import SYSTEM_JIT_THRESHOLD
     from dbt.runtime.system.machine import MachineConfig, SystemMachine
     from dbt.runtime.system.service import RuntimeService
 
@@ -74,7 +75,10 @@ def run_system(options: dict, stats: bool, debug: bool) -> int:
             netdevs=tuple(options.get("netdevs") or ()),
             devices=tuple(options.get("devices") or ()),
         )
-        config = Config.from_env(**options["jit"])
+        jit = dict(options["jit"])
+        if jit.get("jit_threshold") is None and "DBT_JIT_THRESHOLD" not in os.environ:
+            jit["jit_threshold"] = SYSTEM_JIT_THRESHOLD
+        config = Config.from_env(**jit)
         stdin_tty = os.isatty(0)
         console = Console(out_fd=1, in_fd=0, escapes=stdin_tty)
         machine = SystemMachine(machine_config, config, console)
@@ -106,6 +110,8 @@ def run_system(options: dict, stats: bool, debug: bool) -> int:
                 f"dbt: {cache.total_decoded:,} blocks decoded, {cache.flushes:,} flushes of them; "
                 f"{mmu.walks:,} page walks, {mmu.tlb.flushes:,} TLB flushes\n"
             )
+            if machine.jit is not None:
+                dbt_stderr.write(f"dbt: JIT: {machine.jit.stats.summary(machine.state)}\n")
         return status or 0
     except DbtError as exc:
         if debug:

@@ -49,8 +49,9 @@ class BlockCache:
         self.flushes = 0
         #: Bumped whenever an array is replaced, so callers holding raw pointers refresh them.
         self.version = 0
-        #: Compiled code for a block pc (the JIT's L1), consulted when a block is (re)decoded.
-        self.region_for: Callable[[int], int] = lambda pc: 0
+        #: Compiled code for a block's (pc, physical address) (the JIT's L1), consulted when a
+        #: block is (re)decoded.
+        self.region_for: Callable[[int, int], int] = lambda pc, phys: 0
         #: Called when every decoded block is dropped.
         self.on_flush: list[Callable[[], None]] = []
 
@@ -84,8 +85,8 @@ class BlockCache:
         row[BLK_PC] = block.pc
         row[BLK_INSNS] = block.insns
         row[BLK_HEAT] = 0
-        row[BLK_JIT] = self.region_for(block.pc)
         row[BLK_PHYS] = block.pc if phys is None else phys
+        row[BLK_JIT] = self.region_for(block.pc, int(row[BLK_PHYS]))
         self.n_ops += n
         self.n_blocks += 1
         self._put(block.pc, number)

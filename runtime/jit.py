@@ -5,11 +5,18 @@ passes) and exits with EXIT_HOT when a block reaches the threshold. Here the blo
 region along the successors that have run, the region's key is looked up in the L2 disk cache, and on a
 miss its IR is generated and sent to the compile pool while the guest keeps running in the
 interpreter. Finished regions are loaded and installed in the L1 table (the block table's
-BLK_JIT column, and `installed` by pc so re-decoded blocks find their code again).
+BLK_JIT column, and `installed` by (pc, physical address) so re-decoded blocks find their code
+again).
+
+In system mode a region holds only blocks of its entry's page (virtual and physical): the
+dispatcher enters it where the entry's virtual pc translates to the physical address it was
+decoded from, which then holds for every block in it, and a fence.i that finds a page of code
+changed drops that page's regions alone (drop_pages).
 """
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import logging
 import os
@@ -36,22 +43,38 @@ from dbt.ir.state import (
     BLK_JIT,
     BLK_OPS,
     BLK_PC,
+    BLK_PHYS,
     BLK_START,
     CHAINED,
     IC_SITE,
     INSTRET,
     JIT_EPOCH,
     JIT_INSNS,
+    PAGE_SHIFT,
+    PAGE_SIZE,
     REGION_CALLS,
     SINK,
+    location_pc,
 )
 from dbt.runtime.blockcache import BlockCache
+
+MASK64 = (1 << 64) - 1
 
 log = logging.getLogger("dbt.jit")
 
 #: Region size caps.
 MAX_REGION_BLOCKS = 48
 MAX_REGION_INSNS = 600
+#: System mode: compiles queued per worker at most; a block turning hot while the queue is full
+#: waits for its next turn. A Linux boot turns thousands of blocks hot faster than one worker
+#: compiles them (about 20 ms each): queued first come, first served, most were compiled after
+#: the code had gone cold (0.7% of a cold boot's instructions ran compiled, and it took 3x the
+#: interpreter's time).
+PENDING_PER_WORKER = 2
+#: System mode's default heat threshold (user mode's is Config's, 100). Measured on a Linux
+#: boot without the disk cache (this machine, 2 cores): 15.2 s at 100 (the queue full of code
+#: warm for a moment), 11.2 s at 1000; the interpreter alone 15.1 s.
+SYSTEM_JIT_THRESHOLD = 1000
 #: Heat a never-compilable block is parked at so it does not reach the threshold again.
 PARKED = -(1 << 62)
 #: Guest instructions between halvings of the heat counters.
@@ -93,10 +116,15 @@ class JitStats:
         return text
 
 
+#: A region's identity: the (virtual) pc of its entry and the physical address of that code
+#: (the pc itself outside system mode).
+RegionKey = tuple[int, int]
+
+
 @dataclass
 class _Pending:
     future: Future
-    entry_pc: int
+    entry: RegionKey
     epoch: int
     key: str
     symbol: str
@@ -104,8 +132,10 @@ class _Pending:
 
 
 class JitManager:
-    def __init__(self, config: Config, cache: BlockCache, state: np.ndarray) -> None:
+    def __init__(self, config: Config, cache: BlockCache, state: np.ndarray, system: bool = False) -> None:
         self.config = config
+        #: System mode: page-local regions (see the module's doc) that translate their accesses.
+        self.system = system
         self.cache = cache
         #: The main thread's state array, and every guest thread's (their JIT_EPOCH words
         #: invalidate the regions' inline caches).
@@ -122,14 +152,23 @@ class JitManager:
             directory=None if config.cache_dir is None else _region_dir(config.cache_dir),
             enabled=not config.no_cache,
         )
-        #: Installed regions: entry pc -> native address (L1; BLK_JIT mirrors it per block).
-        self.installed: dict[int, int] = {}
+        #: Installed regions: entry -> native address (L1; BLK_JIT mirrors it per block).
+        self.installed: dict[RegionKey, int] = {}
+        #: The libraries regions are loaded into (since the last flush: one, which each new
+        #: region is added to), and the address of each region loaded there by key.
         self._libraries: list[NativeLibrary] = []
-        self._pending: dict[int, _Pending] = {}
+        self._by_key: dict[str, int] = {}
+        self._pending: dict[RegionKey, _Pending] = {}
+        #: Compiles that have finished, in order (appended by the pool's threads): poll looks at
+        #: these alone. (Asking every pending future was most of the time of a Linux boot, with
+        #: thousands of compiles pending and the vCPU loop polling at each of its exits.)
+        self._finished: collections.deque[_Pending] = collections.deque()
         #: Bumped when decoded code is flushed: results compiled for older code are dropped.
         self.epoch = 0
         self.stats = JitStats()
-        self._key_base = f"{__version__}|{_kernel_hash()}|{_jit_hash()}|{host_fingerprint()}|".encode()
+        self._key_base = (
+            f"{__version__}|{_kernel_hash()}|{_jit_hash()}|{host_fingerprint()}|{int(system)}|".encode()
+        )
         self._next_decay = DECAY_INTERVAL
         after_fork = weakref.WeakMethod(self._after_fork)
         os.register_at_fork(after_in_child=lambda: (method := after_fork()) and method())
@@ -144,7 +183,11 @@ class JitManager:
         """A block reached the threshold: compile (or load) a region starting there."""
         blocks = self.cache.blocks
         entry_pc = int(blocks[block, BLK_PC])
-        if entry_pc in self._pending or entry_pc in self.installed:
+        entry = (entry_pc, int(blocks[block, BLK_PHYS]))
+        if entry in self._pending or entry in self.installed:
+            return
+        if self.system and len(self._pending) >= PENDING_PER_WORKER * max(self.pool.workers, 1):
+            blocks[block, BLK_HEAT] = 0  # (still hot later: it asks again)
             return
         members = self._form_region(block)
         if not members:
@@ -153,16 +196,21 @@ class JitManager:
         region = [self._region_block(b) for b in members]
         key = self._key(region)
         symbol = f"dbt_region_{key[:24]}"
+        address = self._by_key.get(key)
+        if address is not None:  # the same code at another physical address (system mode)
+            self._install(entry, address)
+            return
         cached = self.l2.get(key)
         if cached is not None:
             self.stats.l2_hits += 1
-            self._install(entry_pc, *cached)
+            self._install(entry, self._load(key, *cached))
             return
-        ir_text, symbols = codegen.generate(symbol, region)
         directory = str(self.l2.directory) if self.l2.enabled else None
-        future = self.pool.submit(ir_text, symbol, symbols, directory, key)
+        future = self.pool.submit(region, self.system, symbol, directory, key)
         insns = sum(r.insns for r in region)
-        self._pending[entry_pc] = _Pending(future, entry_pc, self.epoch, key, symbol, insns)
+        job = _Pending(future, entry, self.epoch, key, symbol, insns)
+        self._pending[entry] = job
+        future.add_done_callback(lambda _future: self._finished.append(job))
         if self.pool.workers == 0:
             self.poll()
 
@@ -170,24 +218,26 @@ class JitManager:
         """Install every region whose compile has finished (and free flushed ones)."""
         if self._retired:
             self._free_retired()
-        for entry_pc, job in list(self._pending.items()):
-            if not job.future.done():
-                continue
-            del self._pending[entry_pc]
+        while self._finished:
+            job = self._finished.popleft()
+            entry = job.entry
+            if self._pending.get(entry) is not job:
+                continue  # dropped meanwhile (after_fork, drop_pages)
+            del self._pending[entry]
             try:
                 object_code, seconds = job.future.result()
             except Exception as exc:  # a compile failure costs speed, never correctness
                 self.stats.failures += 1
                 log.warning(
-                    "JIT compile of the region at %#x failed (%s): it stays interpreted", entry_pc, exc
+                    "JIT compile of the region at %#x failed (%s): it stays interpreted", entry[0], exc
                 )
-                self._park(entry_pc)
+                self._park(entry)
                 continue
             self.stats.compiled += 1
             self.stats.compile_seconds.append(seconds)
             self.stats.ms_per_insn.append(1000 * seconds / max(job.insns, 1))
             if job.epoch == self.epoch:
-                self._install(entry_pc, object_code, job.symbol)
+                self._install(entry, self._load(job.key, object_code, job.symbol))
 
     def tick(self, instret: int) -> None:
         """Time passes: halve the heat counters every DECAY_INTERVAL guest instructions."""
@@ -211,6 +261,7 @@ class JitManager:
         self.installed.clear()
         self._retired.append((self.cache.version, self._libraries))
         self._libraries = []
+        self._by_key = {}
         self.epoch += 1
         for state in self.states:
             state[JIT_EPOCH] = self.epoch
@@ -222,8 +273,17 @@ class JitManager:
         inside one until it returns to Python: it holds the arrays of before the flush)."""
         self._retired = [(version, libs) for version, libs in self._retired if not self.may_free(version)]
 
-    def address_for(self, pc: int) -> int:
-        return self.installed.get(pc, 0)
+    def drop_pages(self, pages: list[int]) -> None:
+        """The code of these physical pages changed (system mode, whose regions are page-local):
+        forget their regions and pending compiles. Their blocks were dropped from the lookup, so
+        the dispatcher can no longer enter them; no region chains to another in system mode."""
+        gone = set(pages)
+        for table in (self.installed, self._pending):
+            for entry in [entry for entry in table if entry[1] >> PAGE_SHIFT in gone]:
+                del table[entry]
+
+    def address_for(self, pc: int, phys: int) -> int:
+        return self.installed.get((pc, phys), 0)
 
     def shutdown(self) -> None:
         self.pool.shutdown()
@@ -232,22 +292,33 @@ class JitManager:
         """A guest fork: the parent's compiles finish in the parent, never here (and their
         futures' locks may be held by threads the child does not have)."""
         self._pending = {}
+        self._finished = collections.deque()
         self.pool.after_fork()
 
     # ---- regions ----
-    def _install(self, entry_pc: int, object_code: bytes, symbol: str) -> None:
-        library = load_region(object_code)
+    def _load(self, key: str, object_code: bytes, symbol: str) -> int:
+        """Load a region's object code (into the current library); its function's address."""
+        if key in self._by_key:  # (compiled twice: it turned hot at two addresses at once)
+            return self._by_key[key]
+        if self._libraries:
+            library = load_region(object_code, into=self._libraries[-1])
+        else:
+            library = load_region(object_code)
+            self._libraries.append(library)
         address = library.address(symbol)
-        self._libraries.append(library)
-        self.installed[entry_pc] = address
-        block = self.cache.lookup(entry_pc)
+        self._by_key[key] = address
+        return address
+
+    def _install(self, entry: RegionKey, address: int) -> None:
+        self.installed[entry] = address
+        block = self.cache.lookup(*entry)
         if block >= 0:
             self.cache.blocks[block, BLK_JIT] = address
         self.stats.regions_installed += 1
-        log.debug("installed region at %#x", entry_pc)
+        log.debug("installed region at %#x", entry[0])
 
-    def _park(self, entry_pc: int) -> None:
-        block = self.cache.lookup(entry_pc)
+    def _park(self, entry: RegionKey) -> None:
+        block = self.cache.lookup(*entry)
         if block >= 0:
             self.cache.blocks[block, BLK_HEAT] = PARKED
 
@@ -263,6 +334,19 @@ class JitManager:
         start, n = int(row[BLK_START]), int(row[BLK_OPS])
         ops = self.cache.code[start : start + n, 0] & 0xFFFF
         return all(OPS[int(op)].shape in codegen.REGION_SHAPES for op in ops)
+
+    def _in_its_page(self, block: int) -> bool:
+        """Whether the block's instructions all lie in the page of its first (always true
+        outside system mode, where it does not matter). Its last instruction's pc is its ops'
+        highest; that instruction may be 4 bytes long."""
+        if not self.system:
+            return True
+        row = self.cache.blocks[block]
+        pc = int(row[BLK_PC])
+        start = int(row[BLK_START])
+        locations = self.cache.code[start : start + int(row[BLK_OPS]), 2]
+        last = max((location_pc(int(location)) - pc) & MASK64 for location in locations)
+        return (pc & (PAGE_SIZE - 1)) + last + 4 <= PAGE_SIZE
 
     def _successors(self, block: int) -> list[int]:
         row = self.cache.blocks[block]
@@ -286,11 +370,12 @@ class JitManager:
         requiring a quarter of the threshold made regions that chained 34 million times per
         run; any block that has run, about 4 thousand, and the whole guest ran 12% faster.
         """
-        if not self._supported(entry):
+        if not self._supported(entry) or not self._in_its_page(entry):
             return []
         blocks = self.cache.blocks
+        entry_pc, entry_phys = int(blocks[entry, BLK_PC]), int(blocks[entry, BLK_PHYS])
         members = [entry]
-        seen = {int(blocks[entry, BLK_PC])}
+        seen = {entry_pc}
         insns = int(blocks[entry, BLK_INSNS])
         queue = self._successors(entry)
         while queue and len(members) < MAX_REGION_BLOCKS:
@@ -298,8 +383,15 @@ class JitManager:
             if pc in seen:
                 continue
             seen.add(pc)
-            block = self.cache.lookup(pc)
+            if not self.system:
+                block = self.cache.lookup(pc)
+            elif pc >> PAGE_SHIFT == entry_pc >> PAGE_SHIFT:
+                block = self.cache.lookup(pc, entry_phys + pc - entry_pc)  # (in the entry's frame)
+            else:
+                continue
             if block < 0 or blocks[block, BLK_HEAT] < 1 or not self._supported(block):
+                continue
+            if not self._in_its_page(block):
                 continue
             size = int(blocks[block, BLK_INSNS])
             if insns + size > MAX_REGION_INSNS:
@@ -312,7 +404,7 @@ class JitManager:
     def _key(self, region: list[codegen.RegionBlock]) -> str:
         digest = hashlib.sha256(self._key_base)
         for block in region:
-            digest.update(block.pc.to_bytes(8, "little"))
+            digest.update(block.pc.to_bytes(8, "little", signed=True))
             digest.update(block.insns.to_bytes(4, "little"))
             digest.update(block.code.tobytes())
         return digest.hexdigest()

@@ -65,10 +65,9 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
     hmask = ht_keys.shape[0] - 1
     interpret_at = -1
     # System mode under translation (fixed for the call: a mode or satp change exits): blocks
-    # are found by virtual and physical pc, and compiled regions, which work on physical
-    # addresses, are neither entered nor made.
+    # are found by virtual and physical pc, so a region (all of whose blocks lie in its entry's
+    # page in system mode) is entered only where its code is mapped.
     fetch_tlb = state[MMU_FETCH]
-    translating = fetch_tlb != 0 or state[MMU_LOAD] != 0 or state[MMU_STORE] != 0
     while True:
         # Read afresh: another thread lowers it to bring this one back to Python (a signal).
         if instret >= hostops.load_shared_i64(state, SLICE_END):
@@ -93,7 +92,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 return EXIT_MISS
             slot = (slot + 1) & hmask
         b = ht_vals[slot]
-        region = 0 if translating else blocks[b, BLK_JIT]
+        region = blocks[b, BLK_JIT]
         if pc == interpret_at:
             # A region left here for the interpreter (EXIT_INTERPRET): interpret this block once.
             interpret_at = -1
@@ -121,14 +120,13 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
             pc = state[PC]
             instret = state[INSTRET]
             continue
-        if not translating:
-            heat = blocks[b, BLK_HEAT] + 1
-            blocks[b, BLK_HEAT] = heat
-            if heat == state[JIT_THRESHOLD]:
-                state[PC] = pc
-                state[INSTRET] = instret
-                state[EXIT_OP] = b
-                return EXIT_HOT
+        heat = blocks[b, BLK_HEAT] + 1
+        blocks[b, BLK_HEAT] = heat
+        if heat == state[JIT_THRESHOLD]:
+            state[PC] = pc
+            state[INSTRET] = instret
+            state[EXIT_OP] = b
+            return EXIT_HOT
         i = blocks[b, BLK_START]
         while True:
             w = code[i, 0]

@@ -34,6 +34,8 @@ from dbt.ir.state import (
     IC_SITE,
     INSTRET,
     JIT_EPOCH,
+    MMU_LOAD,
+    MMU_STORE,
     PAGE_SIZE,
     PC,
     PC_BITS,
@@ -44,6 +46,8 @@ from dbt.ir.state import (
     RM_DYN,
     SINK,
     SLICE_END,
+    TLB_SETS,
+    TLB_VPN_MASK,
     TRAP_ILLEGAL,
     location_pc,
 )
@@ -69,6 +73,9 @@ class RegionBlock:
 class _Emitter:
     name: str
     blocks: list[RegionBlock]
+    #: System mode: loads and stores go through the SoftMMU's TLB when translation is on, and
+    #: exits do not chain (see generate).
+    system: bool = False
     lines: list[str] = field(default_factory=list)
     symbols: dict[str, SemSymbol] = field(default_factory=dict)
     counter: int = 0
@@ -133,10 +140,18 @@ def region_supported(block: RegionBlock) -> bool:
     return all(op.shape in REGION_SHAPES for op, *_ in block_ops(block))
 
 
-def generate(name: str, blocks: list[RegionBlock]) -> tuple[str, list[SemSymbol]]:
+def generate(name: str, blocks: list[RegionBlock], system: bool = False) -> tuple[str, list[SemSymbol]]:
     """LLVM IR text of a region function named `name` (entry: blocks[0]) and the semantics
-    symbols it calls."""
-    e = _Emitter(name, blocks)
+    symbols it calls.
+
+    `system`: a region of system mode, which may run under translation. Its blocks all lie in
+    its entry's page (the caller sees to that), so the dispatcher's check that the entry's
+    virtual pc maps to the physical address it was decoded from covers all of them; its loads
+    and stores look the SoftMMU's TLB up (the sets of state[MMU_LOAD] and state[MMU_STORE],
+    fixed while it runs: a mode or satp change exits) and leave for the interpreter on a miss
+    or an access across pages, which walks or emulates; its exits return to the dispatcher
+    instead of chaining, since the next region's mapping must be checked there."""
+    e = _Emitter(name, blocks, system)
     index = {b.pc: i for i, b in enumerate(blocks)}
     e.return_sites = _return_sites(blocks, index)
     targets = _internal_targets(blocks, index, e.return_sites)
@@ -157,6 +172,11 @@ def generate(name: str, blocks: list[RegionBlock]) -> tuple[str, list[SemSymbol]
         "  store i64 %ir0, i64* %ir",
         f"  %fflags = getelementptr i64, i64* %state, i64 {FFLAGS}",
     ]
+    if system:
+        for name_, index_ in (("tlb.load", MMU_LOAD), ("tlb.store", MMU_STORE)):
+            head.append(f"  %{name_}.p = getelementptr i64, i64* %state, i64 {index_}")
+            head.append(f"  %{name_} = load i64, i64* %{name_}.p")
+            head.append(f"  %{name_}.bare = icmp eq i64 %{name_}, 0")
     for slot in sorted(e.slots | e.written):
         head.append(f"  %p{slot} = getelementptr i64, i64* %regs, i64 {slot}")
         head.append(f"  %r{slot} = alloca i64")
@@ -286,7 +306,12 @@ def _leave_chained(e: _Emitter, pc: str) -> None:
     """Leave for `pc` through this exit's inline cache: (pc, region, epoch) of the region that
     last followed it. On a hit (same pc, epoch current, budget left) the exit block tail-calls
     that region without returning to the dispatcher; on a miss the exit names its cache in
-    state[IC_SITE] and the dispatcher fills it once it has found pc's region."""
+    state[IC_SITE] and the dispatcher fills it once it has found pc's region. In system mode
+    the exit returns to the dispatcher, which checks the next block's mapping."""
+    if e.system:
+        e.exits.append((e.current, _retired(e, 0), pc, CONTINUE, "0", "0", "0", "0"))
+        e.emit("br label %exit")
+        return
     cache = f"@ic.{len(e.caches)}"
     e.caches.append(f"{cache} = internal global [3 x i64] [i64 -1, i64 0, i64 -1]")
     total = _retired(e, 0)
@@ -372,7 +397,8 @@ def _emit_block(e: _Emitter, i: int, block: RegionBlock, index: dict[int, int], 
         e.emit(f"{count} = load i64, i64* %ir")
         e.emit(f"{within} = icmp slt i64 {count}, {_limit(e)}")
         _leave_unless(e, within, block.pc, 0, CONTINUE)
-    e.group_checks, e.covered = _plan_checks(block)
+    # (System mode checks each access alone: a group's bytes may lie in two pages.)
+    e.group_checks, e.covered = ({}, set()) if e.system else _plan_checks(block)
     for op, rd, rs1, rs2, rs3, aux, imm, pc, insn_index, extra in block_ops(block):
         _emit_op(e, op, rd, rs1, rs2, rs3, aux, imm, pc, insn_index, extra, block, index)
 
@@ -433,13 +459,49 @@ def _plan_checks(block: RegionBlock) -> tuple[dict[int, GroupCheck], set[int]]:
 
 
 def _check_memory(e: _Emitter, addr: str, size: int, need: int, kind: int, pc: int, insn_index: int,
-                  aligned: bool = False) -> None:  # fmt: skip
+                  aligned: bool = False) -> str:  # fmt: skip
+    """Check the access of `size` bytes at guest `addr` (alignment first, if asked: of the
+    virtual address) and return the expression of its address in `mem` (translated, in
+    system mode under translation)."""
     if aligned and size > 1:
         low, is_aligned = e.tmp(), e.tmp()
         e.emit(f"{low} = and i64 {addr}, {size - 1}")
         e.emit(f"{is_aligned} = icmp eq i64 {low}, 0")
         _leave_unless(e, is_aligned, pc, insn_index, EXIT_FAULT, addr, FAULT_MISALIGNED)
-    _checked(e, addr, size, need, pc, insn_index, EXIT_FAULT, addr, kind)
+    paddr = _translate(e, addr, size, need, pc, insn_index) if e.system else addr
+    _checked(e, paddr, size, need, pc, insn_index, EXIT_FAULT, paddr, kind)
+    return paddr
+
+
+def _translate(e: _Emitter, addr: str, size: int, need: int, pc: int, insn_index: int) -> str:
+    """The physical address of the `size` bytes at virtual `addr` through the TLB set of loads
+    (`need` PERM_R) or stores (anything else), as the interpreter's tlb_translate finds it on a
+    hit; the address itself when translation is off (the set is 0). A miss, or an access across
+    pages, leaves for the interpreter at this instruction (EXIT_INTERPRET): it walks the page
+    table (filling the entry this then hits) or faults, or emulates the access."""
+    tlb = "%tlb.load" if need == PERM_R else "%tlb.store"
+    vpn, page, index, twice, entry, tag_p, tag, hit = (e.tmp() for _ in range(8))
+    e.emit(f"{vpn} = lshr i64 {addr}, 12")
+    e.emit(f"{page} = and i64 {vpn}, {TLB_VPN_MASK}")
+    e.emit(f"{index} = and i64 {vpn}, {TLB_SETS - 1}")
+    e.emit(f"{twice} = shl i64 {index}, 1")
+    # (With the set 0 this reads the state array's first words: harmless, and ignored.)
+    e.emit(f"{entry} = add i64 {tlb}, {twice}")
+    e.emit(f"{tag_p} = getelementptr i64, i64* %state, i64 {entry}")
+    e.emit(f"{tag} = load i64, i64* {tag_p}")
+    e.emit(f"{hit} = icmp eq i64 {tag}, {page}")
+    offset, within, in_page, good = (e.tmp() for _ in range(4))
+    e.emit(f"{offset} = and i64 {addr}, {PAGE_SIZE - 1}")
+    e.emit(f"{within} = icmp ule i64 {offset}, {PAGE_SIZE - size}")
+    e.emit(f"{in_page} = and i1 {hit}, {within}")
+    e.emit(f"{good} = or i1 {tlb}.bare, {in_page}")
+    _leave_unless(e, good, pc, insn_index, EXIT_INTERPRET)
+    addend_p, addend, used, paddr = (e.tmp() for _ in range(4))
+    e.emit(f"{addend_p} = getelementptr i64, i64* {tag_p}, i64 1")
+    e.emit(f"{addend} = load i64, i64* {addend_p}")
+    e.emit(f"{used} = select i1 {tlb}.bare, i64 0, i64 {addend}")
+    e.emit(f"{paddr} = add i64 {addr}, {used}")
+    return paddr
 
 
 def _check_group(e: _Emitter, base: str, group: GroupCheck, pc: int, insn_index: int) -> None:
@@ -502,14 +564,14 @@ def _emit_op(e: _Emitter, op, rd, rs1, rs2, rs3, aux, imm, pc, insn_index, extra
         alone = pc not in e.covered and pc not in e.group_checks
         if shape is Shape.LOAD:
             if alone:
-                _check_memory(e, addr, op.size, PERM_R, FAULT_LOAD, pc, insn_index)
+                addr = _check_memory(e, addr, op.size, PERM_R, FAULT_LOAD, pc, insn_index)
             result = e.tmp()
             e.emit(f"{result} = call i64 {e.use(symbol)}(i8* %mem, i64 {addr})")
             _write(e, rd, result)
         else:
             value = _read(e, rs2)
             if alone:
-                _check_memory(e, addr, op.size, PERM_W, FAULT_STORE, pc, insn_index)
+                addr = _check_memory(e, addr, op.size, PERM_W, FAULT_STORE, pc, insn_index)
             e.emit(f"{e.tmp()} = call i8* {e.use(symbol)}(i8* %mem, i64 {addr}, i64 {value})")
     elif shape is Shape.BRANCH:
         a, b = _read(e, rs1), _read(e, rs2)
@@ -548,7 +610,7 @@ def _emit_op(e: _Emitter, op, rd, rs1, rs2, rs3, aux, imm, pc, insn_index, extra
         _write(e, rd, result)
     elif shape is Shape.AMO:
         addr, src = _read(e, rs1), _read(e, rs2)
-        _check_memory(e, addr, op.size, PERM_R | PERM_W, FAULT_STORE, pc, insn_index, aligned=True)
+        addr = _check_memory(e, addr, op.size, PERM_R | PERM_W, FAULT_STORE, pc, insn_index, aligned=True)
         first = e.tmp()
         e.emit(f"{first} = call i64 {e.use(LOAD_SIZED[op.size])}(i8* %mem, i64 {addr})")
         # Atomic across guest threads: compare-and-swap the op's result until no other thread
@@ -567,7 +629,7 @@ def _emit_op(e: _Emitter, op, rd, rs1, rs2, rs3, aux, imm, pc, insn_index, extra
         _write(e, rd, old)
     elif shape is Shape.AMO_CAS:
         addr, src, expected = _read(e, rs1), _read(e, rs2), _read(e, rs3)
-        _check_memory(e, addr, op.size, PERM_R | PERM_W, FAULT_STORE, pc, insn_index, aligned=True)
+        addr = _check_memory(e, addr, op.size, PERM_R | PERM_W, FAULT_STORE, pc, insn_index, aligned=True)
         old = e.tmp()
         e.emit(f"{old} = {_cas(e, addr, expected, src, op.size)}")
         _write(e, rd, old)
@@ -575,7 +637,7 @@ def _emit_op(e: _Emitter, op, rd, rs1, rs2, rs3, aux, imm, pc, insn_index, extra
         dest_hi, cmp_hi, src_hi = imm & 0xFF, (imm >> 8) & 0xFF, (imm >> 16) & 0xFF
         addr = _read(e, rs1)
         src_lo, src_hi_v, cmp_lo, cmp_hi_v = _read(e, rs2), _read(e, src_hi), _read(e, rs3), _read(e, cmp_hi)
-        _check_memory(e, addr, 16, PERM_R | PERM_W, FAULT_STORE, pc, insn_index, aligned=True)
+        addr = _check_memory(e, addr, 16, PERM_R | PERM_W, FAULT_STORE, pc, insn_index, aligned=True)
         want, value = _join128(e, cmp_lo, cmp_hi_v), _join128(e, src_lo, src_hi_v)
         pointer, pair, seen, lo, shifted, hi = (e.tmp() for _ in range(6))
         e.emit(f"{pointer} = {_host_pointer(e, addr, 128)}")
@@ -588,10 +650,10 @@ def _emit_op(e: _Emitter, op, rd, rs1, rs2, rs3, aux, imm, pc, insn_index, extra
         _write(e, dest_hi, hi)
     elif shape is Shape.LR:
         addr = _read(e, rs1)
-        _check_memory(e, addr, op.size, PERM_R, FAULT_LOAD, pc, insn_index, aligned=True)
+        paddr = _check_memory(e, addr, op.size, PERM_R, FAULT_LOAD, pc, insn_index, aligned=True)
         old = e.tmp()
-        e.emit(f"{old} = call i64 {e.use(LOAD_SIZED[op.size])}(i8* %mem, i64 {addr})")
-        _set_state(e, RESERVATION, addr)
+        e.emit(f"{old} = call i64 {e.use(LOAD_SIZED[op.size])}(i8* %mem, i64 {paddr})")
+        _set_state(e, RESERVATION, addr)  # (the virtual address, as the interpreter's)
         _set_state(e, RESERVED_VALUE, old)
         _write(e, rd, old)
     elif shape is Shape.SC:
@@ -604,8 +666,8 @@ def _emit_op(e: _Emitter, op, rd, rs1, rs2, rs3, aux, imm, pc, insn_index, extra
         before, do_store, done = e.current, e.label("sc_store"), e.label("sc_done")
         e.emit(f"br i1 {same_addr}, label %{do_store}, label %{done}")
         e.place(do_store)
-        _check_memory(e, addr, op.size, PERM_W, FAULT_STORE, pc, insn_index, aligned=True)
-        e.emit(f"{seen} = {_cas(e, addr, expected, src, op.size)}")
+        paddr = _check_memory(e, addr, op.size, PERM_W, FAULT_STORE, pc, insn_index, aligned=True)
+        e.emit(f"{seen} = {_cas(e, paddr, expected, src, op.size)}")
         e.emit(f"{same_value} = icmp eq i64 {seen}, {expected}")
         stored = e.current
         e.emit(f"br label %{done}")

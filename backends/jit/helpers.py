@@ -69,7 +69,13 @@ def bind_helpers() -> None:
             _bound.append(library)
 
 
-def load_region(object_code: bytes) -> NativeLibrary:
-    """A compiled region's object, loaded with the helpers it calls bound."""
+def load_region(object_code: bytes, into: NativeLibrary | None = None) -> NativeLibrary:
+    """A compiled region's object, loaded with the helpers it calls bound: into a library of
+    its own, or added to `into` (and that returned). Adding is what makes installing regions
+    cheap: a library of its own is an MCJIT engine of its own, about a millisecond to set up
+    (a Linux boot installs thousands of regions)."""
     bind_helpers()
-    return NativeLibrary(object_code)
+    if into is None:
+        return NativeLibrary(object_code)
+    into.add_object(object_code)
+    return into

@@ -29,7 +29,7 @@ from concurrent.futures import Future
 from typing import Any
 
 from dbt import hostfd
-from dbt.backends.jit.oplib import SemSymbol
+from dbt.backends.jit.codegen import RegionBlock
 from dbt.errors import DbtError
 
 log = logging.getLogger("dbt.jit")
@@ -43,14 +43,18 @@ def default_workers() -> int:
 
 
 def compile_job(
-    ir_text: str, entry: str, symbols: list[SemSymbol], cache_directory: str | None, key: str
+    region: list[RegionBlock], system: bool, entry: str, cache_directory: str | None, key: str
 ) -> tuple[bytes, float]:
-    """Compile a region and store it in the L2 cache (the worker does, so the main process only
-    maps the result)."""
+    """Generate a region's IR, compile it and store it in the L2 cache (the worker does all of
+    it, so the main process only maps the result: generating the IR in Python took a few
+    milliseconds a region, which a Linux boot, making thousands, felt). The seconds returned
+    count the compile alone."""
+    from dbt.backends.jit.codegen import generate
     from dbt.backends.jit.compiler import compile_ir
     from dbt.backends.jit.helpers import build_helpers
 
     build_helpers()
+    ir_text, symbols = generate(entry, region, system)
     object_code, seconds = compile_ir(ir_text, entry, symbols)
     if cache_directory is not None:
         from pathlib import Path
@@ -183,9 +187,9 @@ class CompilePool:
         self._owner = os.getpid()
 
     def submit(
-        self, ir_text: str, entry: str, symbols: list[SemSymbol], cache_directory: str | None, key: str
+        self, region: list[RegionBlock], system: bool, entry: str, cache_directory: str | None, key: str
     ) -> Future:
-        args = (ir_text, entry, symbols, cache_directory, key)
+        args = (region, system, entry, cache_directory, key)
         future: Future = Future()
         if self.workers == 0:
             try:

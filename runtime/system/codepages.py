@@ -8,8 +8,8 @@ pages it translated: the first store to it from the kernels faults, and the mach
 protection and lets the store run again (store_fault); a device's DMA or a store emulated in
 Python lifts it through GuestMemory.on_protected_write. A fence.i compares only the pages
 written since (dirty): the blocks of those whose bytes differ go (and the one-instruction
-blocks that span two pages), the others are protected again. Compiled regions may hold code of
-several pages, so while any region is installed a change still drops everything.
+blocks that span two pages), the others are protected again. Compiled regions hold the code of
+one page in system mode, so the JIT drops those of the changed pages too.
 
 (The page walk's A/D updates write RAM without lifting anything: page tables are never code.)
 Stage: runtime (system mode).
@@ -69,9 +69,9 @@ class CodePages:
         return hit
 
     # ---- fence.i ----
-    def fence_i(self, regions_installed: bool, also_drop: list[int]) -> None:
-        """A fence.i: drop the blocks of changed pages (and `also_drop`), or all blocks when
-        compiled regions exist and something changed."""
+    def fence_i(self, also_drop: list[int]) -> list[int]:
+        """A fence.i: drop the blocks of changed pages (and `also_drop`); returns the changed
+        pages."""
         changed = []
         for page in self.dirty:
             start = page << PAGE_SHIFT
@@ -80,17 +80,13 @@ class CodePages:
             else:
                 self._protect(page)
         self.dirty.clear()
-        if not changed and not also_drop:
-            return
-        if changed and regions_installed:
-            self.cache.flush()
-            return
         for page in changed:
             for number in self.pages.pop(page)[1]:
                 self.cache.drop(number)
                 self.dropped += 1
         for number in also_drop:
             self.cache.drop(number)
+        return changed
 
     # ---- protection ----
     def _protect(self, page: int) -> None:

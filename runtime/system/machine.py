@@ -345,7 +345,7 @@ class SystemMachine:
         if not self.config.no_jit:
             from dbt.runtime.jit import JitManager
 
-            self.jit = JitManager(self.config, self.cache, self.state)
+            self.jit = JitManager(self.config, self.cache, self.state, system=True)
             self.cache.region_for = self.jit.address_for
             self.cache.on_flush.append(self.jit.flush)
 
@@ -485,8 +485,9 @@ class SystemMachine:
                     raise Trap(CAUSE_BREAKPOINT, 0)  # tval 0, as QEMU (the spec allows 0 or the pc)
                 self._privileged(pc, word)
             elif reason == EXIT_FENCE_I:
-                regions = self.jit is not None and bool(self.jit.installed)
-                self.code_pages.fence_i(regions, self.softmmu.take_straddlers())
+                changed = self.code_pages.fence_i(self.softmmu.take_straddlers())
+                if changed and self.jit is not None:
+                    self.jit.drop_pages(changed)
                 self._advance(4)
             elif reason == EXIT_CSR:
                 self._counter(pc)

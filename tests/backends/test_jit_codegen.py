@@ -50,11 +50,14 @@ def _region_of_every_op() -> list[RegionBlock]:
     return blocks
 
 
-@pytest.fixture(scope="module")
-def every_op_region():
+@pytest.fixture(scope="module", params=["user", "system"])
+def every_op_region(request):
+    """The region of every op, as user mode and as system mode (which translates each access
+    through the TLB and checks each alone) generate it."""
     blocks = _region_of_every_op()
-    text, symbols = generate("dbt_region_test", blocks)
-    return text, symbols, blocks
+    system = request.param == "system"
+    text, symbols = generate("dbt_region_test", blocks, system=system)
+    return text, symbols, blocks, system
 
 
 #: The soft-float cores (add, multiply, round-and-pack...) stay out of line on purpose: they are
@@ -65,7 +68,7 @@ OUT_OF_LINE = re.compile(r"@_ZN3dbt2ir9softfloat|@llvm\.|@sqrtf?\(")
 
 
 def test_every_op_is_inlined_into_the_region(every_op_region):
-    text, symbols, blocks = every_op_region
+    text, symbols, blocks, system = every_op_region
     module = optimised_module(text, "dbt_region_test", symbols)
     # The exact memory check is out of line by design (codegen._check_memory), and not even
     # compiled with the region: it is a helper bound at load time (helpers.py).
@@ -78,22 +81,24 @@ def test_every_op_is_inlined_into_the_region(every_op_region):
     calls = [line.strip() for line in region.splitlines() if re.search(r"\bcall\b", line)]
     other = [c for c in calls if "musttail call" not in c and not OUT_OF_LINE.search(c)]
     exact_checks = [c for c in other if "@dbt_sem_mem_ok_exact" in c]
-    assert len(exact_checks) == expected_check_sites(blocks), exact_checks
+    assert len(exact_checks) == expected_check_sites(blocks, grouped=not system), exact_checks
     assert not [c for c in other if c not in exact_checks], other
 
 
-def expected_check_sites(blocks: list[RegionBlock]) -> int:
-    """One exact check per memory-touching op of the region, but one per group of loads and
-    stores that share a check (codegen._plan_checks)."""
+def expected_check_sites(blocks: list[RegionBlock], grouped: bool) -> int:
+    """One exact check per memory-touching op of the region, but (outside system mode) one per
+    group of loads and stores that share a check (codegen._plan_checks)."""
     memory_shapes = MAY_FAULT_SHAPES
     accesses = sum(OPS[int(row[0]) & 0xFFFF].shape in memory_shapes for b in blocks for row in b.code)
+    if not grouped:
+        return accesses
     covered = sum(len(_plan_checks(b)[1]) for b in blocks)
     assert covered > 0, "the region should hold accesses that share a check"
     return accesses - covered
 
 
 def test_the_region_covers_every_region_shape(every_op_region):
-    _, _, blocks = every_op_region
+    _, _, blocks, _ = every_op_region
     shapes = set()
     for block in blocks:
         shapes.update(OPS[int(row[0]) & 0xFFFF].shape for row in block.code)
@@ -101,7 +106,7 @@ def test_the_region_covers_every_region_shape(every_op_region):
 
 
 def test_jit_dump_writes_the_ir_and_the_assembly(every_op_region, tmp_path, monkeypatch):
-    text, symbols, _ = every_op_region
+    text, symbols, _, _ = every_op_region
     monkeypatch.setenv("DBT_JIT_DUMP", str(tmp_path))
     object_code, _ = compile_ir(text, "dbt_region_test", symbols)
     assert object_code.startswith(b"\x7fELF")
@@ -111,7 +116,7 @@ def test_jit_dump_writes_the_ir_and_the_assembly(every_op_region, tmp_path, monk
 
 
 def test_host_square_roots_are_instructions(every_op_region):
-    text, symbols, _ = every_op_region
+    text, symbols, _, _ = every_op_region
     module = optimised_module(text, "dbt_region_test", symbols)
     assembly = target_machine().emit_assembly(module)
     assert re.search(r"\bv?sqrtsd\b", assembly) and re.search(r"\bv?sqrtss\b", assembly)

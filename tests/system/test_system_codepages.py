@@ -54,7 +54,7 @@ def test_a_store_lifts_the_protection_and_fence_i_drops_only_changed_pages(setup
     assert pages.store_fault(BASE + 2 * PAGE_SIZE - 4)  # a store that may cross into page+1... lifts page+1
     assert memory.perm[PAGE] & PERM_W_PAIR
     memory.ram[BASE + PAGE_SIZE + 0x100] = 1  # page+1 changes; page does not
-    pages.fence_i(False, [])
+    assert pages.fence_i([]) == [PAGE + 1]
     assert cache.lookup(BASE + 0x10, BASE + 0x10) == first
     assert cache.lookup(BASE + PAGE_SIZE + 0x20, BASE + PAGE_SIZE + 0x20) == -1
     assert not memory.perm[PAGE] & PERM_W  # unchanged: protected again
@@ -64,7 +64,7 @@ def test_a_store_lifts_the_protection_and_fence_i_drops_only_changed_pages(setup
 def test_python_writes_lift_the_protection_through_the_memory(setup):
     memory, cache, pages, _ = setup
     memory.write_slice(BASE + 0x10, b"\x13\x00\x00\x00")  # a device's DMA, say
-    pages.fence_i(False, [])
+    assert pages.fence_i([]) == [PAGE]
     assert cache.lookup(BASE + 0x10, BASE + 0x10) == -1
     memory.perm[PAGE + 3] = 0  # a page without PERM_W of its own still refuses
     with pytest.raises(GuestFault):

@@ -1,0 +1,150 @@
+"""System-mode regions: loads and stores translated through the SoftMMU's TLB in native code.
+
+A region compiled for system mode is called here directly, on a state array holding a TLB set
+with one entry, and must access the physical address that entry names on a hit, leave for the
+interpreter (EXIT_INTERPRET, at the access, nothing retired) on a miss or an access across two
+pages, and use the address as it is while translation is off.
+"""
+
+from __future__ import annotations
+
+import ctypes
+
+import numpy as np
+import pytest
+
+from dbt.backends.jit.codegen import RegionBlock, generate
+from dbt.backends.jit.compiler import compile_ir
+from dbt.backends.jit.helpers import load_region
+from dbt.ir.ops import OPS
+from dbt.ir.pagewalk import ACCESS_LOAD, ACCESS_STORE, MMU_S, tlb_entry, tlb_set
+from dbt.ir.state import (
+    EXIT_INTERPRET,
+    INSTRET,
+    MMU_LOAD,
+    MMU_STORE,
+    PAGE_SIZE,
+    PC,
+    PC_BITS,
+    SLICE_END,
+    STATE_WORDS_SYSTEM,
+    TLB_VPN_MASK,
+)
+
+CODE = -0x7FFF_F000  # a kernel-style (negative) virtual pc
+VIRTUAL = 0x4000_0000  # the data page's virtual address
+PHYSICAL = 3 * PAGE_SIZE  # and its physical address
+OP = {op.name: number for number, op in enumerate(OPS)}
+REGION = ctypes.CFUNCTYPE(ctypes.c_int64, *[ctypes.c_void_p] * 4, ctypes.c_int64)
+
+
+def _row(name: str, pc: int, index: int, rd=0, rs1=0, rs2=0, imm=0, extra=0) -> list[int]:
+    w0 = OP[name] | rd << 16 | rs1 << 24 | rs2 << 32
+    return [w0, imm, (pc & ((1 << PC_BITS) - 1)) | index << PC_BITS, extra]
+
+
+@pytest.fixture(scope="module")
+def region():
+    """ld x5, 8(x6); sd x5, 16(x7); jal x0, CODE + 0x100 (out of the region)."""
+    rows = [
+        _row("ld", CODE, 0, rd=5, rs1=6, imm=8),
+        _row("sd", CODE + 4, 1, rs1=7, rs2=5, imm=16),
+        _row("jal", CODE + 8, 2, imm=CODE + 0x100, extra=CODE + 12),
+    ]
+    block = RegionBlock(CODE, np.array(rows, dtype=np.int64), 3)
+    text, symbols = generate("dbt_region_system_test", [block], system=True)
+    object_code, _ = compile_ir(text, "dbt_region_system_test", symbols)
+    library = load_region(object_code)
+    return library, REGION(library.address("dbt_region_system_test"))
+
+
+def _machine(translated: bool):
+    regs = np.zeros(72, dtype=np.int64)
+    state = np.zeros(STATE_WORDS_SYSTEM, dtype=np.int64)
+    mem = np.zeros(8 * PAGE_SIZE, dtype=np.uint8)
+    perm = np.full(8, 0xFF, dtype=np.uint8)
+    state[PC] = CODE
+    state[SLICE_END] = 1 << 40
+    if translated:
+        for access, word in ((ACCESS_LOAD, MMU_LOAD), (ACCESS_STORE, MMU_STORE)):
+            base = tlb_set(access, MMU_S)
+            state[word] = base
+            entry = tlb_entry(base, VIRTUAL)
+            state[entry] = (VIRTUAL >> 12) & TLB_VPN_MASK
+            state[entry + 1] = PHYSICAL - VIRTUAL
+    return regs, state, mem, perm
+
+
+def _call(region, regs, state, mem, perm) -> int:
+    _, function = region
+    pointers = [a.ctypes.data for a in (regs, state, mem, perm)]
+    return function(*pointers, len(perm))
+
+
+def test_a_tlb_hit_reaches_the_physical_page(region):
+    regs, state, mem, perm = _machine(translated=True)
+    mem[PHYSICAL + 0x108 : PHYSICAL + 0x110] = np.frombuffer(
+        (0x1122334455667788).to_bytes(8, "little"), np.uint8
+    )
+    regs[6] = VIRTUAL + 0x100
+    regs[7] = VIRTUAL + 0x200
+    assert _call(region, regs, state, mem, perm) == 0
+    assert regs[5] == 0x1122334455667788
+    assert bytes(mem[PHYSICAL + 0x210 : PHYSICAL + 0x218]) == (0x1122334455667788).to_bytes(8, "little")
+    assert state[PC] == CODE + 0x100 and state[INSTRET] == 3
+    assert not mem[:PHYSICAL].any() and not mem[PHYSICAL + PAGE_SIZE :].any()
+
+
+@pytest.mark.parametrize("case", ["load miss", "store miss", "load across pages"])
+def test_a_miss_or_an_access_across_pages_leaves_for_the_interpreter_at_the_access(region, case):
+    regs, state, mem, perm = _machine(translated=True)
+    regs[6] = VIRTUAL + 0x100
+    regs[7] = VIRTUAL + 0x200
+    if case == "load miss":
+        regs[6] = VIRTUAL + PAGE_SIZE  # another page: no entry
+    elif case == "store miss":
+        regs[7] = VIRTUAL - PAGE_SIZE
+    else:
+        regs[6] = VIRTUAL + PAGE_SIZE - 12  # the 8 bytes at +8 cross into the next page
+    assert _call(region, regs, state, mem, perm) == EXIT_INTERPRET
+    at_store = case == "store miss"
+    assert state[PC] == CODE + (4 if at_store else 0)
+    assert state[INSTRET] == (1 if at_store else 0)
+    assert not mem.any()
+
+
+def test_with_translation_off_the_address_is_physical(region):
+    regs, state, mem, perm = _machine(translated=False)
+    mem[PHYSICAL + 0x108] = 42
+    regs[6] = PHYSICAL + 0x100
+    regs[7] = PHYSICAL + 0x300
+    assert _call(region, regs, state, mem, perm) == 0
+    assert regs[5] == 42 and mem[PHYSICAL + 0x310] == 42
+
+
+def test_a_system_region_never_chains():
+    block = RegionBlock(
+        CODE, np.array([_row("jal", CODE, 0, imm=CODE + 0x100, extra=CODE + 4)], dtype=np.int64), 1
+    )
+    system, _ = generate("r", [block], system=True)
+    user, _ = generate("r", [block])
+    assert "@ic." in user and "@ic." not in system
+
+
+def test_regions_added_to_one_library_each_run(region):
+    """Installing adds a region's object to the current library (one MCJIT engine for many
+    regions): the first region keeps working after a second is added, and the second works."""
+    library, _ = region
+    block = RegionBlock(CODE, np.array([_row("ld", CODE, 0, rd=9, rs1=6, imm=0),
+                                        _row("jal", CODE + 4, 1, imm=CODE + 0x40, extra=CODE + 8)],
+                                       dtype=np.int64), 2)  # fmt: skip
+    text, symbols = generate("dbt_region_system_second", [block], system=True)
+    object_code, _ = compile_ir(text, "dbt_region_system_second", symbols)
+    assert load_region(object_code, into=library) is library
+    second = REGION(library.address("dbt_region_system_second"))
+    regs, state, mem, perm = _machine(translated=False)
+    mem[PHYSICAL] = 7
+    regs[6] = PHYSICAL
+    assert _call((library, second), regs, state, mem, perm) == 0
+    assert regs[9] == 7 and state[PC] == CODE + 0x40
+    test_with_translation_off_the_address_is_physical(region)
