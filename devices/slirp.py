@@ -139,11 +139,15 @@ def library() -> ctypes.CDLL:
     return _library
 
 
-def _in_addr(text: str, option: str) -> InAddr:
+def _ipv4(text: str, option: str) -> bytes:
     try:
-        return InAddr(struct.unpack("=I", socket.inet_aton(text))[0])
+        return socket.inet_aton(text)
     except OSError:
         raise NetError(f"--netdev user: {option}: {text!r} is not an IPv4 address") from None
+
+
+def _in_addr(text: str, option: str) -> InAddr:
+    return InAddr(struct.unpack("=I", _ipv4(text, option))[0])
 
 
 def _in6_addr(text: str) -> In6Addr:
@@ -187,10 +191,7 @@ class SlirpBackend:
         self._clock = clock
         self._frames: list[bytes] = []
         self.sent = self.received = 0
-        self._epoll = select.epoll()
         self._watched: dict[int, int] = {}  # fd -> epoll mask
-        self._wake_read, self._wake_write = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
-        self._epoll.register(self._wake_read, select.EPOLLIN)
         self._woken = False
         self._timers: dict[int, tuple[TimerCb, int]] = {}  # id -> (callback, its opaque)
         self._timer_ids = iter(range(1, 1 << 62))
@@ -209,7 +210,7 @@ class SlirpBackend:
         if bits_value < 0:
             raise NetError(f"--netdev user: net={network!r} is not ADDRESS/BITS (BITS at most 30)")
         mask = (0xFFFFFFFF << (32 - bits_value)) & 0xFFFFFFFF
-        base = struct.unpack("!I", socket.inet_aton(self._check(address, "net")))[0] & mask
+        base = struct.unpack("!I", _ipv4(address, "net"))[0] & mask
 
         def at(offset: int) -> str:
             return socket.inet_ntoa(struct.pack("!I", base | offset))
@@ -230,22 +231,25 @@ class SlirpBackend:
             vnameserver6=_in6_addr(NAMESERVER6),
             vhostname=options["hostname"].encode() if "hostname" in options else None,
         )
-        self.slirp = lib.slirp_new(ctypes.byref(self.config), ctypes.byref(self._callbacks), None)
-        if not self.slirp:
-            raise NetError("--netdev user: libslirp refused the configuration")
+        rules = []
         for rule in hostfwd:
             udp, host_addr, host_port, guest_addr, guest_port = parse_hostfwd(rule)
-            if lib.slirp_add_hostfwd(self.slirp, int(udp), _in_addr(host_addr, "hostfwd"), host_port,
-                                     _in_addr(guest_addr, "hostfwd"), guest_port) < 0:  # fmt: skip
+            host_in, guest_in = _in_addr(host_addr, "hostfwd"), _in_addr(guest_addr, "hostfwd")
+            rules.append((rule, udp, host_in, host_port, guest_in, guest_port))
+        # Descriptors last: an option error above leaves nothing open.
+        self._epoll = select.epoll()
+        self._wake_read, self._wake_write = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        self._epoll.register(self._wake_read, select.EPOLLIN)
+        self.slirp = lib.slirp_new(ctypes.byref(self.config), ctypes.byref(self._callbacks), None)
+        if not self.slirp:
+            self.close()
+            raise NetError("--netdev user: libslirp refused the configuration")
+        for rule, udp, host_in, host_port, guest_in, guest_port in rules:
+            if lib.slirp_add_hostfwd(self.slirp, int(udp), host_in, host_port, guest_in, guest_port) < 0:
                 self.close()
                 raise NetError(f"--netdev user: could not set up host forwarding rule {rule!r}")
         log.debug("netdev user: libslirp %s", lib.slirp_version_string().decode())
         self._round()
-
-    @staticmethod
-    def _check(text: str, option: str) -> str:
-        _in_addr(text, option)
-        return text
 
     def _make_callbacks(self) -> SlirpCb:
         fields = dict(SlirpCb._fields_)
