@@ -58,6 +58,7 @@ def run_system(options: dict, stats: bool, debug: bool) -> int:
     from dbt.backends.interp import load_kernel
     from dbt.config import Config
     from dbt.devices.service import Console
+    from dbt.ir.state import TLB_FLUSHES
     from dbt.log import dbt_stderr, stderr_console
     from dbt.runtime.jit import SYSTEM_JIT_THRESHOLD
     from dbt.runtime.system.machine import MachineConfig, SystemMachine
@@ -106,9 +107,10 @@ def run_system(options: dict, stats: bool, debug: bool) -> int:
                 f"{insns / max(seconds, 1e-9) / 1e6:.1f} MIPS\n"
             )
             cache, mmu = machine.cache, machine.softmmu.mmu
+            tlb_flushes = mmu.tlb.flushes + int(machine.state[TLB_FLUSHES])  # (Python's, the kernels')
             dbt_stderr.write(
                 f"dbt: {cache.total_decoded:,} blocks decoded, {cache.flushes:,} flushes of them; "
-                f"{mmu.walks:,} page walks, {mmu.tlb.flushes:,} TLB flushes\n"
+                f"{mmu.walks:,} page walks, {tlb_flushes:,} TLB flushes\n"
             )
             if machine.jit is not None:
                 dbt_stderr.write(f"dbt: JIT: {machine.jit.stats.summary(machine.state)}\n")

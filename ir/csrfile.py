@@ -16,7 +16,16 @@ whether accesses are translated, the kernel returns to Python right after the in
 from __future__ import annotations
 
 from dbt.ir.ops import CSR_MODE_READ, CSR_MODE_SET, CSR_MODE_WRITE
-from dbt.ir.pagewalk import ACCESS_FETCH, ACCESS_LOAD, ACCESS_STORE, MMU_S, MMU_S_SUM, MMU_U, tlb_set
+from dbt.ir.pagewalk import (
+    ACCESS_FETCH,
+    ACCESS_LOAD,
+    ACCESS_STORE,
+    MMU_S,
+    MMU_S_SUM,
+    MMU_U,
+    tlb_flush,
+    tlb_set,
+)
 from dbt.ir.state import (
     CSR_MHARTID,
     CSR_MSCRATCH,
@@ -28,6 +37,8 @@ from dbt.ir.state import (
     MMU_SATP,
     MMU_STORE,
     PRIV,
+    SFENCE_PYTHON,
+    TLB_FLUSHES,
 )
 
 PRV_U, PRV_S, PRV_M = 0, 1, 3
@@ -158,3 +169,15 @@ def csr_sys(state, csr, mode, src):
         new &= ~1
     state[index] = new
     return CSR_DONE, old
+
+
+def sfence_vma(state, vaddr, asid, by_vaddr, by_asid):
+    """sfence.vma (rs1 the address if by_vaddr, rs2 the ASID if by_asid), done here if it can
+    be: True; False when Python must do it (U mode, or S mode under mstatus.TVM: the illegal
+    instruction; or blocks straddling two pages exist, which Python drops: SFENCE_PYTHON)."""
+    priv = state[PRIV]
+    if priv == PRV_U or (priv == PRV_S and (state[CSR_MSTATUS] & TVM) != 0) or state[SFENCE_PYTHON] != 0:
+        return False
+    tlb_flush(state, vaddr, asid & 0xFFFF, by_vaddr, by_asid)
+    state[TLB_FLUSHES] += 1
+    return True

@@ -46,6 +46,7 @@ class Shape(enum.Enum):
     FP_RR = "rd, fflags |= sem(rs1, rs2)"
     FP_R = "rd, fflags |= sem(rs1)"
     FENCE = "host barrier between guest threads: aux 1 full (stores before loads), 0 acquire-release"
+    SFENCE = "sfence.vma: sem(state, rs1, rs2) flushes the TLB, pc <- extra; or exit for Python to do it"
 
 
 # CSR access modes (the imm of csr_r / csr_i ops).
@@ -56,8 +57,11 @@ CSR_MODE_READ = 3  # csrrs/csrrc with x0 or uimm 0: read only, no write side eff
 
 #: Shapes that end a block: the op after them is never reached in the same block.
 BLOCK_END_SHAPES = frozenset(
-    {Shape.BRANCH, Shape.JAL, Shape.JALR, Shape.SYSCALL, Shape.TRAP, Shape.FENCE_I, Shape.CSR_EXIT}
-)
+    {
+        Shape.BRANCH, Shape.JAL, Shape.JALR, Shape.SYSCALL, Shape.TRAP, Shape.FENCE_I, Shape.CSR_EXIT,
+        Shape.SFENCE,
+    }
+)  # fmt: skip
 #: Shapes that may exit with a memory fault.
 MAY_FAULT_SHAPES = frozenset(
     {Shape.LOAD, Shape.STORE, Shape.AMO, Shape.AMO_CAS, Shape.AMO_CAS_Q, Shape.LR, Shape.SC}
@@ -143,6 +147,7 @@ def _rows() -> list[OpDef]:
     add("ecall", Shape.SYSCALL)
     add("trap", Shape.TRAP)
     add("fence_i", Shape.FENCE_I)
+    add("sfence_vma", Shape.SFENCE, "sfence_vma")
     add("csr_counter", Shape.CSR_EXIT)
     add("csr_r", Shape.CSR_R, "csr_fp")
     add("csr_i", Shape.CSR_I, "csr_fp")

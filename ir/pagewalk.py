@@ -22,6 +22,7 @@ from dbt.ir.state import (
     TLB_BASE,
     TLB_META,
     TLB_META_WORDS,
+    TLB_MMU_INDICES,
     TLB_SETS,
     TLB_VPN_MASK,
 )
@@ -156,6 +157,24 @@ def tlb_enter(state, entry, vaddr, paddr, base, size, pte, asid):
     state[meta] = base
     state[meta + 1] = ~(size - 1)
     state[meta + 2] = asid | (META_GLOBAL if pte & PTE_G else 0)
+
+
+def tlb_flush(state, vaddr, asid, by_vaddr, by_asid):
+    """sfence.vma's flush (privileged spec 4.2.1): every entry (neither operand), the entries of
+    leaves mapping `vaddr` in any address space, the non-global entries of `asid`, or the
+    non-global entries of leaves mapping `vaddr` in `asid`. A superpage's entries sit at the
+    sets of the 4 KiB pages used in it, so every entry is looked at, by its meta words.
+    (runtime.system.mmu.Tlb.flush is the same, over numpy views, for Python.)"""
+    for number in range(TLB_MMU_INDICES * TLB_ACCESSES * TLB_SETS):
+        tag = TLB_BASE + 2 * number
+        if state[tag] == -1:
+            continue
+        meta = TLB_META + TLB_META_WORDS * number
+        if by_vaddr and (vaddr & state[meta + 1]) != state[meta]:
+            continue
+        if by_asid and state[meta + 2] != asid:
+            continue
+        state[tag] = -1
 
 
 def tlb_fill(state, ram, perm, set_base, vaddr, satp, mxr):

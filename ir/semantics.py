@@ -1416,6 +1416,7 @@ for _walk_part in (
     pagewalk.tlb_entry,
     pagewalk.tlb_meta,
     pagewalk.tlb_enter,
+    pagewalk.tlb_flush,
 ):
     register_jitable(_walk_part)
 tlb_fill = njit(cache=False)(pagewalk.tlb_fill)  # one out-of-line copy for every access site
@@ -1432,6 +1433,7 @@ for _csr_part in (
 ):
     register_jitable(_csr_part)
 csr_sys = njit(cache=False)(csrfile.csr_sys)
+sfence_vma = njit(cache=False)(csrfile.sfence_vma)
 
 
 @_inline

@@ -63,7 +63,10 @@ CSR_MTVAL = 31
 CSR_MHARTID = 32
 IRQ_PENDING = 33  # mip & mie when the kernel was entered: an instruction that enables interrupts
 #                   while some are pending ends the kernel call after it, so Python takes them
-NUM_STATE = 34
+SFENCE_PYTHON = 34  # nonzero: sfence.vma exits to Python (blocks straddling two pages exist,
+#                     which only Python drops); else the kernels flush the TLB themselves
+TLB_FLUSHES = 35  # sfence.vma flushes the kernels did (for --stats)
+NUM_STATE = 36
 
 # The TLB (system mode only) follows the fixed words in the state array: TLB_ENTRIES entries
 # of two words, tag (the virtual page number, all 52 bits, so a non-canonical address never

@@ -2,4 +2,4 @@
 dbt.backends.interp.gen_kernel: do not edit. Kept apart from _kernel.py so reading it needs no Numba.
 """
 
-SOURCE_HASH = "7c89ba5b11f403f2"
+SOURCE_HASH = "bdb3e0fa2989e705"

@@ -660,16 +660,25 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                 state[EXIT_OP] = i
                 return EXIT_FENCE_I
-            elif op == 120:  # csr_counter
+            elif op == 120:  # sfence_vma
+                if not sem.sfence_vma(state, regs[rs1], regs[rs2], rs1 != 0, rs2 != 0):
+                    state[FAULT_KIND] = TRAP_ILLEGAL
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
+                    state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                    state[EXIT_OP] = i
+                    return EXIT_TRAP
+                pc = code[i, 3]
+                break
+            elif op == 121:  # csr_counter
                 state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
                 state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
                 state[EXIT_OP] = i
                 return EXIT_CSR
-            elif op == 121:  # csr_r
+            elif op == 122:  # csr_r
                 regs[rd] = sem.csr_fp(state, (w >> 48) & 0xFFFF, regs[rs1], code[i, 1], FFLAGS, FRM)
-            elif op == 122:  # csr_i
+            elif op == 123:  # csr_i
                 regs[rd] = sem.csr_fp(state, (w >> 48) & 0xFFFF, code[i, 3], code[i, 1], FFLAGS, FRM)
-            elif op == 123:  # csr_sys_r
+            elif op == 124:  # csr_sys_r
                 outcome, old = sem.csr_sys(state, (w >> 48) & 0xFFFF, code[i, 1], regs[rs1])
                 if outcome == CSR_PYTHON:
                     state[FAULT_KIND] = TRAP_ILLEGAL
@@ -682,7 +691,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     state[PC] = ((code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT) + 4
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS) + 1
                     return EXIT_SLICE
-            elif op == 124:  # csr_sys_i
+            elif op == 125:  # csr_sys_i
                 outcome, old = sem.csr_sys(state, (w >> 48) & 0xFFFF, code[i, 1], code[i, 3])
                 if outcome == CSR_PYTHON:
                     state[FAULT_KIND] = TRAP_ILLEGAL
@@ -695,7 +704,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     state[PC] = ((code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT) + 4
                     state[INSTRET] = instret + (code[i, 2] >> PC_BITS) + 1
                     return EXIT_SLICE
-            elif op == 125:  # amoswap_w
+            elif op == 126:  # amoswap_w
                 addr = regs[rs1]
                 if addr & 3:
                     state[FAULT_ADDR] = addr
@@ -729,7 +738,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                         break
                     old = seen
                 regs[rd] = old
-            elif op == 126:  # amoadd_w
+            elif op == 127:  # amoadd_w
                 addr = regs[rs1]
                 if addr & 3:
                     state[FAULT_ADDR] = addr
@@ -763,7 +772,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                         break
                     old = seen
                 regs[rd] = old
-            elif op == 127:  # amoxor_w
+            elif op == 128:  # amoxor_w
                 addr = regs[rs1]
                 if addr & 3:
                     state[FAULT_ADDR] = addr
@@ -797,7 +806,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                         break
                     old = seen
                 regs[rd] = old
-            elif op == 128:  # amoand_w
+            elif op == 129:  # amoand_w
                 addr = regs[rs1]
                 if addr & 3:
                     state[FAULT_ADDR] = addr
@@ -831,7 +840,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                         break
                     old = seen
                 regs[rd] = old
-            elif op == 129:  # amoor_w
+            elif op == 130:  # amoor_w
                 addr = regs[rs1]
                 if addr & 3:
                     state[FAULT_ADDR] = addr
@@ -865,7 +874,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                         break
                     old = seen
                 regs[rd] = old
-            elif op == 130:  # amomin_w
+            elif op == 131:  # amomin_w
                 addr = regs[rs1]
                 if addr & 3:
                     state[FAULT_ADDR] = addr
@@ -899,7 +908,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                         break
                     old = seen
                 regs[rd] = old
-            elif op == 131:  # amomax_w
+            elif op == 132:  # amomax_w
                 addr = regs[rs1]
                 if addr & 3:
                     state[FAULT_ADDR] = addr
@@ -933,7 +942,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                         break
                     old = seen
                 regs[rd] = old
-            elif op == 132:  # amominu_w
+            elif op == 133:  # amominu_w
                 addr = regs[rs1]
                 if addr & 3:
                     state[FAULT_ADDR] = addr
@@ -967,7 +976,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                         break
                     old = seen
                 regs[rd] = old
-            elif op == 133:  # amomaxu_w
+            elif op == 134:  # amomaxu_w
                 addr = regs[rs1]
                 if addr & 3:
                     state[FAULT_ADDR] = addr
@@ -1001,7 +1010,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                         break
                     old = seen
                 regs[rd] = old
-            elif op == 134:  # lr_w
+            elif op == 135:  # lr_w
                 addr = regs[rs1]
                 reserved = addr
                 if addr & 3:
@@ -1033,7 +1042,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 state[RESERVATION] = reserved
                 state[RESERVED_VALUE] = old
                 regs[rd] = old
-            elif op == 135:  # sc_w
+            elif op == 136:  # sc_w
                 addr = regs[rs1]
                 if state[RESERVATION] != addr:
                     regs[rd] = 1
@@ -1068,7 +1077,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     else:
                         regs[rd] = 1
                 state[RESERVATION] = -1
-            elif op == 136:  # amoswap_d
+            elif op == 137:  # amoswap_d
                 addr = regs[rs1]
                 if addr & 7:
                     state[FAULT_ADDR] = addr
@@ -1102,7 +1111,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                         break
                     old = seen
                 regs[rd] = old
-            elif op == 137:  # amoadd_d
+            elif op == 138:  # amoadd_d
                 addr = regs[rs1]
                 if addr & 7:
                     state[FAULT_ADDR] = addr
@@ -1136,7 +1145,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                         break
                     old = seen
                 regs[rd] = old
-            elif op == 138:  # amoxor_d
+            elif op == 139:  # amoxor_d
                 addr = regs[rs1]
                 if addr & 7:
                     state[FAULT_ADDR] = addr
@@ -1170,7 +1179,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                         break
                     old = seen
                 regs[rd] = old
-            elif op == 139:  # amoand_d
+            elif op == 140:  # amoand_d
                 addr = regs[rs1]
                 if addr & 7:
                     state[FAULT_ADDR] = addr
@@ -1204,7 +1213,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                         break
                     old = seen
                 regs[rd] = old
-            elif op == 140:  # amoor_d
+            elif op == 141:  # amoor_d
                 addr = regs[rs1]
                 if addr & 7:
                     state[FAULT_ADDR] = addr
@@ -1238,7 +1247,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                         break
                     old = seen
                 regs[rd] = old
-            elif op == 141:  # amomin_d
+            elif op == 142:  # amomin_d
                 addr = regs[rs1]
                 if addr & 7:
                     state[FAULT_ADDR] = addr
@@ -1272,7 +1281,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                         break
                     old = seen
                 regs[rd] = old
-            elif op == 142:  # amomax_d
+            elif op == 143:  # amomax_d
                 addr = regs[rs1]
                 if addr & 7:
                     state[FAULT_ADDR] = addr
@@ -1306,7 +1315,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                         break
                     old = seen
                 regs[rd] = old
-            elif op == 143:  # amominu_d
+            elif op == 144:  # amominu_d
                 addr = regs[rs1]
                 if addr & 7:
                     state[FAULT_ADDR] = addr
@@ -1340,7 +1349,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                         break
                     old = seen
                 regs[rd] = old
-            elif op == 144:  # amomaxu_d
+            elif op == 145:  # amomaxu_d
                 addr = regs[rs1]
                 if addr & 7:
                     state[FAULT_ADDR] = addr
@@ -1374,7 +1383,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                         break
                     old = seen
                 regs[rd] = old
-            elif op == 145:  # lr_d
+            elif op == 146:  # lr_d
                 addr = regs[rs1]
                 reserved = addr
                 if addr & 7:
@@ -1406,7 +1415,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 state[RESERVATION] = reserved
                 state[RESERVED_VALUE] = old
                 regs[rd] = old
-            elif op == 146:  # sc_d
+            elif op == 147:  # sc_d
                 addr = regs[rs1]
                 if state[RESERVATION] != addr:
                     regs[rd] = 1
@@ -1441,7 +1450,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     else:
                         regs[rd] = 1
                 state[RESERVATION] = -1
-            elif op == 147:  # amoswap_b
+            elif op == 148:  # amoswap_b
                 addr = regs[rs1]
                 if addr & 0:
                     state[FAULT_ADDR] = addr
@@ -1475,7 +1484,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                         break
                     old = seen
                 regs[rd] = old
-            elif op == 148:  # amoadd_b
+            elif op == 149:  # amoadd_b
                 addr = regs[rs1]
                 if addr & 0:
                     state[FAULT_ADDR] = addr
@@ -1509,7 +1518,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                         break
                     old = seen
                 regs[rd] = old
-            elif op == 149:  # amoxor_b
+            elif op == 150:  # amoxor_b
                 addr = regs[rs1]
                 if addr & 0:
                     state[FAULT_ADDR] = addr
@@ -1543,7 +1552,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                         break
                     old = seen
                 regs[rd] = old
-            elif op == 150:  # amoand_b
+            elif op == 151:  # amoand_b
                 addr = regs[rs1]
                 if addr & 0:
                     state[FAULT_ADDR] = addr
@@ -1577,7 +1586,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                         break
                     old = seen
                 regs[rd] = old
-            elif op == 151:  # amoor_b
+            elif op == 152:  # amoor_b
                 addr = regs[rs1]
                 if addr & 0:
                     state[FAULT_ADDR] = addr
@@ -1611,7 +1620,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                         break
                     old = seen
                 regs[rd] = old
-            elif op == 152:  # amomin_b
+            elif op == 153:  # amomin_b
                 addr = regs[rs1]
                 if addr & 0:
                     state[FAULT_ADDR] = addr
@@ -1645,7 +1654,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                         break
                     old = seen
                 regs[rd] = old
-            elif op == 153:  # amomax_b
+            elif op == 154:  # amomax_b
                 addr = regs[rs1]
                 if addr & 0:
                     state[FAULT_ADDR] = addr
@@ -1679,7 +1688,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                         break
                     old = seen
                 regs[rd] = old
-            elif op == 154:  # amominu_b
+            elif op == 155:  # amominu_b
                 addr = regs[rs1]
                 if addr & 0:
                     state[FAULT_ADDR] = addr
@@ -1713,7 +1722,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                         break
                     old = seen
                 regs[rd] = old
-            elif op == 155:  # amomaxu_b
+            elif op == 156:  # amomaxu_b
                 addr = regs[rs1]
                 if addr & 0:
                     state[FAULT_ADDR] = addr
@@ -1747,7 +1756,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                         break
                     old = seen
                 regs[rd] = old
-            elif op == 156:  # amoswap_h
+            elif op == 157:  # amoswap_h
                 addr = regs[rs1]
                 if addr & 1:
                     state[FAULT_ADDR] = addr
@@ -1781,7 +1790,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                         break
                     old = seen
                 regs[rd] = old
-            elif op == 157:  # amoadd_h
+            elif op == 158:  # amoadd_h
                 addr = regs[rs1]
                 if addr & 1:
                     state[FAULT_ADDR] = addr
@@ -1815,7 +1824,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                         break
                     old = seen
                 regs[rd] = old
-            elif op == 158:  # amoxor_h
+            elif op == 159:  # amoxor_h
                 addr = regs[rs1]
                 if addr & 1:
                     state[FAULT_ADDR] = addr
@@ -1849,7 +1858,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                         break
                     old = seen
                 regs[rd] = old
-            elif op == 159:  # amoand_h
+            elif op == 160:  # amoand_h
                 addr = regs[rs1]
                 if addr & 1:
                     state[FAULT_ADDR] = addr
@@ -1883,7 +1892,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                         break
                     old = seen
                 regs[rd] = old
-            elif op == 160:  # amoor_h
+            elif op == 161:  # amoor_h
                 addr = regs[rs1]
                 if addr & 1:
                     state[FAULT_ADDR] = addr
@@ -1917,7 +1926,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                         break
                     old = seen
                 regs[rd] = old
-            elif op == 161:  # amomin_h
+            elif op == 162:  # amomin_h
                 addr = regs[rs1]
                 if addr & 1:
                     state[FAULT_ADDR] = addr
@@ -1951,7 +1960,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                         break
                     old = seen
                 regs[rd] = old
-            elif op == 162:  # amomax_h
+            elif op == 163:  # amomax_h
                 addr = regs[rs1]
                 if addr & 1:
                     state[FAULT_ADDR] = addr
@@ -1985,7 +1994,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                         break
                     old = seen
                 regs[rd] = old
-            elif op == 163:  # amominu_h
+            elif op == 164:  # amominu_h
                 addr = regs[rs1]
                 if addr & 1:
                     state[FAULT_ADDR] = addr
@@ -2019,7 +2028,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                         break
                     old = seen
                 regs[rd] = old
-            elif op == 164:  # amomaxu_h
+            elif op == 165:  # amomaxu_h
                 addr = regs[rs1]
                 if addr & 1:
                     state[FAULT_ADDR] = addr
@@ -2053,7 +2062,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                         break
                     old = seen
                 regs[rd] = old
-            elif op == 165:  # amocas_b
+            elif op == 166:  # amocas_b
                 addr = regs[rs1]
                 if addr & 0:
                     state[FAULT_ADDR] = addr
@@ -2081,7 +2090,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     state[EXIT_OP] = i
                     return EXIT_FAULT
                 regs[rd] = sem.cas_sized(mem, addr, regs[(w >> 40) & 0xFF], regs[rs2], 1)
-            elif op == 166:  # amocas_h
+            elif op == 167:  # amocas_h
                 addr = regs[rs1]
                 if addr & 1:
                     state[FAULT_ADDR] = addr
@@ -2109,7 +2118,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     state[EXIT_OP] = i
                     return EXIT_FAULT
                 regs[rd] = sem.cas_sized(mem, addr, regs[(w >> 40) & 0xFF], regs[rs2], 2)
-            elif op == 167:  # amocas_w
+            elif op == 168:  # amocas_w
                 addr = regs[rs1]
                 if addr & 3:
                     state[FAULT_ADDR] = addr
@@ -2137,7 +2146,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     state[EXIT_OP] = i
                     return EXIT_FAULT
                 regs[rd] = sem.cas_sized(mem, addr, regs[(w >> 40) & 0xFF], regs[rs2], 4)
-            elif op == 168:  # amocas_d
+            elif op == 169:  # amocas_d
                 addr = regs[rs1]
                 if addr & 7:
                     state[FAULT_ADDR] = addr
@@ -2165,7 +2174,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     state[EXIT_OP] = i
                     return EXIT_FAULT
                 regs[rd] = sem.cas_sized(mem, addr, regs[(w >> 40) & 0xFF], regs[rs2], 8)
-            elif op == 169:  # amocas_q
+            elif op == 170:  # amocas_q
                 addr = regs[rs1]
                 if addr & 15:
                     state[FAULT_ADDR] = addr
@@ -2196,7 +2205,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 lo, hi = hostops.cas_128(mem, addr, regs[(w >> 40) & 0xFF], regs[(pairs >> 8) & 0xFF], regs[rs2], regs[(pairs >> 16) & 0xFF])
                 regs[rd] = lo
                 regs[pairs & 0xFF] = hi
-            elif op == 170:  # fadd_s
+            elif op == 171:  # fadd_s
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -2210,7 +2219,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 171:  # fsub_s
+            elif op == 172:  # fsub_s
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -2224,7 +2233,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 172:  # fmul_s
+            elif op == 173:  # fmul_s
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -2238,7 +2247,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 173:  # fdiv_s
+            elif op == 174:  # fdiv_s
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -2252,7 +2261,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 174:  # fsqrt_s
+            elif op == 175:  # fsqrt_s
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -2266,7 +2275,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 175:  # fmadd_s
+            elif op == 176:  # fmadd_s
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -2280,7 +2289,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 176:  # fmsub_s
+            elif op == 177:  # fmsub_s
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -2294,7 +2303,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 177:  # fnmsub_s
+            elif op == 178:  # fnmsub_s
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -2308,7 +2317,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 178:  # fnmadd_s
+            elif op == 179:  # fnmadd_s
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -2322,40 +2331,40 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 179:  # fmin_s
+            elif op == 180:  # fmin_s
                 r, fl = sem.fmin_s(regs[rs1], regs[rs2])
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 180:  # fmax_s
+            elif op == 181:  # fmax_s
                 r, fl = sem.fmax_s(regs[rs1], regs[rs2])
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 181:  # feq_s
+            elif op == 182:  # feq_s
                 r, fl = sem.feq_s(regs[rs1], regs[rs2])
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 182:  # flt_s
+            elif op == 183:  # flt_s
                 r, fl = sem.flt_s(regs[rs1], regs[rs2])
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 183:  # fle_s
+            elif op == 184:  # fle_s
                 r, fl = sem.fle_s(regs[rs1], regs[rs2])
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 184:  # fsgnj_s
+            elif op == 185:  # fsgnj_s
                 regs[rd] = sem.fsgnj_s(regs[rs1], regs[rs2])
-            elif op == 185:  # fsgnjn_s
+            elif op == 186:  # fsgnjn_s
                 regs[rd] = sem.fsgnjn_s(regs[rs1], regs[rs2])
-            elif op == 186:  # fsgnjx_s
+            elif op == 187:  # fsgnjx_s
                 regs[rd] = sem.fsgnjx_s(regs[rs1], regs[rs2])
-            elif op == 187:  # fclass_s
+            elif op == 188:  # fclass_s
                 regs[rd] = sem.fclass_s(regs[rs1])
-            elif op == 188:  # fcvt_w_s
+            elif op == 189:  # fcvt_w_s
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -2369,7 +2378,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 189:  # fcvt_s_w
+            elif op == 190:  # fcvt_s_w
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -2383,7 +2392,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 190:  # fcvt_wu_s
+            elif op == 191:  # fcvt_wu_s
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -2397,7 +2406,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 191:  # fcvt_s_wu
+            elif op == 192:  # fcvt_s_wu
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -2411,7 +2420,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 192:  # fcvt_l_s
+            elif op == 193:  # fcvt_l_s
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -2425,7 +2434,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 193:  # fcvt_s_l
+            elif op == 194:  # fcvt_s_l
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -2439,7 +2448,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 194:  # fcvt_lu_s
+            elif op == 195:  # fcvt_lu_s
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -2453,7 +2462,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 195:  # fcvt_s_lu
+            elif op == 196:  # fcvt_s_lu
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -2467,7 +2476,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 196:  # fadd_d
+            elif op == 197:  # fadd_d
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -2481,7 +2490,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 197:  # fsub_d
+            elif op == 198:  # fsub_d
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -2495,7 +2504,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 198:  # fmul_d
+            elif op == 199:  # fmul_d
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -2509,7 +2518,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 199:  # fdiv_d
+            elif op == 200:  # fdiv_d
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -2523,7 +2532,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 200:  # fsqrt_d
+            elif op == 201:  # fsqrt_d
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -2537,7 +2546,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 201:  # fmadd_d
+            elif op == 202:  # fmadd_d
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -2551,7 +2560,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 202:  # fmsub_d
+            elif op == 203:  # fmsub_d
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -2565,7 +2574,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 203:  # fnmsub_d
+            elif op == 204:  # fnmsub_d
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -2579,7 +2588,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 204:  # fnmadd_d
+            elif op == 205:  # fnmadd_d
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -2593,40 +2602,40 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 205:  # fmin_d
+            elif op == 206:  # fmin_d
                 r, fl = sem.fmin_d(regs[rs1], regs[rs2])
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 206:  # fmax_d
+            elif op == 207:  # fmax_d
                 r, fl = sem.fmax_d(regs[rs1], regs[rs2])
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 207:  # feq_d
+            elif op == 208:  # feq_d
                 r, fl = sem.feq_d(regs[rs1], regs[rs2])
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 208:  # flt_d
+            elif op == 209:  # flt_d
                 r, fl = sem.flt_d(regs[rs1], regs[rs2])
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 209:  # fle_d
+            elif op == 210:  # fle_d
                 r, fl = sem.fle_d(regs[rs1], regs[rs2])
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 210:  # fsgnj_d
+            elif op == 211:  # fsgnj_d
                 regs[rd] = sem.fsgnj_d(regs[rs1], regs[rs2])
-            elif op == 211:  # fsgnjn_d
+            elif op == 212:  # fsgnjn_d
                 regs[rd] = sem.fsgnjn_d(regs[rs1], regs[rs2])
-            elif op == 212:  # fsgnjx_d
+            elif op == 213:  # fsgnjx_d
                 regs[rd] = sem.fsgnjx_d(regs[rs1], regs[rs2])
-            elif op == 213:  # fclass_d
+            elif op == 214:  # fclass_d
                 regs[rd] = sem.fclass_d(regs[rs1])
-            elif op == 214:  # fcvt_w_d
+            elif op == 215:  # fcvt_w_d
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -2640,7 +2649,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 215:  # fcvt_d_w
+            elif op == 216:  # fcvt_d_w
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -2654,7 +2663,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 216:  # fcvt_wu_d
+            elif op == 217:  # fcvt_wu_d
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -2668,7 +2677,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 217:  # fcvt_d_wu
+            elif op == 218:  # fcvt_d_wu
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -2682,7 +2691,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 218:  # fcvt_l_d
+            elif op == 219:  # fcvt_l_d
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -2696,7 +2705,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 219:  # fcvt_d_l
+            elif op == 220:  # fcvt_d_l
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -2710,7 +2719,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 220:  # fcvt_lu_d
+            elif op == 221:  # fcvt_lu_d
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -2724,7 +2733,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 221:  # fcvt_d_lu
+            elif op == 222:  # fcvt_d_lu
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -2738,7 +2747,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 222:  # fcvt_s_d
+            elif op == 223:  # fcvt_s_d
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -2752,7 +2761,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 223:  # fcvt_d_s
+            elif op == 224:  # fcvt_d_s
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -2766,9 +2775,9 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 224:  # box_h
+            elif op == 225:  # box_h
                 regs[rd] = sem.box_h(regs[rs1])
-            elif op == 225:  # flh
+            elif op == 226:  # flh
                 addr = regs[rs1] + code[i, 1]
                 tlb = state[MMU_LOAD]
                 if tlb != 0:
@@ -2789,7 +2798,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                     state[EXIT_OP] = i
                     return EXIT_FAULT
                 regs[rd] = sem.load_flh(mem, addr)
-            elif op == 226:  # fadd_h
+            elif op == 227:  # fadd_h
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -2803,7 +2812,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 227:  # fsub_h
+            elif op == 228:  # fsub_h
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -2817,7 +2826,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 228:  # fmul_h
+            elif op == 229:  # fmul_h
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -2831,7 +2840,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 229:  # fdiv_h
+            elif op == 230:  # fdiv_h
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -2845,7 +2854,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 230:  # fsqrt_h
+            elif op == 231:  # fsqrt_h
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -2859,7 +2868,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 231:  # fmadd_h
+            elif op == 232:  # fmadd_h
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -2873,7 +2882,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 232:  # fmsub_h
+            elif op == 233:  # fmsub_h
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -2887,7 +2896,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 233:  # fnmsub_h
+            elif op == 234:  # fnmsub_h
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -2901,7 +2910,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 234:  # fnmadd_h
+            elif op == 235:  # fnmadd_h
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -2915,40 +2924,40 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 235:  # fmin_h
+            elif op == 236:  # fmin_h
                 r, fl = sem.fmin_h(regs[rs1], regs[rs2])
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 236:  # fmax_h
+            elif op == 237:  # fmax_h
                 r, fl = sem.fmax_h(regs[rs1], regs[rs2])
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 237:  # feq_h
+            elif op == 238:  # feq_h
                 r, fl = sem.feq_h(regs[rs1], regs[rs2])
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 238:  # flt_h
+            elif op == 239:  # flt_h
                 r, fl = sem.flt_h(regs[rs1], regs[rs2])
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 239:  # fle_h
+            elif op == 240:  # fle_h
                 r, fl = sem.fle_h(regs[rs1], regs[rs2])
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 240:  # fsgnj_h
+            elif op == 241:  # fsgnj_h
                 regs[rd] = sem.fsgnj_h(regs[rs1], regs[rs2])
-            elif op == 241:  # fsgnjn_h
+            elif op == 242:  # fsgnjn_h
                 regs[rd] = sem.fsgnjn_h(regs[rs1], regs[rs2])
-            elif op == 242:  # fsgnjx_h
+            elif op == 243:  # fsgnjx_h
                 regs[rd] = sem.fsgnjx_h(regs[rs1], regs[rs2])
-            elif op == 243:  # fclass_h
+            elif op == 244:  # fclass_h
                 regs[rd] = sem.fclass_h(regs[rs1])
-            elif op == 244:  # fcvt_w_h
+            elif op == 245:  # fcvt_w_h
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -2962,7 +2971,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 245:  # fcvt_h_w
+            elif op == 246:  # fcvt_h_w
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -2976,7 +2985,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 246:  # fcvt_wu_h
+            elif op == 247:  # fcvt_wu_h
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -2990,7 +2999,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 247:  # fcvt_h_wu
+            elif op == 248:  # fcvt_h_wu
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -3004,7 +3013,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 248:  # fcvt_l_h
+            elif op == 249:  # fcvt_l_h
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -3018,7 +3027,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 249:  # fcvt_h_l
+            elif op == 250:  # fcvt_h_l
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -3032,7 +3041,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 250:  # fcvt_lu_h
+            elif op == 251:  # fcvt_lu_h
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -3046,7 +3055,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 251:  # fcvt_h_lu
+            elif op == 252:  # fcvt_h_lu
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -3060,7 +3069,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 252:  # fcvt_s_h
+            elif op == 253:  # fcvt_s_h
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -3074,7 +3083,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 253:  # fcvt_h_s
+            elif op == 254:  # fcvt_h_s
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -3088,7 +3097,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 254:  # fcvt_d_h
+            elif op == 255:  # fcvt_d_h
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -3102,7 +3111,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 255:  # fcvt_h_d
+            elif op == 256:  # fcvt_h_d
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -3116,27 +3125,27 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 256:  # fminm_h
+            elif op == 257:  # fminm_h
                 r, fl = sem.fminm_h(regs[rs1], regs[rs2])
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 257:  # fmaxm_h
+            elif op == 258:  # fmaxm_h
                 r, fl = sem.fmaxm_h(regs[rs1], regs[rs2])
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 258:  # fleq_h
+            elif op == 259:  # fleq_h
                 r, fl = sem.fleq_h(regs[rs1], regs[rs2])
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 259:  # fltq_h
+            elif op == 260:  # fltq_h
                 r, fl = sem.fltq_h(regs[rs1], regs[rs2])
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 260:  # fround_h
+            elif op == 261:  # fround_h
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -3150,7 +3159,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 261:  # froundnx_h
+            elif op == 262:  # froundnx_h
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -3164,27 +3173,27 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 262:  # fminm_s
+            elif op == 263:  # fminm_s
                 r, fl = sem.fminm_s(regs[rs1], regs[rs2])
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 263:  # fmaxm_s
+            elif op == 264:  # fmaxm_s
                 r, fl = sem.fmaxm_s(regs[rs1], regs[rs2])
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 264:  # fleq_s
+            elif op == 265:  # fleq_s
                 r, fl = sem.fleq_s(regs[rs1], regs[rs2])
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 265:  # fltq_s
+            elif op == 266:  # fltq_s
                 r, fl = sem.fltq_s(regs[rs1], regs[rs2])
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 266:  # fround_s
+            elif op == 267:  # fround_s
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -3198,7 +3207,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 267:  # froundnx_s
+            elif op == 268:  # froundnx_s
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -3212,27 +3221,27 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 268:  # fminm_d
+            elif op == 269:  # fminm_d
                 r, fl = sem.fminm_d(regs[rs1], regs[rs2])
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 269:  # fmaxm_d
+            elif op == 270:  # fmaxm_d
                 r, fl = sem.fmaxm_d(regs[rs1], regs[rs2])
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 270:  # fleq_d
+            elif op == 271:  # fleq_d
                 r, fl = sem.fleq_d(regs[rs1], regs[rs2])
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 271:  # fltq_d
+            elif op == 272:  # fltq_d
                 r, fl = sem.fltq_d(regs[rs1], regs[rs2])
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 272:  # fround_d
+            elif op == 273:  # fround_d
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -3246,7 +3255,7 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 273:  # froundnx_d
+            elif op == 274:  # froundnx_d
                 rm = (w >> 48) & 0xFFFF
                 if rm == RM_DYN:
                     rm = state[FRM]
@@ -3260,12 +3269,12 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 274:  # fcvtmod_w_d
+            elif op == 275:  # fcvtmod_w_d
                 r, fl = sem.fcvtmod_w_d(regs[rs1])
                 regs[rd] = r
                 if fl:
                     state[FFLAGS] |= fl
-            elif op == 275:  # fence
+            elif op == 276:  # fence
                 sem.fence((w >> 48) & 1)
             i += 1
         instret += blocks[b, BLK_INSNS]

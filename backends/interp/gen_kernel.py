@@ -123,6 +123,13 @@ def case_body(op: OpDef) -> str:
         return _exit("EXIT_TRAP", "(w >> 48) & 0xFFFF")
     if shape is Shape.FENCE_I:
         return _exit("EXIT_FENCE_I")
+    if shape is Shape.SFENCE:
+        # The block ends: the next pc's fetch is translated afresh.
+        return (
+            f"if not {s}(state, regs[rs1], regs[rs2], rs1 != 0, rs2 != 0):\n"
+            + _indent(_exit("EXIT_TRAP", "TRAP_ILLEGAL"), 1)
+            + "\npc = code[i, 3]\nbreak"
+        )
     if shape is Shape.CSR_EXIT:
         return _exit("EXIT_CSR")
     if shape is Shape.CSR_R:

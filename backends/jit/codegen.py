@@ -54,7 +54,7 @@ from dbt.ir.state import (
 
 #: Shapes a region can hold: everything that does not need Python at the op itself.
 REGION_SHAPES = frozenset(Shape) - {
-    Shape.SYSCALL, Shape.TRAP, Shape.FENCE_I, Shape.CSR_EXIT, Shape.CSR_SYS_R, Shape.CSR_SYS_I
+    Shape.SYSCALL, Shape.TRAP, Shape.FENCE_I, Shape.CSR_EXIT, Shape.CSR_SYS_R, Shape.CSR_SYS_I, Shape.SFENCE
 }  # fmt: skip
 CONTINUE = 0
 #: The LLVM type of a region function.

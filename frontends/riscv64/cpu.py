@@ -152,6 +152,12 @@ def _row_enabled(row: Row, extensions: frozenset[str]) -> bool:
 
 
 @cache
+def system_rows(model: CpuModel) -> frozenset[str]:
+    """The rows system mode decodes: the model's and the supervisor rows (opcodes/rv_s), which
+    no model names, so that they change no ISA string."""
+    return model.rows | frozenset(row.name for row in load_tables().rows if row.extension == "s")
+
+
 def _enabled_rows(extensions: frozenset[str]) -> frozenset[str]:
     return frozenset(row.name for row in load_tables().rows if _row_enabled(row, extensions))
 

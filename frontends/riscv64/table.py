@@ -30,6 +30,7 @@ TABLE_FILES = (
     "rv64_d",
     "rv_zicsr",
     "rv_zifencei",
+    "rv_s",
     "rv_c",
     "rv_zba",
     "rv64_zba",

@@ -29,7 +29,7 @@ from dbt.devices.uart import Uart16550
 from dbt.devices.virtio import VIRTIO_MMIO_SIZE, VirtioMmio
 from dbt.devices.virtio_blk import RawImage, VirtioBlk, VirtioRng
 from dbt.errors import VmError
-from dbt.frontends.riscv64.cpu import parse_cpu
+from dbt.frontends.riscv64.cpu import parse_cpu, system_rows
 from dbt.frontends.riscv64.translate import FetchFault, translate_block
 from dbt.ir.state import (
     EXIT_CSR,
@@ -137,6 +137,7 @@ class SystemMachine:
         self.config = config
         self.ram_base = RAM_BASE
         self.cpu = parse_cpu(config.cpu)
+        self.rows = system_rows(self.cpu)
         self.memory = GuestMemory(RAM_BASE + machine.ram_size)
         self.memory.map(RAM_BASE, machine.ram_size, PROT_READ | PROT_WRITE | PROT_EXEC, name="ram")
         self.memory.map(ROM_BASE, ROM_SIZE, PROT_READ | PROT_EXEC, name="mrom")
@@ -544,7 +545,7 @@ class SystemMachine:
         if self.cache.lookup(pc, phys) >= 0:
             return
         try:
-            block = translate_block(mmu.fetch, pc, self.config.max_block_insns, self.cpu.rows)
+            block = translate_block(mmu.fetch, pc, self.config.max_block_insns, self.rows)
         except FetchFault:
             raise Trap(CAUSE_FETCH_ACCESS, pc) from None
         number = self.cache.insert(block, phys)

@@ -28,6 +28,7 @@ from dbt.ir.state import (
     MMU_STORE,
     PAGE_SIZE,
     PRIV,
+    SFENCE_PYTHON,
 )
 from dbt.runtime.blockcache import BlockCache
 from dbt.runtime.memory import GuestFault, GuestMemory
@@ -61,17 +62,19 @@ class SoftMmu:
         self.straddled: tuple[int, int] | None = None
         self._context: tuple[int, int, int] | None = None
         hart.on_translation_change = self.flush
-        cache.on_flush.append(self.straddlers.clear)
+        cache.on_flush.append(self.take_straddlers)
 
     def add_straddler(self, number: int) -> None:
         """Block `number` was decoded from the bytes of the last fetch, which straddled."""
         assert self.straddled is not None
         self.straddlers.setdefault(self.straddled, []).append(number)
+        self.state[SFENCE_PYTHON] = 1  # (sfence.vma must drop it: Python's job)
 
     def take_straddlers(self) -> list[int]:
         """Every straddling block, forgotten here (for fence.i, which drops them)."""
         numbers = [number for group in self.straddlers.values() for number in group]
         self.straddlers.clear()
+        self.state[SFENCE_PYTHON] = 0
         return numbers
 
     # ---- the kernels' view ----
@@ -112,6 +115,7 @@ class SoftMmu:
             dropped = []
             for mask in {mask for mask, _ in self.straddlers}:
                 dropped += self.straddlers.pop((mask, address & mask), [])
+            self.state[SFENCE_PYTHON] = 1 if self.straddlers else 0
         for number in dropped:
             self.cache.drop(number)
 

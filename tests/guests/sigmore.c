@@ -1,6 +1,7 @@
 /* sigmore.c: more signal delivery — SIGALRM stopping a compute loop (an asynchronous signal
  * reaching code that never makes a system call), SA_RESTART versus EINTR on a blocking pipe read,
- * a SIGILL handler that reads and changes the saved registers through its ucontext, a stack
+ * a SIGILL handler that reads and changes the saved registers through its ucontext (of an illegal
+ * encoding and of sfence.vma, privileged), a stack
  * overflow caught on the alternate stack, a signal sent to a thread spinning in compiled code,
  * signals taken with sigwaitinfo/sigtimedwait (raised, from a timer, from another thread), and
  * POSIX timers (timer_create: one-shot to a handler, periodic to sigwaitinfo, gettime, delete),
@@ -110,6 +111,14 @@ static void ucontext_registers(void) {
                      :
                      : "a0", "a1", "memory");
     printf("3: a0 set by the SIGILL handler: %ld\n", result);
+    __asm__ volatile("li a1, 30\n"
+                     "li a0, 0\n"
+                     ".word 0x12000073\n" /* sfence.vma: privileged, so illegal in user mode */
+                     "mv %0, a0"
+                     : "=r"(result)
+                     :
+                     : "a0", "a1", "memory");
+    printf("3: sfence.vma in user mode is illegal too: %ld\n", result);
 }
 
 static sigjmp_buf overflow_jump;

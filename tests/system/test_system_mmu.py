@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dbt.ir.state import PERM_R, PERM_W
+from dbt.ir.state import CSR_MSTATUS, PERM_R, PERM_W, PRIV, SFENCE_PYTHON, TLB_FLUSHES
+from dbt.runtime.process import to_int64
 from dbt.runtime.system import hart as h
 from dbt.runtime.system import mmu as m
 from dbt.runtime.system.hart import Trap
@@ -194,27 +195,68 @@ def test_tlb_hit_is_tagged_by_asid_access_and_mode():
     assert tlb.lookup(0x4010_1FF0, LOAD, m.MMU_S, 1) is None  # same set, another page
 
 
-def test_sfence_vma_by_address_asid_and_both():
+def _numpy_flush(tlb: m.Tlb):
+    return tlb.flush
+
+
+def _kernel_flush(tlb: m.Tlb):
+    """The kernels' sfence.vma (ir.csrfile.sfence_vma, compiled), in S mode."""
+    from dbt.ir import semantics
+
+    tlb.state[PRIV] = h.PRV_S
+
+    def flush(vaddr: int | None = None, asid: int | None = None) -> None:
+        before = int(tlb.state[TLB_FLUSHES])
+        by_vaddr, by_asid = vaddr is not None, asid is not None
+        assert semantics.sfence_vma(tlb.state, to_int64(vaddr or 0), asid or 0, by_vaddr, by_asid)
+        assert tlb.state[TLB_FLUSHES] == before + 1
+
+    return flush
+
+
+@pytest.mark.parametrize("flusher", [_numpy_flush, _kernel_flush], ids=["python", "kernel"])
+def test_sfence_vma_by_address_asid_and_both(flusher):
     tlb = m.Tlb()
+    flush = flusher(tlb)
     mega = 0x20_0000
     tlb.fill(0x4020_3000, LOAD, m.MMU_S, _translation(0x4020_3000, size=mega))
     tlb.fill(0x5000_0000, LOAD, m.MMU_S, _translation(0x5000_0000, asid=2))
     tlb.fill(0x6000_1000, LOAD, m.MMU_S, _translation(0x6000_1000, asid=2, glob=True))
     # an address elsewhere in the megapage flushes its entry
-    tlb.flush(vaddr=0x4030_0000)
+    flush(vaddr=0x4030_0000)
     assert tlb.lookup(0x4020_3000, LOAD, m.MMU_S, 1) is None
     assert tlb.lookup(0x5000_0000, LOAD, m.MMU_S, 2) is not None
     # by ASID: global mappings stay
-    tlb.flush(asid=2)
+    flush(asid=2)
     assert tlb.lookup(0x5000_0000, LOAD, m.MMU_S, 2) is None
     assert tlb.lookup(0x6000_1000, LOAD, m.MMU_S, 2) is not None
-    tlb.flush(vaddr=0x6000_1000, asid=2)  # address and ASID: still not the global one
+    flush(vaddr=0x6000_1000, asid=2)  # address and ASID: still not the global one
     assert tlb.lookup(0x6000_1000, LOAD, m.MMU_S, 2) is not None
-    tlb.flush(vaddr=0x6000_1000)
+    flush(vaddr=0x6000_1000)
     assert tlb.lookup(0x6000_1000, LOAD, m.MMU_S, 2) is None
     tlb.fill(0x5000_0000, LOAD, m.MMU_S, _translation(0x5000_0000, asid=2))
-    tlb.flush()
+    flush()
     assert tlb.lookup(0x5000_0000, LOAD, m.MMU_S, 2) is None
+
+
+@pytest.mark.parametrize(
+    ("priv", "status", "straddlers"),
+    [(h.PRV_U, 0, 0), (h.PRV_S, h.TVM, 0), (h.PRV_S, 0, 1), (h.PRV_M, 0, 1)],
+    ids=["U mode", "S mode under TVM", "straddlers (S)", "straddlers (M)"],
+)
+def test_the_kernels_leave_sfence_vma_to_python_when_they_must(priv, status, straddlers):
+    """U mode and TVM: Python raises the illegal instruction; straddling blocks: Python drops
+    them. Nothing is flushed then."""
+    from dbt.ir import semantics
+
+    tlb = m.Tlb()
+    tlb.fill(0x5000_0000, LOAD, m.MMU_S, _translation(0x5000_0000))
+    tlb.state[PRIV], tlb.state[CSR_MSTATUS], tlb.state[SFENCE_PYTHON] = priv, status, straddlers
+    assert not semantics.sfence_vma(tlb.state, 0, 0, False, False)
+    assert tlb.lookup(0x5000_0000, LOAD, m.MMU_S, 1) is not None and tlb.state[TLB_FLUSHES] == 0
+    tlb.state[SFENCE_PYTHON] = 0
+    allowed = priv == h.PRV_M or (priv == h.PRV_S and not status)
+    assert semantics.sfence_vma(tlb.state, 0, 0, False, False) == allowed
 
 
 def test_mmu_caches_walks_until_sfence():

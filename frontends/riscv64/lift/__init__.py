@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from dbt.frontends.riscv64.decoder import Insn
-from dbt.frontends.riscv64.lift import rv_a, rv_f, rv_i, rv_m, rv_zb, rv_zfa, rv_zfh, rv_zicsr, rv_zmisc
+from dbt.frontends.riscv64.lift import rv_a, rv_f, rv_i, rv_m, rv_s, rv_zb, rv_zfa, rv_zfh, rv_zicsr, rv_zmisc
 from dbt.ir.builder import BlockBuilder
 
 Lifter = Callable[[BlockBuilder, Insn], bool]
@@ -18,7 +18,7 @@ Lifter = Callable[[BlockBuilder, Insn], bool]
 
 def _collect() -> dict[str, Lifter]:
     table: dict[str, Lifter] = {}
-    for module in (rv_i, rv_m, rv_a, rv_f, rv_zicsr, rv_zmisc, rv_zfh, rv_zfa):
+    for module in (rv_i, rv_m, rv_a, rv_f, rv_zicsr, rv_zmisc, rv_zfh, rv_zfa, rv_s):
         for attr, fn in vars(module).items():
             if attr.startswith("lift_"):
                 table[attr[5:].replace("_", ".")] = fn
