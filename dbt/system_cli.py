@@ -107,10 +107,11 @@ def run_system(options: dict, stats: bool, debug: bool) -> int:
                 f"{insns / max(seconds, 1e-9) / 1e6:.1f} MIPS\n"
             )
             cache, mmu = machine.cache, machine.softmmu.mmu
-            tlb_flushes = mmu.tlb.flushes + int(machine.state[TLB_FLUSHES])  # (Python's, the kernels')
+            native_flushes = int(machine.state[TLB_FLUSHES])
+            tlb_flushes = mmu.tlb.flushes + native_flushes
             dbt_stderr.write(
                 f"dbt: {cache.total_decoded:,} blocks decoded, {cache.flushes:,} flushes of them; "
-                f"{mmu.walks:,} page walks, {tlb_flushes:,} TLB flushes\n"
+                f"{mmu.walks:,} page walks, {tlb_flushes:,} TLB flushes ({native_flushes:,} by the kernels)\n"
             )
             if machine.jit is not None:
                 dbt_stderr.write(f"dbt: JIT: {machine.jit.stats.summary(machine.state)}\n")
