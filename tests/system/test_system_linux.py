@@ -3,8 +3,10 @@ OpenSBI, with an initramfs made here from a script, Debian's static busybox and 
 modules, to its init, under dbt as under qemu-system-riscv64. The init loads the virtio and ext4
 modules, reads a file from an ext2 image made on the host (mke2fs) and writes one the host then
 reads back (debugfs), takes a DHCP lease from the user-mode network (libslirp), pings its
-gateway, fetches a file from an HTTP server on the host's loopback (10.0.2.2 is the host), and
-powers off. Slow: a minute or so under dbt."""
+gateway, fetches a file from an HTTP server on the host's loopback (10.0.2.2 is the host), then
+starts an HTTP server of its own and fetches from it through a hostfwd rule (guest -> the host's
+loopback port -> slirp's listener there -> back into the guest's port 80), and powers off. Slow:
+half a minute or so under dbt."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ import http.server
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import threading
@@ -50,6 +53,10 @@ echo "written by the guest" > /mnt/guest.txt
 /bin/busybox ip -4 addr show dev eth0 | /bin/busybox grep -o 'inet [0-9./]*'
 /bin/busybox ping -c 1 -W 5 10.0.2.2 > /dev/null && echo "dbt-init: 10.0.2.2 answers"
 echo "dbt-init: fetched: $(/bin/busybox wget -q -O - http://10.0.2.2:@PORT@/greeting.txt)"
+/bin/busybox mkdir -p /www
+echo "served by the guest through hostfwd" > /www/hostfwd.txt
+/bin/busybox httpd -p 80 -h /www
+echo "dbt-init: through hostfwd: $(/bin/busybox wget -q -O - http://10.0.2.2:@FORWARD@/hostfwd.txt)"
 /bin/busybox poweroff -f
 """
 )
@@ -76,8 +83,16 @@ class QuietHandler(http.server.SimpleHTTPRequestHandler):
 
 
 @pytest.fixture(scope="module")
-def linux(tmp_path_factory, web_server) -> tuple[str, str]:
-    """(kernel image, initramfs whose init fetches from `web_server`)."""
+def forward_port() -> int:
+    """A free port on the host's loopback for the hostfwd rule (QEMU and dbt run one at a time)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def linux(tmp_path_factory, web_server, forward_port) -> tuple[str, str]:
+    """(kernel image, initramfs whose init fetches from `web_server` and through `forward_port`)."""
     need(QEMU_SYSTEM, "qemu-system-riscv64")
     need(OPENSBI, "Debian's opensbi package")
     root = fetch("--root", "linux-kernel", "linux-image-riscv64@depends")
@@ -86,7 +101,8 @@ def linux(tmp_path_factory, web_server) -> tuple[str, str]:
     files = module_files(root, DISK_AND_NET)
     with open(fetch("busybox-static", "./usr/bin/busybox"), "rb") as f:
         initrd = tmp_path_factory.mktemp("linux") / "initramfs.cpio.gz"
-        initrd.write_bytes(busybox_initramfs(f.read(), INIT.replace("@PORT@", str(web_server)), files))
+        init = INIT.replace("@PORT@", str(web_server)).replace("@FORWARD@", str(forward_port))
+        initrd.write_bytes(busybox_initramfs(f.read(), init, files))
     return kernels[-1], str(initrd)
 
 
@@ -116,8 +132,9 @@ def _init_lines(console: bytes) -> list[bytes]:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("tier", sorted(TIERS))
-def test_linux_boots_reads_and_writes_ext2_and_gets_a_lease(linux, tier, tmp_path):
+def test_linux_boots_reads_and_writes_ext2_and_gets_a_lease(linux, forward_port, tier, tmp_path):
     kernel, initrd = linux
+    netdev = f"user,hostfwd=tcp:127.0.0.1:{forward_port}-:80"
     (tmp_path / "qemu").mkdir()
     (tmp_path / "dbt").mkdir()
     qemu_disk, dbt_disk = _ext2_image(tmp_path / "qemu"), _ext2_image(tmp_path / "dbt")
@@ -129,13 +146,13 @@ def test_linux_boots_reads_and_writes_ext2_and_gets_a_lease(linux, tier, tmp_pat
     reference = subprocess.run([QEMU_SYSTEM, "-M", "virt", "-nographic", "-bios", OPENSBI, *qemu_args,
                                 "-drive", f"file={qemu_disk},format=raw,if=none,id=d0",
                                 "-device", "virtio-blk-device,drive=d0",
-                                "-netdev", "user,id=n0", "-device", "virtio-net-device,netdev=n0"],
+                                "-netdev", f"{netdev},id=n0", "-device", "virtio-net-device,netdev=n0"],
                                capture_output=True, stdin=subprocess.DEVNULL, timeout=120)  # fmt: skip
     # Without coverage's tracer, which makes the boot's Python side (TLB misses, traps) ~10x
     # slower; the bare-metal paging test covers that code.
     quiet = env_without(*(name for name in os.environ if name.startswith(("COV_CORE", "COVERAGE_"))))
     result = subprocess.run([sys.executable, "-m", "dbt", "system", *dbt_args, *TIERS[tier],
-                             "--drive", f"file={dbt_disk},format=raw", "--netdev", "user"], env=quiet,
+                             "--drive", f"file={dbt_disk},format=raw", "--netdev", netdev], env=quiet,
                             capture_output=True, stdin=subprocess.DEVNULL, timeout=1200)  # fmt: skip
     expected = _init_lines(reference.stdout)
     assert reference.returncode == 0 and b"dbt-init: hello from init" in reference.stdout
@@ -148,6 +165,7 @@ def test_linux_boots_reads_and_writes_ext2_and_gets_a_lease(linux, tier, tmp_pat
     ]
     assert b"inet 10.0.2.15/24" in expected and b"dbt-init: 10.0.2.2 answers" in expected
     assert f"dbt-init: fetched: {GREETING}".encode() in expected
+    assert b"dbt-init: through hostfwd: served by the guest through hostfwd" in expected
     assert not [line for line in expected if b"failed" in line or b"no lease" in line]
     assert _read_back(qemu_disk, "/guest.txt") == b"written by the guest\n"
     assert result.returncode == 0, (result.stdout[-3000:] + result.stderr[-2000:]).decode(errors="replace")
