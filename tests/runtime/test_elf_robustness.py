@@ -419,14 +419,16 @@ CASES = {
 }
 
 
-def case_params(*stages: str, reading: bool = False):
+def case_params(*stages: str, reading: bool = False) -> list:
     """The cases found at the given stages. For the read_elf test (`reading`), a case found at load time
     must read fine, so a loading bug (its xfail) does not apply there."""
+    params = []
     for name, case in CASES.items():
         if case.stage in stages:
             known_bug = case.xfail and not (reading and case.stage != "read")
             marks = [pytest.mark.xfail(strict=True, reason=case.xfail)] if known_bug else []
-            yield pytest.param(case, id=name, marks=marks)
+            params.append(pytest.param(case, id=name, marks=marks))
+    return params
 
 
 @pytest.mark.parametrize("case", case_params("read", "load", reading=True))
