@@ -71,6 +71,9 @@ MAX_REGION_INSNS = 600
 #: the code had gone cold (0.7% of a cold boot's instructions ran compiled, and it took 3x the
 #: interpreter's time).
 PENDING_PER_WORKER = 2
+#: Runs a block turned away by a full queue waits before it turns hot again (on top of the
+#: threshold; the heat's halving leaves negative heat alone).
+BACKOFF = 1000
 #: System mode's default heat threshold (user mode's is Config's, 100). Measured on a Linux
 #: boot without the disk cache (this machine, 2 cores): 15.2 s at 100 (the queue full of code
 #: warm for a moment), 11.2 s at 1000; the interpreter alone 15.1 s.
@@ -187,7 +190,9 @@ class JitManager:
         if entry in self._pending or entry in self.installed:
             return
         if self.system and len(self._pending) >= PENDING_PER_WORKER * max(self.pool.workers, 1):
-            blocks[block, BLK_HEAT] = 0  # (still hot later: it asks again)
+            # Still hot later, it asks again: after BACKOFF more runs at least, not at its next
+            # one (at --jit-threshold 1 every block run while the queue was full came back here).
+            blocks[block, BLK_HEAT] = -BACKOFF
             return
         members = self._form_region(block)
         if not members:
