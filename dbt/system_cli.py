@@ -99,6 +99,7 @@ def run_system(options: dict, stats: bool, debug: bool) -> int:
         with _raw_terminal(0) if stdin_tty else contextlib.nullcontext():
             status = service.run()
         seconds = __import__("time").perf_counter() - started
+        machine.decoded.save()
         if stats:
             insns = machine.instructions
             mmio = machine.devices.mmio_reads + machine.devices.mmio_writes
@@ -112,6 +113,11 @@ def run_system(options: dict, stats: bool, debug: bool) -> int:
             dbt_stderr.write(
                 f"dbt: {cache.total_decoded:,} blocks decoded, {cache.flushes:,} flushes of them; "
                 f"{mmu.walks:,} page walks, {tlb_flushes:,} TLB flushes ({native_flushes:,} by the kernels)\n"
+            )
+            decoded = machine.decoded
+            dbt_stderr.write(
+                f"dbt: {decoded.lifted:,} blocks lifted, {decoded.reused:,} reused by their bytes "
+                f"({decoded.loaded:,} in the decoded-block cache file at start)\n"
             )
             if machine.jit is not None:
                 dbt_stderr.write(f"dbt: JIT: {machine.jit.stats.summary(machine.state)}\n")

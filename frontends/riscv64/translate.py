@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Set
+from typing import NamedTuple
 
 from dbt.frontends.riscv64.decoder import Insn, decode, insn_size
 from dbt.frontends.riscv64.lift import LIFTERS
@@ -37,18 +38,38 @@ def translate_block(fetch: Fetch, pc: int, max_insns: int, rows: Set[str] | None
     `rows` names the table rows the CPU model decodes (cpu.CpuModel.rows); any other instruction
     is illegal. None decodes every row.
     """
+    return lift_block(fetch(pc, 4 * max_insns), pc, max_insns, rows).block
+
+
+class Lifted(NamedTuple):
+    block: Block
+    #: How many bytes of the code decoding looked at (past block.end_pc when the last
+    #: instruction was illegal).
+    examined: int
+    #: Whether decoding stopped where the code ran out (so the block depends on how much
+    #: could be fetched, not only on the bytes it examined).
+    fetch_limited: bool
+
+
+def lift_block(code: bytes, pc: int, max_insns: int, rows: Set[str] | None = None) -> Lifted:
+    """Decode and lift the block whose instruction bytes at pc are `code` (as fetched: where
+    `code` ends, the next instruction could not be fetched). A pure function of its arguments,
+    which depends only on the first `examined` bytes of `code`, and on its length when
+    `fetch_limited`."""
     b = BlockBuilder(pc)
     cur = pc
-    code = fetch(pc, 4 * max_insns)
     end = len(code)
     offset = 0
+    fetch_limited = False
     while b.insn_index + 1 < max_insns:
         if offset + 2 > end:
+            fetch_limited = True
             break
         low = code[offset] | code[offset + 1] << 8
         size = insn_size(low)
         if size == 4:
             if offset + 4 > end:
+                fetch_limited = True
                 break
             word = low | code[offset + 2] << 16 | code[offset + 3] << 24
         else:
@@ -58,6 +79,7 @@ def translate_block(fetch: Fetch, pc: int, max_insns: int, rows: Set[str] | None
         if insn is None or (rows is not None and insn.row not in rows) or not LIFTERS[insn.name](b, insn):
             log.debug("illegal instruction %#x at %#x", word, cur)
             b.emit("trap", aux=TRAP_ILLEGAL)
+            offset += size or 2  # (looked at, not retired)
             break
         cur += insn.size
         offset += insn.size
@@ -68,7 +90,7 @@ def translate_block(fetch: Fetch, pc: int, max_insns: int, rows: Set[str] | None
     if not b.ended:
         # Cut at the size cap or before an unfetchable instruction: continue at the next pc.
         b.emit("jal", rd=SINK, imm=cur)
-    return b.finish(cur)
+    return Lifted(b.finish(cur), offset, fetch_limited)
 
 
 def decode_at(fetch: Fetch, pc: int) -> Insn | None:

@@ -12,6 +12,7 @@ Stage: runtime (system mode).
 from __future__ import annotations
 
 import logging
+import os
 import time
 from dataclasses import dataclass
 
@@ -30,7 +31,7 @@ from dbt.devices.virtio import VIRTIO_MMIO_SIZE, VirtioMmio
 from dbt.devices.virtio_blk import RawImage, VirtioBlk, VirtioRng
 from dbt.errors import VmError
 from dbt.frontends.riscv64.cpu import parse_cpu, system_rows
-from dbt.frontends.riscv64.translate import FetchFault, translate_block
+from dbt.frontends.riscv64.translate import FetchFault
 from dbt.ir.state import (
     EXIT_CSR,
     EXIT_FAULT,
@@ -65,6 +66,7 @@ from dbt.ir.state import (
     TRAP_ILLEGAL,
 )
 from dbt.runtime.blockcache import BlockCache
+from dbt.runtime.decodecache import DecodeCache, cache_path
 from dbt.runtime.memory import PROT_EXEC, PROT_READ, PROT_WRITE, GuestMemory
 from dbt.runtime.process import to_int64
 from dbt.runtime.system import images
@@ -145,6 +147,12 @@ class SystemMachine:
         self.state = np.zeros(STATE_WORDS_SYSTEM, dtype=np.int64)
         self.state[RESERVATION] = -1
         self.cache = BlockCache()
+        #: Lifted blocks by their bytes, kept across fence.i and (in a file) across runs.
+        self.decoded = DecodeCache(
+            config.max_block_insns,
+            self.rows,
+            None if config.no_cache else cache_path(config.max_block_insns, self.rows, self._image_files()),
+        )
         self.loop = EventLoop()
         self.t0_ns = time.monotonic_ns()
         self.clint = Clint(now=lambda: (time.monotonic_ns() - self.t0_ns) // (1_000_000_000 // TIMEBASE_HZ))
@@ -195,6 +203,14 @@ class SystemMachine:
         self.resets = 0
 
     # ---- building the machine ----
+    def _image_files(self) -> tuple[str | None, ...]:
+        """The files the guest's code comes from (naming its decoded-block cache file)."""
+        m = self.machine
+        bios = m.bios
+        if bios == "default":
+            bios = os.path.join(images.OPENSBI_DIR, "fw_dynamic.bin")
+        return (bios, m.kernel, m.initrd)
+
     def _boot(self) -> None:
         symbols = self._load_images()
         if "tohost" in symbols:
@@ -545,7 +561,7 @@ class SystemMachine:
         if self.cache.lookup(pc, phys) >= 0:
             return
         try:
-            block = translate_block(mmu.fetch, pc, self.config.max_block_insns, self.rows)
+            block = self.decoded.translate(mmu.fetch, pc)
         except FetchFault:
             raise Trap(CAUSE_FETCH_ACCESS, pc) from None
         number = self.cache.insert(block, phys)
