@@ -60,6 +60,7 @@ class DecodeCache:
         self._index = np.zeros((0, 8), dtype=np.int64)
         self._code = np.zeros((0, OP_WORDS), dtype=np.int64)
         self._blob = b""
+        self._rows: list[list[int]] = []
         self._row_of: dict[int, int] = {}
         self._previous: list[int] = []
         #: Blocks lifted by this run (not found), and reused (found).
@@ -102,7 +103,7 @@ class DecodeCache:
     def _from_file(self, code: bytes, pc: int) -> Block | None:
         row = self._row_of.get(pc, -1)
         while row >= 0:
-            _, start, ops, insns, end_pc, first, length, exact = self._index[row].tolist()
+            _, start, ops, insns, end_pc, first, length, exact = self._rows[row]
             match = self._blob[first : first + length]
             if (code == match) if exact else code.startswith(match):
                 code_ops = self._code[start : start + ops]
@@ -160,6 +161,7 @@ class DecodeCache:
         previous = np.full(len(index), -1, dtype=np.int64)
         previous[order[1:][same]] = order[:-1][same]
         self._index, self._code, self._blob = index, code, blob
+        self._rows = index.tolist()
         self._row_of = dict(zip(pcs.tolist(), range(len(index)), strict=True))
         self._previous = previous.tolist()
 

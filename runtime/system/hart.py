@@ -301,6 +301,8 @@ class Hart:
             raise illegal(word)  # Sstc: S mode reaches stimecmp when M mode enables it
 
     def _read(self, csr: int) -> int | None:
+        if csr == TIME:
+            return self.mtime()  # (first: Linux reads it tens of thousands of times a boot)
         simple = _SIMPLE.get(csr)
         if simple is not None:
             return getattr(self, simple)
@@ -326,8 +328,6 @@ class Hart:
             return self.mie & self.mideleg & S_INTERRUPTS
         if csr in (MCYCLE, MINSTRET, CYCLE, INSTRET):
             return self.instret()
-        if csr == TIME:
-            return self.mtime()
         if 0xB03 <= csr <= 0xB1F or 0xC03 <= csr <= 0xC1F or 0x323 <= csr <= 0x33F:
             return 0  # hardware performance counters and their events: none count
         if PMPCFG0 <= csr < PMPCFG0 + 16:

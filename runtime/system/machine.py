@@ -78,6 +78,7 @@ from dbt.runtime.system.hart import (
     CAUSE_ECALL_S,
     CAUSE_ECALL_U,
     CAUSE_FETCH_ACCESS,
+    CAUSE_ILLEGAL,
     CAUSE_LOAD_ACCESS,
     CAUSE_LOAD_MISALIGNED,
     CAUSE_STORE_ACCESS,
@@ -146,7 +147,8 @@ class SystemMachine:
         self.regs = np.zeros(NUM_SLOTS, dtype=np.int64)
         self.state = np.zeros(STATE_WORDS_SYSTEM, dtype=np.int64)
         self.state[RESERVATION] = -1
-        self.cache = BlockCache()
+        # Sized for a Linux boot's 70,000 blocks: growing the hash table rehashes in Python.
+        self.cache = BlockCache(op_capacity=1 << 20, block_capacity=1 << 17, table_size=1 << 18)
         #: Lifted blocks by their bytes, kept across fence.i and (in a file) across runs.
         self.decoded = DecodeCache(
             config.max_block_insns,
@@ -561,7 +563,7 @@ class SystemMachine:
         if self.cache.lookup(pc, phys) >= 0:
             return
         try:
-            block = self.decoded.translate(mmu.fetch, pc)
+            block = self.decoded.translate(lambda at, size: mmu.fetch(at, size, phys), pc)
         except FetchFault:
             raise Trap(CAUSE_FETCH_ACCESS, pc) from None
         number = self.cache.insert(block, phys)
@@ -673,10 +675,15 @@ class SystemMachine:
         self._advance(4)
 
     def _counter(self, pc: int) -> None:
-        op = self.cache.code[int(self.state[EXIT_OP])]
-        rd = (int(op[0]) >> 16) & 0xFF
-        csr = (int(op[0]) >> 48) & 0xFFFF
-        value = self.hart.csr_read(csr, self._word_at(pc))
+        word0 = int(self.cache.code[int(self.state[EXIT_OP]), 0])
+        rd = (word0 >> 16) & 0xFF
+        csr = (word0 >> 48) & 0xFFFF
+        try:
+            value = self.hart.csr_read(csr, 0)
+        except Trap as trap:
+            if trap.cause != CAUSE_ILLEGAL:
+                raise
+            raise illegal(self._word_at(pc)) from None  # (fetched only now: most reads succeed)
         self.regs[rd] = to_int64(value)
         self.regs[SINK] = 0
         self._advance(4)

@@ -125,15 +125,18 @@ class SoftMmu:
         hart = self.hart
         return self.mmu.translate(vaddr, access, hart.priv, hart.mstatus, hart.satp)
 
-    def fetch(self, pc: int, size: int) -> bytes:
+    def fetch(self, pc: int, size: int, phys: int | None = None) -> bytes:
         """Up to `size` bytes of instructions from virtual `pc`, for the decoder: to the end of
         pc's page only, except that an instruction starting in the page's last two bytes is
-        completed from the next page. Raises Trap (fetch page fault) if pc does not translate."""
+        completed from the next page. Raises Trap (fetch page fault) if pc does not translate.
+        `phys`: pc's fetch_address, if the caller has it already."""
         self.straddled = None
         if not self.state[MMU_FETCH]:
             return self.memory.fetch(pc & MASK64, size)
         room = PAGE_SIZE - (pc & (PAGE_SIZE - 1))
-        code = self.memory.fetch(self.translate(pc, ACCESS_FETCH), min(size, room))
+        if phys is None:
+            phys = self.translate(pc, ACCESS_FETCH)
+        code = self.memory.fetch(phys, min(size, room))
         if room == 2 and size > 2 and len(code) == 2 and code[0] & 3 == 3:
             rest = self.memory.fetch(self.translate(pc + 2, ACCESS_FETCH), 2)
             if len(rest) == 2:
