@@ -9,13 +9,14 @@ memory is reached only through the `fetch` callback the runtime passes in.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Set
 from typing import NamedTuple
 
 from dbt.frontends.riscv64.decoder import Insn, decode, insn_size
-from dbt.frontends.riscv64.lift import LIFTERS
+from dbt.frontends.riscv64.lift import LIFTERS, rv_i
 from dbt.ir.builder import Block, BlockBuilder
-from dbt.ir.state import SINK, TRAP_ILLEGAL
+from dbt.ir.state import PC_BITS, PC_MASK, SINK, TRAP_ILLEGAL
 
 log = logging.getLogger("dbt.decode")
 
@@ -30,6 +31,15 @@ class FetchFault(Exception):
     def __init__(self, pc: int) -> None:
         super().__init__(f"instruction fetch fault at {pc:#x}")
         self.pc = pc
+
+
+#: Instruction word -> (its table row, the ops lifted from it without their location word,
+#: whether they end the block), for words whose lifter did not read the pc: lifting again
+#: costs several times as much as copying these.
+_lifted: dict[int, tuple[str, tuple[tuple[int, int, int], ...], bool]] = {}
+MAX_LIFTED = 1 << 20
+#: Held while a lifter runs, so that the count of pc reads it is judged by is its own.
+_lifting = threading.Lock()
 
 
 def translate_block(fetch: Fetch, pc: int, max_insns: int, rows: Set[str] | None = None) -> Block:
@@ -57,6 +67,7 @@ def lift_block(code: bytes, pc: int, max_insns: int, rows: Set[str] | None = Non
     which depends only on the first `examined` bytes of `code`, and on its length when
     `fetch_limited`."""
     b = BlockBuilder(pc)
+    ops = b.ops
     cur = pc
     end = len(code)
     offset = 0
@@ -74,13 +85,32 @@ def lift_block(code: bytes, pc: int, max_insns: int, rows: Set[str] | None = Non
             word = low | code[offset + 2] << 16 | code[offset + 3] << 24
         else:
             word = low
+        known = _lifted.get(word)
+        if known is not None and (rows is None or known[0] in rows):
+            b.begin_insn(cur, size)
+            location = (cur & PC_MASK) | b.insn_index << PC_BITS
+            for word0, imm, extra in known[1]:
+                ops.append((word0, imm, location, extra))
+            cur += size
+            offset += size
+            if known[2]:
+                b.ended = True
+                break
+            continue
         insn = decode(word) if size else None
         b.begin_insn(cur, size or 2)
-        if insn is None or (rows is not None and insn.row not in rows) or not LIFTERS[insn.name](b, insn):
-            log.debug("illegal instruction %#x at %#x", word, cur)
-            b.emit("trap", aux=TRAP_ILLEGAL)
-            offset += size or 2  # (looked at, not retired)
-            break
+        first_op = len(ops)
+        with _lifting:
+            reads = rv_i.pc_reads
+            if insn is None or (rows is not None and insn.row not in rows) or not LIFTERS[insn.name](b, insn):
+                log.debug("illegal instruction %#x at %#x", word, cur)
+                b.emit("trap", aux=TRAP_ILLEGAL)
+                offset += size or 2  # (looked at, not retired)
+                break
+            if rv_i.pc_reads == reads:  # the ops depend on the word alone: keep them
+                if len(_lifted) >= MAX_LIFTED:
+                    _lifted.clear()
+                _lifted[word] = (insn.row, tuple((op[0], op[1], op[3]) for op in ops[first_op:]), b.ended)
         cur += insn.size
         offset += insn.size
         if b.ended:

@@ -7,8 +7,14 @@ from dbt.frontends.riscv64.lift.common import ri, rr, xd
 from dbt.ir.builder import BlockBuilder
 from dbt.ir.state import TRAP_BREAKPOINT
 
+#: How many times a lifter asked for its instruction's pc. Lifters read the pc only through
+#: pc_of: the translator reuses the ops of an instruction word that did not (translate.py).
+pc_reads = 0
+
 
 def pc_of(b: BlockBuilder, i: Insn) -> int:
+    global pc_reads
+    pc_reads += 1
     return b.spans[-1][0]
 
 
