@@ -157,10 +157,12 @@ class JitManager:
         )
         #: Installed regions: entry -> native address (L1; BLK_JIT mirrors it per block).
         self.installed: dict[RegionKey, int] = {}
-        #: The libraries regions are loaded into (since the last flush: one, which each new
-        #: region is added to), and the address of each region loaded there by key.
+        #: The libraries regions are loaded into since the last flush (the last: the one new
+        #: regions are added to, and the symbols it has), and the address of each function
+        #: loaded by what it serves (_loaded_as).
         self._libraries: list[NativeLibrary] = []
-        self._by_key: dict[str, int] = {}
+        self._symbols: set[str] = set()
+        self._by_key: dict[str | tuple[str, int], int] = {}
         self._pending: dict[RegionKey, _Pending] = {}
         #: Compiles that have finished, in order (appended by the pool's threads): poll looks at
         #: these alone. (Asking every pending future was most of the time of a Linux boot, with
@@ -168,6 +170,9 @@ class JitManager:
         self._finished: collections.deque[_Pending] = collections.deque()
         #: Bumped when decoded code is flushed: results compiled for older code are dropped.
         self.epoch = 0
+        #: The epoch inline caches must hold to hit (state[JIT_EPOCH]): bumped at each flush
+        #: and each drop_pages.
+        self.ic_epoch = 0
         self.stats = JitStats()
         self._key_base = (
             f"{__version__}|{_kernel_hash()}|{_jit_hash()}|{host_fingerprint()}|{int(system)}|".encode()
@@ -201,14 +206,14 @@ class JitManager:
         region = [self._region_block(b) for b in members]
         key = self._key(region)
         symbol = f"dbt_region_{key[:24]}"
-        address = self._by_key.get(key)
-        if address is not None:  # the same code at another physical address (system mode)
+        address = self._by_key.get(self._loaded_as(key, entry))
+        if address is not None:  # the same code, compiled for another pc (or for this one)
             self._install(entry, address)
             return
         cached = self.l2.get(key)
         if cached is not None:
             self.stats.l2_hits += 1
-            self._install(entry, self._load(key, *cached))
+            self._install(entry, self._load(key, *cached, entry))
             return
         directory = str(self.l2.directory) if self.l2.enabled else None
         future = self.pool.submit(region, self.system, symbol, directory, key)
@@ -242,7 +247,7 @@ class JitManager:
             self.stats.compile_seconds.append(seconds)
             self.stats.ms_per_insn.append(1000 * seconds / max(job.insns, 1))
             if job.epoch == self.epoch:
-                self._install(entry, self._load(job.key, object_code, job.symbol))
+                self._install(entry, self._load(job.key, object_code, job.symbol, entry))
 
     def tick(self, instret: int) -> None:
         """Time passes: halve the heat counters every DECAY_INTERVAL guest instructions."""
@@ -266,12 +271,19 @@ class JitManager:
         self.installed.clear()
         self._retired.append((self.cache.version, self._libraries))
         self._libraries = []
+        self._symbols = set()
         self._by_key = {}
         self.epoch += 1
-        for state in self.states:
-            state[JIT_EPOCH] = self.epoch
-        self.state[IC_SITE] = 0
+        self._forget_inline_caches()
         self._free_retired()
+
+    def _forget_inline_caches(self) -> None:
+        """Every region's inline caches stop hitting (they hold the epoch they were filled in),
+        and the one a dispatcher may be about to fill is forgotten."""
+        self.ic_epoch += 1
+        for state in self.states:
+            state[JIT_EPOCH] = self.ic_epoch
+        self.state[IC_SITE] = 0
 
     def _free_retired(self) -> None:
         """Free flushed regions no thread can be running any more (another thread may still be
@@ -281,11 +293,14 @@ class JitManager:
     def drop_pages(self, pages: list[int]) -> None:
         """The code of these physical pages changed (system mode, whose regions are page-local):
         forget their regions and pending compiles. Their blocks were dropped from the lookup, so
-        the dispatcher can no longer enter them; no region chains to another in system mode."""
+        the dispatcher can no longer enter them. Only regions of the same page chain to them,
+        and a function loaded again for the page's new code (if part of it is unchanged) must
+        not follow its old inline caches: those all stop hitting."""
         gone = set(pages)
         for table in (self.installed, self._pending):
             for entry in [entry for entry in table if entry[1] >> PAGE_SHIFT in gone]:
                 del table[entry]
+        self._forget_inline_caches()
 
     def address_for(self, pc: int, phys: int) -> int:
         return self.installed.get((pc, phys), 0)
@@ -301,17 +316,26 @@ class JitManager:
         self.pool.after_fork()
 
     # ---- regions ----
-    def _load(self, key: str, object_code: bytes, symbol: str) -> int:
+    def _loaded_as(self, key: str, entry: RegionKey) -> str | tuple[str, int]:
+        """What a loaded function serves: in system mode, a region's code on one physical page
+        only. Its inline caches name regions of that page (codegen._leave_chained): the same
+        code on another page (a copy, or the same page of another process) has its own."""
+        return (key, entry[1] >> PAGE_SHIFT) if self.system else key
+
+    def _load(self, key: str, object_code: bytes, symbol: str, entry: RegionKey) -> int:
         """Load a region's object code (into the current library); its function's address."""
-        if key in self._by_key:  # (compiled twice: it turned hot at two addresses at once)
-            return self._by_key[key]
-        if self._libraries:
+        loaded = self._loaded_as(key, entry)
+        if loaded in self._by_key:  # (compiled twice: it turned hot at two addresses at once)
+            return self._by_key[loaded]
+        if self._libraries and symbol not in self._symbols:
             library = load_region(object_code, into=self._libraries[-1])
-        else:
+        else:  # the first, or a second copy of a function (another page's): a new library
             library = load_region(object_code)
             self._libraries.append(library)
+            self._symbols = set()
+        self._symbols.add(symbol)
         address = library.address(symbol)
-        self._by_key[key] = address
+        self._by_key[loaded] = address
         return address
 
     def _install(self, entry: RegionKey, address: int) -> None:

@@ -36,6 +36,7 @@ from dbt.ir.state import (
     JIT_EPOCH,
     MMU_LOAD,
     MMU_STORE,
+    PAGE_SHIFT,
     PAGE_SIZE,
     PC,
     PC_BITS,
@@ -59,6 +60,7 @@ REGION_SHAPES = frozenset(Shape) - {
 CONTINUE = 0
 #: The LLVM type of a region function.
 REGION_TYPE = "i64 (i64*, i64*, i8*, i8*, i64)"
+MASK64 = (1 << 64) - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +76,7 @@ class _Emitter:
     name: str
     blocks: list[RegionBlock]
     #: System mode: loads and stores go through the SoftMMU's TLB when translation is on, and
-    #: exits do not chain (see generate).
+    #: only exits within the entry's page chain (see generate).
     system: bool = False
     lines: list[str] = field(default_factory=list)
     symbols: dict[str, SemSymbol] = field(default_factory=dict)
@@ -149,8 +151,8 @@ def generate(name: str, blocks: list[RegionBlock], system: bool = False) -> tupl
     virtual pc maps to the physical address it was decoded from covers all of them; its loads
     and stores look the SoftMMU's TLB up (the sets of state[MMU_LOAD] and state[MMU_STORE],
     fixed while it runs: a mode or satp change exits) and leave for the interpreter on a miss
-    or an access across pages, which walks or emulates; its exits return to the dispatcher
-    instead of chaining, since the next region's mapping must be checked there."""
+    or an access across pages, which walks or emulates; its exits chain only to regions of the
+    same page (see _leave_chained): elsewhere the dispatcher checks the next region's mapping."""
     e = _Emitter(name, blocks, system)
     index = {b.pc: i for i, b in enumerate(blocks)}
     e.return_sites = _return_sites(blocks, index)
@@ -302,13 +304,20 @@ def _retired(e: _Emitter, retired: int) -> str:
     return total
 
 
-def _leave_chained(e: _Emitter, pc: str) -> None:
-    """Leave for `pc` through this exit's inline cache: (pc, region, epoch) of the region that
-    last followed it. On a hit (same pc, epoch current, budget left) the exit block tail-calls
-    that region without returning to the dispatcher; on a miss the exit names its cache in
-    state[IC_SITE] and the dispatcher fills it once it has found pc's region. In system mode
-    the exit returns to the dispatcher, which checks the next block's mapping."""
-    if e.system:
+def _leave_chained(e: _Emitter, pc: str, constant: int | None = None) -> None:
+    """Leave for `pc` (the value `constant`, if known) through this exit's inline cache: (pc,
+    region, epoch) of the region that last followed it. On a hit (same pc, epoch current,
+    budget left) the exit block tail-calls that region without returning to the dispatcher; on
+    a miss the exit names its cache in state[IC_SITE] and the dispatcher fills it once it has
+    found pc's region.
+
+    In system mode only an exit to a constant pc in the entry's page chains: the dispatcher
+    entered this region where the entry's virtual page maps to the physical page the region
+    came from, the mapping cannot change while it runs (an satp write or sfence.vma leaves
+    it), and a region's function serves one physical page only (JitManager._load), so the
+    region the dispatcher found for pc when it filled the cache is the one it would find now.
+    Other exits return to the dispatcher, which translates the next pc."""
+    if e.system and (constant is None or ((constant ^ e.blocks[0].pc) & MASK64) >> PAGE_SHIFT):
         e.exits.append((e.current, _retired(e, 0), pc, CONTINUE, "0", "0", "0", "0"))
         e.emit("br label %exit")
         return
@@ -386,7 +395,7 @@ def _goto(e: _Emitter, target: int, index: dict[int, int], block_insns: int) -> 
     if target in index:
         e.emit(f"br label %b{index[target]}")
     else:
-        _leave_chained(e, str(_i64(target)))
+        _leave_chained(e, str(_i64(target)), target)
 
 
 def _emit_block(e: _Emitter, i: int, block: RegionBlock, index: dict[int, int], is_target: bool) -> None:

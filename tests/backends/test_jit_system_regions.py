@@ -122,13 +122,24 @@ def test_with_translation_off_the_address_is_physical(region):
     assert regs[5] == 42 and mem[PHYSICAL + 0x310] == 42
 
 
-def test_a_system_region_never_chains():
-    block = RegionBlock(
-        CODE, np.array([_row("jal", CODE, 0, imm=CODE + 0x100, extra=CODE + 4)], dtype=np.int64), 1
-    )
-    system, _ = generate("r", [block], system=True)
-    user, _ = generate("r", [block])
-    assert "@ic." in user and "@ic." not in system
+def test_a_system_region_chains_only_within_its_page():
+    """An exit to a constant pc in the entry's page keeps an inline cache (the mapping that
+    the dispatcher checked at entry covers it); one to another page, or to a computed pc,
+    returns to the dispatcher, which translates it."""
+
+    def exits_of(rows) -> tuple[str, str]:
+        block = RegionBlock(CODE, np.array(rows, dtype=np.int64), len(rows))
+        return generate("r", [block], system=True)[0], generate("r", [block])[0]
+
+    same_page, user = exits_of([_row("jal", CODE, 0, imm=CODE + PAGE_SIZE - 4, extra=CODE + 4)])
+    assert "@ic." in same_page and "@ic." in user
+    for rows in (
+        [_row("jal", CODE, 0, imm=CODE + PAGE_SIZE, extra=CODE + 4)],  # the next page
+        [_row("jal", CODE, 0, imm=CODE - 4, extra=CODE + 4)],  # the page before
+        [_row("jalr", CODE, 0, rd=1, rs1=5, extra=CODE + 4)],  # computed
+    ):
+        system, user = exits_of(rows)
+        assert "@ic." not in system and "@ic." in user
 
 
 def test_regions_added_to_one_library_each_run(region):
@@ -148,3 +159,32 @@ def test_regions_added_to_one_library_each_run(region):
     assert _call((library, second), regs, state, mem, perm) == 0
     assert regs[9] == 7 and state[PC] == CODE + 0x40
     test_with_translation_off_the_address_is_physical(region)
+
+
+def test_one_function_per_physical_page_and_dropped_pages_stop_the_inline_caches():
+    """The same code at one pc on two physical pages (two processes' copies) compiles to one
+    region key, but each page gets a function of its own: an inline cache filled under one
+    page's mapping names that page's regions. A page whose code changed bumps the epoch the
+    inline caches must hold."""
+    from dbt.config import Config
+    from dbt.frontends.riscv64.translate import lift_block
+    from dbt.ir.state import BLK_JIT, JIT_EPOCH
+    from dbt.runtime.blockcache import BlockCache
+    from dbt.runtime.jit import JitManager
+
+    cache = BlockCache()
+    state = np.zeros(STATE_WORDS_SYSTEM, dtype=np.int64)
+    jit = JitManager(Config(jit_threads=0, no_cache=True), cache, state, system=True)
+    code = (0x00128293).to_bytes(4, "little") + (0x0000006F).to_bytes(4, "little")  # addi; j .
+    pages = (5 * PAGE_SIZE, 9 * PAGE_SIZE)
+    numbers = [cache.insert(lift_block(code, CODE, 8).block, phys) for phys in pages]
+    numbers.append(cache.insert(lift_block(code, CODE, 8).block, pages[0]))  # (replaces the first)
+    for number in numbers:
+        jit.hot(number)
+    first, second = (jit.address_for(CODE, phys) for phys in pages)
+    assert first and second and first != second
+    assert cache.blocks[numbers[2], BLK_JIT] == first  # same page: the same function
+    epoch = state[JIT_EPOCH]
+    jit.drop_pages([pages[0] // PAGE_SIZE])
+    assert jit.address_for(CODE, pages[0]) == 0 and jit.address_for(CODE, pages[1]) == second
+    assert state[JIT_EPOCH] == epoch + 1
