@@ -93,7 +93,10 @@ def run(
         ),
     ] = False,
     no_cache: Annotated[
-        bool, typer.Option("--no-cache", help="Do not use the on-disk cache of compiled regions.")
+        bool,
+        typer.Option(
+            "--no-cache", help="Do not use the on-disk caches (regions; lifted blocks too in system mode)."
+        ),
     ] = False,
     cache_dir: Annotated[
         str | None, typer.Option("--cache-dir", help="Cache directory (default ~/.cache/dbt; DBT_CACHE_DIR).")

@@ -35,7 +35,8 @@ class Config:
     #: Compile worker processes; None: cores - 1 (at least 1); 0: compile in the main thread.
     #: DBT_JIT_THREADS.
     jit_threads: int | None = None
-    #: Do not read or write the persistent (L2) cache of compiled regions. DBT_NO_CACHE=1.
+    #: Do not read or write the persistent caches (compiled regions, system mode's lifted blocks).
+    #: DBT_NO_CACHE=1.
     no_cache: bool = False
     #: Directory of dbt's caches (compiled interpreter and regions). DBT_CACHE_DIR.
     cache_dir: str | None = None
