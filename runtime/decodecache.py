@@ -33,7 +33,7 @@ log = logging.getLogger("dbt.decode")
 FORMAT = 1
 #: Blocks kept in memory at most; past it the cache starts afresh (a guest generating code
 #: without end must not grow it without end).
-MAX_BLOCKS = 1 << 18
+MAX_BLOCKS = 1 << 17
 #: A run adds its blocks to the file when it lifted more than this many (or 1% of the file).
 SAVE_AT_LEAST = 256
 #: Columns of the file's index: pc, first op, op count, instructions, end pc, first byte of
@@ -90,7 +90,8 @@ class DecodeCache:
         self.lifted += 1
         entry = (code if exact else code[:examined], exact, block)
         self._remember(pc, entry)
-        self._new.append(entry)
+        if len(self._new) < MAX_BLOCKS:
+            self._new.append(entry)
         return block
 
     def _remember(self, pc: int, entry: tuple[bytes, bool, Block]) -> None:
@@ -119,15 +120,14 @@ class DecodeCache:
         (a few always differ from run to run: where timer interrupts landed, say)."""
         if self.path is None or len(self._new) <= max(SAVE_AT_LEAST, len(self._index) // 100):
             return
-        keep = len(self._index) if len(self._index) + len(self._new) <= MAX_BLOCKS else 0
-        index = np.zeros((keep + len(self._new), 8), dtype=np.int64)
-        index[:keep] = self._index[:keep]
-        codes, blobs = [self._code[: index[keep - 1, _START] + index[keep - 1, _OPS] if keep else 0]], []
-        op = len(codes[0])
-        byte = int(index[keep - 1, _BYTES] + index[keep - 1, _LENGTH]) if keep else 0
-        if keep:
-            blobs.append(self._blob[:byte])
-        for row, (match, exact, block) in zip(index[keep:], self._new, strict=True):
+        # The file's blocks stay, unless there would be too many: then this run's replace them.
+        keep = len(self._index) + len(self._new) <= MAX_BLOCKS
+        old = self._index if keep else self._index[:0]
+        index = np.concatenate([old, np.zeros((len(self._new), 8), dtype=np.int64)])
+        codes = [self._code if keep else self._code[:0]]
+        blobs = [self._blob if keep else b""]
+        op, byte = len(codes[0]), len(blobs[0])
+        for row, (match, exact, block) in zip(index[len(old) :], self._new, strict=True):
             row[:] = (block.pc, op, len(block.code), block.insns, block.end_pc, byte, len(match), exact)
             codes.append(block.code)
             blobs.append(match)

@@ -37,7 +37,7 @@ class FetchFault(Exception):
 #: whether they end the block), for words whose lifter did not read the pc: lifting again
 #: costs several times as much as copying these.
 _lifted: dict[int, tuple[str, tuple[tuple[int, int, int], ...], bool]] = {}
-MAX_LIFTED = 1 << 20
+MAX_LIFTED = 1 << 18  # (a Linux boot has 87,000 distinct words)
 #: Held while a lifter runs, so that the count of pc reads it is judged by is its own.
 _lifting = threading.Lock()
 

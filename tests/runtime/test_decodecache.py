@@ -162,3 +162,26 @@ def test_the_file_name_follows_the_decoder_settings_and_the_images(tmp_path):
     assert cache_path(MAX, {"addi", "jal"}, [str(image)]) != base
     image.write_bytes(b"other")
     assert cache_path(MAX, {"addi"}, [str(image)]) != base
+
+
+def test_a_file_that_would_grow_past_the_cap_keeps_only_the_newest_run(tmp_path, monkeypatch):
+    monkeypatch.setattr(decodecache, "SAVE_AT_LEAST", 0)
+    monkeypatch.setattr(decodecache, "MAX_BLOCKS", 3)
+    path = tmp_path / "decoded.npz"
+    first = DecodeCache(MAX, None, path)
+    for pc in (PC, PC + 0x40):
+        first.translate(fetcher(ADDI + JAL), pc)
+    first.save()
+    second = DecodeCache(MAX, None, path)
+    assert second.loaded == 2
+    for pc in (PC + 0x80, PC + 0xC0):
+        second.translate(fetcher(ADDI2 + JAL), pc)
+    second.save()
+    third = DecodeCache(MAX, None, path)
+    assert third.loaded == 2
+    assert same(
+        third.translate(fetcher(ADDI2 + JAL), PC + 0x80), lift_block(ADDI2 + JAL, PC + 0x80, MAX).block
+    )
+    assert (third.lifted, third.reused) == (0, 1)
+    third.translate(fetcher(ADDI + JAL), PC)  # (the first run's: gone)
+    assert third.lifted == 1
