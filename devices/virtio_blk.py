@@ -10,13 +10,17 @@ import fcntl
 import os
 from dataclasses import dataclass
 
-from dbt.devices.virtio import Chain
+from dbt.devices.virtio import QUEUE_MAX, Chain
 from dbt.errors import BlockError
 
 SECTOR = 512
 T_IN, T_OUT, T_FLUSH, T_GET_ID = 0, 1, 4, 8
 S_OK, S_IOERR, S_UNSUPP = 0, 1, 2
-F_RO, F_BLK_SIZE, F_FLUSH = 1 << 5, 1 << 6, 1 << 9
+F_SEG_MAX, F_RO, F_BLK_SIZE, F_FLUSH = 1 << 2, 1 << 5, 1 << 6, 1 << 9
+#: Data buffers a request may have: a queue's descriptors less the header's and the status's,
+#: as QEMU offers. (Without F_SEG_MAX, Linux sends one buffer per request: a page, for direct
+#: I/O into a user buffer; the first `dd iflag=direct` of a disk took 17 s instead of 0.9.)
+SEG_MAX = QUEUE_MAX - 2
 DEVICE_ID = 2
 
 
@@ -53,14 +57,21 @@ class VirtioBlk:
 
     def __init__(self, image: RawImage) -> None:
         self.image = image
-        self.features = F_FLUSH | F_BLK_SIZE | (F_RO if image.readonly else 0)
+        self.features = F_SEG_MAX | F_FLUSH | F_BLK_SIZE | (F_RO if image.readonly else 0)
         # A partial last sector counts, as QEMU counts it (it reads as zeros past the end).
         self.capacity = -(-image.size // SECTOR)
         self.bytes_read = self.bytes_written = 0
 
     def config(self, offset: int, size: int) -> int:
-        # capacity (u64 at 0), blk_size (u32 at 20)
-        layout = self.capacity.to_bytes(8, "little") + bytes(12) + SECTOR.to_bytes(4, "little")
+        # capacity (u64 at 0), size_max (u32 at 8, not offered), seg_max (u32 at 12), the
+        # geometry (at 16, not offered), blk_size (u32 at 20)
+        layout = (
+            self.capacity.to_bytes(8, "little")
+            + bytes(4)
+            + SEG_MAX.to_bytes(4, "little")
+            + bytes(4)
+            + SECTOR.to_bytes(4, "little")
+        )
         return int.from_bytes(layout[offset : offset + size].ljust(size, b"\0"), "little")
 
     def handle(self, memory, chain: Chain) -> int:

@@ -128,6 +128,7 @@ def test_virtio_blk_requests(memory, tmp_path):
     path.write_bytes(bytes(range(256)) * 8)  # 4 sectors
     blk = VirtioBlk(RawImage.open(str(path), readonly=False))
     assert blk.config(0, 8) == 4 and blk.config(20, 4) == 512
+    assert blk.features & (1 << 2) and blk.config(12, 4) == v.QUEUE_MAX - 2  # seg_max, as QEMU
 
     def request(kind, sector, data_len, payload=b""):
         memory.write_slice(DATA, struct.pack("<IIQ", kind, 0, sector) + payload)
@@ -140,6 +141,12 @@ def test_virtio_blk_requests(memory, tmp_path):
     assert memory.read_slice(DATA + 0x1000, 512) == (bytes(range(256)) * 2)
     assert request(1, 2, 0, b"\xaa" * 512)[1] == 0  # write sector 2
     assert path.read_bytes()[1024:1536] == b"\xaa" * 512
+    # a read into three scattered buffers (as with seg_max, one per page of a user buffer)
+    memory.write_slice(DATA, struct.pack("<IIQ", 0, 0, 1))
+    parts = [(DATA + 0x3000, 100), (DATA + 0x5000, 400), (DATA + 0x4000, 524), (DATA + 0x2000, 1)]
+    assert blk.handle(memory, v.Chain(0, [(DATA, 16)], parts)) == 1025
+    got = b"".join(memory.read_slice(addr, length) for addr, length in parts[:3])
+    assert got == path.read_bytes()[512:1536] and memory.read_slice(DATA + 0x2000, 1) == b"\0"
     assert request(0, 4, 512)[1] == 1  # past the end: IOERR
     assert request(4, 0, 0)[1] == 0  # flush
     assert request(99, 0, 0)[1] == 2  # unsupported
