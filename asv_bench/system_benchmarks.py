@@ -1,7 +1,7 @@
 """System mode's performance (airspeed velocity): Sv39 page walks and TLB look-ups, the time to
-U-Boot's prompt and virtio-blk read throughput under U-Boot, each of these two also under
-qemu-system-riscv64 in the same run, as a ratio (dbt's time over QEMU's), and the user network
-backend's packet rate.
+U-Boot's prompt, to a Linux init and virtio-blk read throughput under U-Boot, each of these
+three also under qemu-system-riscv64 in the same run, as a ratio (dbt's time over QEMU's), and
+the user network backend's packet rate.
 
 Debian's U-Boot (`u-boot-qemu`) and OpenSBI (`opensbi`) are what boot; a benchmark whose
 firmware or QEMU is missing is skipped (NotImplementedError in setup), as asv expects.
@@ -11,6 +11,7 @@ firmware or QEMU is missing is skipped (NotImplementedError in setup), as asv ex
 
 from __future__ import annotations
 
+import glob
 import os
 import selectors
 import shutil
@@ -19,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 UBOOT = "/usr/lib/u-boot/qemu-riscv64_smode/uboot.elf"
 OPENSBI = "/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.bin"
@@ -197,6 +199,99 @@ class VirtioBlockRead:
     track_qemu_over_dbt.unit = "x"
 
 
+#: The init of the Linux benchmark: one line, then a power-off.
+LINUX_INIT = """#!/bin/sh
+/bin/busybox mount -t proc proc /proc
+echo "dbt-bench: init ran"
+/bin/busybox poweroff -f
+"""
+LINUX_APPEND = "console=ttyS0 panic=-1 quiet"
+FETCH = Path(__file__).resolve().parent.parent / "tests" / "tools" / "fetch-debian-riscv64"
+
+
+def _fetched(*args: str) -> str:
+    """A path from the Debian riscv64 packages the tests fetch (tests/tools/fetch-debian-riscv64,
+    from its cache when the Linux test has run)."""
+    try:
+        result = subprocess.run([str(FETCH), *args], capture_output=True, text=True, timeout=900)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise NotImplementedError(f"cannot fetch {' '.join(args)}: {exc}") from None
+    if result.returncode != 0:
+        raise NotImplementedError(f"cannot fetch {' '.join(args)}: {result.stderr.strip()[-200:]}")
+    return result.stdout.strip()
+
+
+def linux_images(directory: str) -> tuple[str, str]:
+    """(Debian's riscv64 kernel, an initramfs of Debian's static busybox and LINUX_INIT)."""
+    if not os.path.exists(OPENSBI):
+        raise NotImplementedError("Debian's opensbi package is not installed")
+    root = _fetched("--root", "linux-kernel", "linux-image-riscv64@depends")
+    kernels = sorted(glob.glob(os.path.join(root, "boot", "vmlinux-*")))
+    if not kernels:
+        raise NotImplementedError(f"no kernel image in {root}/boot")
+    with open(_fetched("busybox-static", "./usr/bin/busybox"), "rb") as f:
+        busybox = f.read()
+    sys.path.insert(0, str(FETCH.parent.parent / "system"))
+    try:
+        from initramfs import busybox_initramfs
+    finally:
+        sys.path.pop(0)
+    initrd = os.path.join(directory, "initramfs.cpio.gz")
+    with open(initrd, "wb") as out:
+        out.write(busybox_initramfs(busybox, LINUX_INIT))
+    return kernels[-1], initrd
+
+
+def init_seconds(command: list[str]) -> float:
+    """Wall time of `command`, a machine that boots Linux to LINUX_INIT and powers off."""
+    started = time.perf_counter()
+    result = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, timeout=900)
+    elapsed = time.perf_counter() - started
+    if b"dbt-bench: init ran" not in result.stdout:
+        raise RuntimeError(f"Linux did not reach its init: {result.stdout[-500:]!r} {result.stderr[-500:]!r}")
+    return elapsed
+
+
+def _dbt_linux(kernel: str, initrd: str) -> list[str]:
+    return [sys.executable, "-m", "dbt", "system", "-m", "256M", "--kernel", kernel, "--initrd", initrd,
+            "--append", LINUX_APPEND]  # fmt: skip
+
+
+def _qemu_linux(kernel: str, initrd: str) -> list[str]:
+    return [QEMU_SYSTEM, "-M", "virt", "-m", "256M", "-nographic", "-bios", "default", "-kernel", kernel,
+            "-initrd", initrd, "-append", LINUX_APPEND, "-no-reboot"]  # fmt: skip
+
+
+class LinuxInit:
+    """Seconds from power-on to a Debian kernel's init (an initramfs of busybox) and its
+    power-off, dbt and QEMU. dbt boots once first: the figure is the boot with the decoded
+    blocks and compiled regions of the one before in the disk cache (its first boot compiles
+    as it goes, and takes about twice as long)."""
+
+    timeout = 900
+
+    def setup(self) -> None:
+        self.directory = tempfile.mkdtemp()
+        self.kernel, self.initrd = linux_images(self.directory)
+        init_seconds(_dbt_linux(self.kernel, self.initrd))
+
+    def teardown(self) -> None:
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+    def track_dbt_seconds(self) -> float:
+        return init_seconds(_dbt_linux(self.kernel, self.initrd))
+
+    track_dbt_seconds.unit = "s"
+
+    def track_ratio_to_qemu(self) -> float:
+        if QEMU_SYSTEM is None:
+            raise NotImplementedError("qemu-system-riscv64 is not installed")
+        dbt = init_seconds(_dbt_linux(self.kernel, self.initrd))
+        return dbt / init_seconds(_qemu_linux(self.kernel, self.initrd))
+
+    track_ratio_to_qemu.unit = "x"
+
+
 def _checksum(data: bytes) -> int:
     total = sum(int.from_bytes(data[i : i + 2], "big") for i in range(0, len(data) - 1, 2))
     total += data[-1] << 8 if len(data) % 2 else 0
@@ -258,7 +353,10 @@ def main() -> None:
     """The figures for a note or the README: medians of 3, interleaved, dbt and QEMU."""
     _need_uboot(qemu=True)
     disk = _disk()
+    images = tempfile.mkdtemp()
     try:
+        kernel, initrd = linux_images(images)
+        init_seconds(_dbt_linux(kernel, initrd))  # (the figure is a boot with the caches filled)
         drive_dbt = ("--drive", f"file={disk},format=raw,readonly=on")
         drive_qemu = ("-drive", f"file={disk},format=raw,if=none,id=d0,readonly=on", "-device",
                       "virtio-blk-device,drive=d0")  # fmt: skip
@@ -270,6 +368,8 @@ def main() -> None:
                 ("prompt qemu (s)", lambda: prompt_seconds(_qemu())),
                 ("virtio read dbt (MiB/s)", lambda: read_mib_per_second(_dbt(*drive_dbt))),
                 ("virtio read qemu (MiB/s)", lambda: read_mib_per_second(_qemu(*drive_qemu))),
+                ("linux init dbt (s)", lambda: init_seconds(_dbt_linux(kernel, initrd))),
+                ("linux init qemu (s)", lambda: init_seconds(_qemu_linux(kernel, initrd))),
             ):
                 runs.setdefault(name, []).append(measure())
         for name, values in runs.items():
@@ -277,6 +377,7 @@ def main() -> None:
             print(f"{name:28} median {statistics.median(values):8.2f}   runs {each}")
     finally:
         os.unlink(disk)
+        shutil.rmtree(images, ignore_errors=True)
 
 
 if __name__ == "__main__":
