@@ -293,9 +293,8 @@ class JitManager:
     def drop_pages(self, pages: list[int]) -> None:
         """The code of these physical pages changed (system mode, whose regions are page-local):
         forget their regions and pending compiles. Their blocks were dropped from the lookup, so
-        the dispatcher can no longer enter them. Only regions of the same page chain to them,
-        and a function loaded again for the page's new code (if part of it is unchanged) must
-        not follow its old inline caches: those all stop hitting."""
+        the dispatcher can no longer enter them; inline caches naming them (filled for their
+        physical addresses, which the new code now has) all stop hitting."""
         gone = set(pages)
         for table in (self.installed, self._pending):
             for entry in [entry for entry in table if entry[1] >> PAGE_SHIFT in gone]:
@@ -318,8 +317,9 @@ class JitManager:
     # ---- regions ----
     def _loaded_as(self, key: str, entry: RegionKey) -> str | tuple[str, int]:
         """What a loaded function serves: in system mode, a region's code on one physical page
-        only. Its inline caches name regions of that page (codegen._leave_chained): the same
-        code on another page (a copy, or the same page of another process) has its own."""
+        only. Its inline caches hold the translations they were filled under
+        (codegen._leave_chained): the same code on another page (a copy) gets a function of
+        its own, rather than both pages' runs missing each other's caches."""
         return (key, entry[1] >> PAGE_SHIFT) if self.system else key
 
     def _load(self, key: str, object_code: bytes, symbol: str, entry: RegionKey) -> int:

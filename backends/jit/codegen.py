@@ -34,9 +34,9 @@ from dbt.ir.state import (
     IC_SITE,
     INSTRET,
     JIT_EPOCH,
+    MMU_FETCH,
     MMU_LOAD,
     MMU_STORE,
-    PAGE_SHIFT,
     PAGE_SIZE,
     PC,
     PC_BITS,
@@ -60,7 +60,6 @@ REGION_SHAPES = frozenset(Shape) - {
 CONTINUE = 0
 #: The LLVM type of a region function.
 REGION_TYPE = "i64 (i64*, i64*, i8*, i8*, i64)"
-MASK64 = (1 << 64) - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +75,7 @@ class _Emitter:
     name: str
     blocks: list[RegionBlock]
     #: System mode: loads and stores go through the SoftMMU's TLB when translation is on, and
-    #: only exits within the entry's page chain (see generate).
+    #: chained exits check the next pc's translation (see generate).
     system: bool = False
     lines: list[str] = field(default_factory=list)
     symbols: dict[str, SemSymbol] = field(default_factory=dict)
@@ -151,8 +150,8 @@ def generate(name: str, blocks: list[RegionBlock], system: bool = False) -> tupl
     virtual pc maps to the physical address it was decoded from covers all of them; its loads
     and stores look the SoftMMU's TLB up (the sets of state[MMU_LOAD] and state[MMU_STORE],
     fixed while it runs: a mode or satp change exits) and leave for the interpreter on a miss
-    or an access across pages, which walks or emulates; its exits chain only to regions of the
-    same page (see _leave_chained): elsewhere the dispatcher checks the next region's mapping."""
+    or an access across pages, which walks or emulates; its exits chain where pc still
+    translates to the physical address the inline cache was filled for (_leave_chained)."""
     e = _Emitter(name, blocks, system)
     index = {b.pc: i for i, b in enumerate(blocks)}
     e.return_sites = _return_sites(blocks, index)
@@ -175,7 +174,7 @@ def generate(name: str, blocks: list[RegionBlock], system: bool = False) -> tupl
         f"  %fflags = getelementptr i64, i64* %state, i64 {FFLAGS}",
     ]
     if system:
-        for name_, index_ in (("tlb.load", MMU_LOAD), ("tlb.store", MMU_STORE)):
+        for name_, index_ in (("tlb.load", MMU_LOAD), ("tlb.store", MMU_STORE), ("tlb.fetch", MMU_FETCH)):
             head.append(f"  %{name_}.p = getelementptr i64, i64* %state, i64 {index_}")
             head.append(f"  %{name_} = load i64, i64* %{name_}.p")
             head.append(f"  %{name_}.bare = icmp eq i64 %{name_}, 0")
@@ -304,30 +303,33 @@ def _retired(e: _Emitter, retired: int) -> str:
     return total
 
 
-def _leave_chained(e: _Emitter, pc: str, constant: int | None = None) -> None:
-    """Leave for `pc` (the value `constant`, if known) through this exit's inline cache: (pc,
-    region, epoch) of the region that last followed it. On a hit (same pc, epoch current,
-    budget left) the exit block tail-calls that region without returning to the dispatcher; on
-    a miss the exit names its cache in state[IC_SITE] and the dispatcher fills it once it has
-    found pc's region.
+def _leave_chained(e: _Emitter, pc: str) -> None:
+    """Leave for `pc` through this exit's inline cache: (pc, region, epoch) of the region that
+    last followed it. On a hit (same pc, epoch current, budget left) the exit block tail-calls
+    that region without returning to the dispatcher; on a miss the exit names its cache in
+    state[IC_SITE] and the dispatcher fills it once it has found pc's region.
 
-    In system mode only an exit to a constant pc in the entry's page chains: the dispatcher
-    entered this region where the entry's virtual page maps to the physical page the region
-    came from, the mapping cannot change while it runs (an satp write or sfence.vma leaves
-    it), and a region's function serves one physical page only (JitManager._load), so the
-    region the dispatcher found for pc when it filled the cache is the one it would find now.
-    Other exits return to the dispatcher, which translates the next pc."""
-    if e.system and (constant is None or ((constant ^ e.blocks[0].pc) & MASK64) >> PAGE_SHIFT):
-        e.exits.append((e.current, _retired(e, 0), pc, CONTINUE, "0", "0", "0", "0"))
-        e.emit("br label %exit")
-        return
+    In system mode the cache also holds the physical address pc had when it was filled, and a
+    hit needs pc to translate there now, through the fetch TLB set (state[MMU_FETCH], fixed
+    while the region runs: a mode or satp change or an sfence.vma leaves it), as the
+    dispatcher would translate it: the region it found for (pc, physical address) is the one
+    it would find now, unless that page's code changed since (JitManager.drop_pages bumps the
+    epoch). A miss stores the translation now (or -1: no TLB entry) and clears the cached pc;
+    the dispatcher, translating pc the same way next, fills the rest."""
+    words = 4 if e.system else 3
+    kind = f"[{words} x i64]"
     cache = f"@ic.{len(e.caches)}"
-    e.caches.append(f"{cache} = internal global [3 x i64] [i64 -1, i64 0, i64 -1]")
+    initial = ", ".join(["i64 -1", "i64 0", "i64 -1", "i64 -1"][:words])  # (pc, region, epoch, phys)
+    e.caches.append(f"{cache} = internal global {kind} [{initial}]")
+
+    def word(n: int) -> str:
+        return f"getelementptr ({kind}, {kind}* {cache}, i64 0, i64 {n})"
+
     total = _retired(e, 0)
     cached_pc, region, epoch = e.tmp(), e.tmp(), e.tmp()
-    e.emit(f"{cached_pc} = load i64, i64* getelementptr ([3 x i64], [3 x i64]* {cache}, i64 0, i64 0)")
-    e.emit(f"{region} = load i64, i64* getelementptr ([3 x i64], [3 x i64]* {cache}, i64 0, i64 1)")
-    e.emit(f"{epoch} = load i64, i64* getelementptr ([3 x i64], [3 x i64]* {cache}, i64 0, i64 2)")
+    e.emit(f"{cached_pc} = load i64, i64* {word(0)}")
+    e.emit(f"{region} = load i64, i64* {word(1)}")
+    e.emit(f"{epoch} = load i64, i64* {word(2)}")
     epoch_now = _get_state(e, JIT_EPOCH)
     same_pc, same_epoch, budget, hit, hit2 = e.tmp(), e.tmp(), e.tmp(), e.tmp(), e.tmp()
     e.emit(f"{same_pc} = icmp eq i64 {cached_pc}, {pc}")
@@ -335,11 +337,43 @@ def _leave_chained(e: _Emitter, pc: str, constant: int | None = None) -> None:
     e.emit(f"{budget} = icmp slt i64 {total}, {_limit(e)}")
     e.emit(f"{hit} = and i1 {same_pc}, {same_epoch}")
     e.emit(f"{hit2} = and i1 {hit}, {budget}")
+    if e.system:
+        phys = _fetch_address(e, pc)
+        cached_phys, same_phys, hit3, keep_pc, keep_phys = (e.tmp() for _ in range(5))
+        e.emit(f"{cached_phys} = load i64, i64* {word(3)}")
+        e.emit(f"{same_phys} = icmp eq i64 {cached_phys}, {phys}")
+        e.emit(f"{hit3} = and i1 {hit2}, {same_phys}")
+        e.emit(f"{keep_pc} = select i1 {hit3}, i64 {cached_pc}, i64 -1")
+        e.emit(f"store i64 {keep_pc}, i64* {word(0)}")
+        e.emit(f"{keep_phys} = select i1 {hit3}, i64 {cached_phys}, i64 {phys}")
+        e.emit(f"store i64 {keep_phys}, i64* {word(3)}")
+        hit2 = hit3
     next_region, site = e.tmp(), e.tmp()
     e.emit(f"{next_region} = select i1 {hit2}, i64 {region}, i64 0")
-    e.emit(f"{site} = select i1 {hit2}, i64 0, i64 ptrtoint ([3 x i64]* {cache} to i64)")
+    e.emit(f"{site} = select i1 {hit2}, i64 0, i64 ptrtoint ({kind}* {cache} to i64)")
     e.exits.append((e.current, total, pc, CONTINUE, "0", "0", next_region, site))
     e.emit("br label %exit")
+
+
+def _fetch_address(e: _Emitter, pc: str) -> str:
+    """pc's physical address through the fetch TLB set, as the dispatcher translates it (pc
+    itself with translation off); -1 if the set has no entry for pc's page."""
+    vpn, page, index, twice, entry, tag_p, tag, hit = (e.tmp() for _ in range(8))
+    e.emit(f"{vpn} = lshr i64 {pc}, 12")
+    e.emit(f"{page} = and i64 {vpn}, {TLB_VPN_MASK}")
+    e.emit(f"{index} = and i64 {vpn}, {TLB_SETS - 1}")
+    e.emit(f"{twice} = shl i64 {index}, 1")
+    e.emit(f"{entry} = add i64 %tlb.fetch, {twice}")  # (the set 0: the state's first words)
+    e.emit(f"{tag_p} = getelementptr i64, i64* %state, i64 {entry}")
+    e.emit(f"{tag} = load i64, i64* {tag_p}")
+    e.emit(f"{hit} = icmp eq i64 {tag}, {page}")
+    addend_p, addend, mapped, known, physical = (e.tmp() for _ in range(5))
+    e.emit(f"{addend_p} = getelementptr i64, i64* {tag_p}, i64 1")
+    e.emit(f"{addend} = load i64, i64* {addend_p}")
+    e.emit(f"{mapped} = add i64 {pc}, {addend}")
+    e.emit(f"{known} = select i1 {hit}, i64 {mapped}, i64 -1")
+    e.emit(f"{physical} = select i1 %tlb.fetch.bare, i64 {pc}, i64 {known}")
+    return physical
 
 
 def _emit_exit(e: _Emitter) -> None:
@@ -395,7 +429,7 @@ def _goto(e: _Emitter, target: int, index: dict[int, int], block_insns: int) -> 
     if target in index:
         e.emit(f"br label %b{index[target]}")
     else:
-        _leave_chained(e, str(_i64(target)), target)
+        _leave_chained(e, str(_i64(target)))
 
 
 def _emit_block(e: _Emitter, i: int, block: RegionBlock, index: dict[int, int], is_target: bool) -> None:

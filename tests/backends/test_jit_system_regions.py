@@ -17,10 +17,14 @@ from dbt.backends.jit.codegen import RegionBlock, generate
 from dbt.backends.jit.compiler import compile_ir
 from dbt.backends.jit.helpers import load_region
 from dbt.ir.ops import OPS
-from dbt.ir.pagewalk import ACCESS_LOAD, ACCESS_STORE, MMU_S, tlb_entry, tlb_set
+from dbt.ir.pagewalk import ACCESS_FETCH, ACCESS_LOAD, ACCESS_STORE, MMU_S, tlb_entry, tlb_set
 from dbt.ir.state import (
+    CHAINED,
     EXIT_INTERPRET,
+    IC_SITE,
     INSTRET,
+    JIT_EPOCH,
+    MMU_FETCH,
     MMU_LOAD,
     MMU_STORE,
     PAGE_SIZE,
@@ -122,24 +126,62 @@ def test_with_translation_off_the_address_is_physical(region):
     assert regs[5] == 42 and mem[PHYSICAL + 0x310] == 42
 
 
-def test_a_system_region_chains_only_within_its_page():
-    """An exit to a constant pc in the entry's page keeps an inline cache (the mapping that
-    the dispatcher checked at entry covers it); one to another page, or to a computed pc,
-    returns to the dispatcher, which translates it."""
+TARGET = CODE + 5 * PAGE_SIZE  # the next region's pc, on another page
 
-    def exits_of(rows) -> tuple[str, str]:
-        block = RegionBlock(CODE, np.array(rows, dtype=np.int64), len(rows))
-        return generate("r", [block], system=True)[0], generate("r", [block])[0]
 
-    same_page, user = exits_of([_row("jal", CODE, 0, imm=CODE + PAGE_SIZE - 4, extra=CODE + 4)])
-    assert "@ic." in same_page and "@ic." in user
-    for rows in (
-        [_row("jal", CODE, 0, imm=CODE + PAGE_SIZE, extra=CODE + 4)],  # the next page
-        [_row("jal", CODE, 0, imm=CODE - 4, extra=CODE + 4)],  # the page before
-        [_row("jalr", CODE, 0, rd=1, rs1=5, extra=CODE + 4)],  # computed
-    ):
-        system, user = exits_of(rows)
-        assert "@ic." not in system and "@ic." in user
+def _compiled(name: str, rows: list[list[int]], pc: int):
+    text, symbols = generate(name, [RegionBlock(pc, np.array(rows, dtype=np.int64), len(rows))], system=True)
+    library = load_region(compile_ir(text, name, symbols)[0])
+    return library, REGION(library.address(name))
+
+
+def _map_fetch(state, physical: int | None) -> None:
+    """The fetch TLB set (state[MMU_FETCH]) maps TARGET's page to `physical` (None: no entry)."""
+    base = tlb_set(ACCESS_FETCH, MMU_S)
+    state[MMU_FETCH] = base
+    entry = tlb_entry(base, TARGET)
+    state[entry] = -1 if physical is None else (TARGET >> 12) & TLB_VPN_MASK
+    state[entry + 1] = 0 if physical is None else physical - (TARGET & ~(PAGE_SIZE - 1))
+
+
+def test_a_chained_exit_follows_its_inline_cache_only_where_pc_translates_as_it_did():
+    """A region's exit to TARGET misses its (empty) inline cache and stores where TARGET
+    translates now; filled as the dispatcher fills it, it then tail-calls the next region,
+    but no longer once TARGET's page maps elsewhere, or not at all, and not in another epoch:
+    the cache then takes the new translation (-1: none) and waits to be filled again."""
+    first = _compiled("dbt_region_chain_a", [_row("jal", CODE, 0, imm=TARGET, extra=CODE + 4)], CODE)
+    second = _compiled("dbt_region_chain_b", [_row("add_i", TARGET, 0, rd=5, rs1=5, imm=1),
+                                              _row("jal", TARGET + 4, 1, imm=CODE, extra=TARGET + 8)],
+                       TARGET)  # fmt: skip
+    second_address = ctypes.cast(second[1], ctypes.c_void_p).value
+    regs, state, mem, perm = _machine(translated=False)
+
+    def run(physical: int | None) -> int:
+        """Call the first region with TARGET mapped to `physical`; the inline cache whose
+        exit was taken last (the first region's, or the second's after a chain)."""
+        _map_fetch(state, physical)
+        state[PC], state[IC_SITE] = CODE, 0
+        assert _call(first, regs, state, mem, perm) == 0
+        return int(state[IC_SITE])
+
+    site = run(6 * PAGE_SIZE)
+    assert site  # the exit has an inline cache, though TARGET is on another page
+    cache = np.ctypeslib.as_array((ctypes.c_int64 * 4).from_address(site))
+    assert state[PC] == TARGET and regs[5] == 0 and state[CHAINED] == 0
+    assert cache[0] == -1 and cache[3] == 6 * PAGE_SIZE
+    cache[:3] = (TARGET, second_address, state[JIT_EPOCH])  # as the dispatcher fills it
+    assert run(6 * PAGE_SIZE) != site  # a hit: chained; the second region's exit missed
+    assert regs[5] == 1 and state[CHAINED] == 1 and state[PC] == CODE
+    assert run(7 * PAGE_SIZE) == site  # remapped
+    assert state[PC] == TARGET and regs[5] == 1 and cache[0] == -1 and cache[3] == 7 * PAGE_SIZE
+    cache[:3] = (TARGET, second_address, state[JIT_EPOCH])
+    assert run(None) == site and cache[0] == -1 and cache[3] == -1  # no fetch TLB entry
+    cache[:3] = (TARGET, second_address, state[JIT_EPOCH])
+    cache[3] = 7 * PAGE_SIZE
+    state[JIT_EPOCH] += 1  # (a flush, or a page whose code changed)
+    assert run(7 * PAGE_SIZE) == site and regs[5] == 1 and state[CHAINED] == 1
+    cache[:3] = (TARGET, second_address, state[JIT_EPOCH])
+    assert run(7 * PAGE_SIZE) != site and regs[5] == 2 and state[CHAINED] == 2  # (and hits again)
 
 
 def test_regions_added_to_one_library_each_run(region):
