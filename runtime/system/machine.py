@@ -428,6 +428,9 @@ class SystemMachine:
                 self.softmmu.sync()
                 reason = self.kernel.raw(*args)
                 self.regs[SINK] = 0
+                # An exit's inline cache still to fill holds the translation its pc had: Python
+                # may change it (a trap, an satp write) before the dispatcher would fill it.
+                state[IC_SITE] = 0
                 # A TLB miss or a block to decode goes straight back into the kernel (nothing
                 # else can have changed): under translation these are most exits.
                 while (refilled := self._refilled(reason, version)) is not None:
@@ -436,6 +439,7 @@ class SystemMachine:
                         break
                     reason = self.kernel.raw(*args)
                     self.regs[SINK] = 0
+                    state[IC_SITE] = 0
                 if self.jit is not None:
                     self.jit.poll()
                     self.jit.tick(int(state[INSTRET]))
