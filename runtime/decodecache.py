@@ -79,7 +79,7 @@ class DecodeCache:
         (raises FetchFault as it does)."""
         code = fetch(pc, 4 * self.max_insns)
         for match, exact, block in self._blocks.get(pc, ()):
-            if (code == match) if exact else code.startswith(match):
+            if _matches(code, match, exact):
                 self.reused += 1
                 return block
         block = self._from_file(code, pc)
@@ -106,7 +106,7 @@ class DecodeCache:
         while row >= 0:
             _, start, ops, insns, end_pc, first, length, exact = self._rows[row]
             match = self._blob[first : first + length]
-            if (code == match) if exact else code.startswith(match):
+            if _matches(code, match, exact):
                 code_ops = self._code[start : start + ops]
                 block = Block(pc, code_ops, insns, end_pc, [])
                 self._remember(pc, (match, bool(exact), block))
@@ -164,6 +164,11 @@ class DecodeCache:
         self._rows = index.tolist()
         self._row_of = dict(zip(pcs.tolist(), range(len(index)), strict=True))
         self._previous = previous.tolist()
+
+
+def _matches(code: bytes, match: bytes, exact: bool) -> bool:
+    """Whether a block lifted from `match` is the block `code` (fetched now) lifts to."""
+    return code == match if exact else code.startswith(match)
 
 
 def _consistent(index: np.ndarray, code: np.ndarray, blob: bytes) -> bool:

@@ -426,20 +426,14 @@ class SystemMachine:
                     budget = max(min(budget, stop_at - int(state[INSTRET])), 1)
                 state[SLICE_END] = state[INSTRET] + budget
                 self.softmmu.sync()
-                reason = self.kernel.raw(*args)
-                self.regs[SINK] = 0
-                # An exit's inline cache still to fill holds the translation its pc had: Python
-                # may change it (a trap, an satp write) before the dispatcher would fill it.
-                state[IC_SITE] = 0
+                reason = self._enter_kernel(args)
                 # A TLB miss or a block to decode goes straight back into the kernel (nothing
                 # else can have changed): under translation these are most exits.
                 while (refilled := self._refilled(reason, version)) is not None:
                     if not refilled:
                         reason = EXIT_SLICE  # serviced: nothing is left for _service below
                         break
-                    reason = self.kernel.raw(*args)
-                    self.regs[SINK] = 0
-                    state[IC_SITE] = 0
+                    reason = self._enter_kernel(args)
                 if self.jit is not None:
                     self.jit.poll()
                     self.jit.tick(int(state[INSTRET]))
@@ -457,6 +451,15 @@ class SystemMachine:
         finally:
             self.console.flush()
         return self.exit_code
+
+    def _enter_kernel(self, args: tuple) -> int:
+        """Run the kernels until they hand back an exit reason."""
+        reason = self.kernel.raw(*args)
+        self.regs[SINK] = 0
+        # An exit's inline cache still to fill holds the translation its pc had: Python may
+        # change it (a trap, an satp write) before the dispatcher would fill it.
+        self.state[IC_SITE] = 0
+        return reason
 
     def reset(self) -> None:
         """A system reset as QEMU 7.2's virt does it: the devices go back to their power-on
