@@ -349,6 +349,12 @@ def system(
         int | None,
         typer.Option("--jit-threshold", min=0, help="Block heat that triggers a compile (default 1000)."),
     ] = None,
+    no_cache: Annotated[
+        bool,
+        typer.Option(
+            "--no-cache", help="Do not use the on-disk caches of compiled regions and lifted blocks."
+        ),
+    ] = False,
     stats: Annotated[
         bool, typer.Option("--stats", help="At exit: instructions retired, wall time, MIPS.")
     ] = False,
@@ -377,7 +383,7 @@ def system(
         "cdrom": cdrom,
         "netdevs": netdev or [],
         "devices": device or [],
-        "jit": {"no_jit": no_jit or None, "jit_threshold": jit_threshold},
+        "jit": {"no_jit": no_jit or None, "jit_threshold": jit_threshold, "no_cache": no_cache or None},
     }
     raise typer.Exit(run_system(options, stats, debug=level <= logging.DEBUG))
 

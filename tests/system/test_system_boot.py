@@ -84,6 +84,31 @@ def test_opensbi_boots_a_payload(toolchain, tier):
         assert line in result.stdout
 
 
+def test_the_decoded_block_file_is_written_and_read_back_unless_no_cache(tmp_path):
+    """OpenSBI and a payload lift enough blocks to be saved; the next boot finds them in the
+    file (--stats counts them), and --no-cache neither writes nor reads it."""
+    need(OPENSBI, "Debian's opensbi package")
+    image = str(build_bare("payload", TOOLCHAINS[0], ("start.S", "payload.c"), "link-payload.ld"))
+    from dbt.backends.interp import kernel_path
+
+    compiled = kernel_path()  # (compiled for the session: a cache directory of its own keeps it)
+    (tmp_path / compiled.name).symlink_to(compiled)
+    env = {**os.environ, "DBT_CACHE_DIR": str(tmp_path)}
+
+    def boot(*args: str) -> bytes:
+        command = [sys.executable, "-m", "dbt", "system", "--kernel", image, "--no-jit", "--stats", *args]
+        result = subprocess.run(command, capture_output=True, stdin=subprocess.DEVNULL, timeout=120, env=env)
+        assert result.returncode == 0, result.stderr.decode(errors="replace")[-2000:]
+        return result.stderr
+
+    boot("--no-cache")
+    assert not list(tmp_path.glob("decoded-*.npz"))
+    assert b"(0 in the decoded-block cache file at start)" in boot()
+    assert len(list(tmp_path.glob("decoded-*.npz"))) == 1
+    assert b"(0 in the decoded-block cache file at start)" not in boot()
+    assert b"(0 in the decoded-block cache file at start)" in boot("--no-cache")
+
+
 def test_missing_kernel_is_one_line():
     result = _dbt_system("--bios", "none", "--kernel", "/nonexistent/kernel.elf")
     assert result.returncode == 1
