@@ -10,6 +10,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from dbt._version import __version__
+from dbt.hostthreads import load_numpy_quietly
+
+# Before any stage imports numpy: the threads its OpenBLAS starts must never take a guest's signal.
+load_numpy_quietly()
 
 if TYPE_CHECKING:
     from dbt.api import Machine

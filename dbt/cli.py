@@ -197,6 +197,7 @@ def _execute(config, guest: str, guest_args: list[str], env: list[str], unset_en
     from dbt import log as dbt_log
     from dbt.api import Machine, guest_environment
     from dbt.backends.interp import load_kernel
+    from dbt.hostthreads import signals_held
 
     stderr_console = dbt_log.stderr_console
     err = dbt_log.dbt_stderr
@@ -219,7 +220,8 @@ def _execute(config, guest: str, guest_args: list[str], env: list[str], unset_en
 
     def announce(message: str):
         status = stderr_console.status(f"dbt: {message}")
-        status.start()
+        with signals_held():  # its refresh thread must not take the guest's signals
+            status.start()
         return status
 
     def finish(result) -> int:

@@ -24,6 +24,7 @@ from dbt import hostfd
 from dbt.config import Config
 from dbt.frontends.riscv64.cpu import parse_cpu
 from dbt.frontends.riscv64.translate import FetchFault, translate_block
+from dbt.hostthreads import start_quiet
 from dbt.ir.state import (
     CHAINED,
     EXIT_CSR,
@@ -327,7 +328,7 @@ class GuestProcess:
         """Run `thread` on a new host thread; returns its tid once it is known."""
         started = threading.Event()
         host = threading.Thread(target=thread._thread_main, args=(started,), daemon=True, name="guest")
-        host.start()
+        start_quiet(host)  # it unblocks what it takes itself (KICK)
         started.wait()
         with self.group.lock:
             alive = [h for h in self.group.host_threads if h.is_alive()]
@@ -538,6 +539,7 @@ class GuestProcess:
             if len(group.threads) == 1:
                 group.ended = None  # run() again after a halt (code snippets)
         install_kick_handler()
+        _warn_of_threads_taking_signals()
         halted = False
         try:
             self._loop()
@@ -850,6 +852,29 @@ class GuestProcess:
 
     def wall_time(self) -> float:
         return time.perf_counter() - self.stats.started
+
+
+_warned_of_threads = False
+
+
+def _warn_of_threads_taking_signals() -> None:
+    """A host thread that dbt did not start (a library's, started before dbt was imported) and
+    that does not block the guest's signals can take one: a guest timer's SIGALRM would then
+    kill dbt, or not interrupt the guest's blocking call. Said once per host process."""
+    global _warned_of_threads
+    if _warned_of_threads:
+        return
+    from dbt.hostthreads import threads_taking_signals
+
+    hosts = {h for s in sig.MIRRORED if (h := sig.to_host(s)) is not None}
+    found = threads_taking_signals(hosts)
+    if found:
+        _warned_of_threads = True
+        log.warning(
+            "%d host thread(s) started before dbt (numpy's OpenBLAS, say) do not block signals: "
+            "the guest's signals may reach them (import dbt first, or set OPENBLAS_NUM_THREADS=1)",
+            len(found),
+        )
 
 
 def host_pid() -> int:

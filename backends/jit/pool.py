@@ -31,6 +31,7 @@ from typing import Any
 from dbt import hostfd
 from dbt.backends.jit.codegen import RegionBlock
 from dbt.errors import DbtError
+from dbt.hostthreads import start_quiet
 
 log = logging.getLogger("dbt.jit")
 
@@ -141,7 +142,7 @@ class _Worker:
             os.close(answer_w)
         self.jobs = jobs
         self.thread = threading.Thread(target=self._serve, name=f"dbt-jit-{index}", daemon=True)
-        self.thread.start()
+        start_quiet(self.thread)
 
     def _serve(self) -> None:
         # Signals are the guest's: a process-directed one (SIGALRM of a guest timer, say) must

@@ -161,7 +161,7 @@ def block_host_signals() -> None:
     so host signals reach the main thread, and let KICK through: it interrupts a blocking host
     call (a read of a pipe, say) with EINTR for a signal for this thread. dbt's own waits block
     KICK while they look for a reason to stop and let it through only while they sleep."""
-    host_signal.pthread_sigmask(host_signal.SIG_BLOCK, _ALL_HOSTS)
+    host_signal.pthread_sigmask(host_signal.SIG_SETMASK, _ALL_HOSTS)
     _let_kick_through()
 
 

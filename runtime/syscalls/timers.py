@@ -10,6 +10,7 @@ import threading
 import time
 from dataclasses import dataclass
 
+from dbt.hostthreads import start_quiet
 from dbt.runtime import signals as sig
 from dbt.runtime.syscalls import errnos, syscall
 from dbt.runtime.threads import kick
@@ -186,7 +187,7 @@ def _arm(proc, timer: PosixTimer, delay_ns: int) -> None:
     host = threading.Timer(delay_ns / 1e9, _expire, args=(proc, timer, timer.due_ns))
     host.daemon = True
     timer.thread = host
-    host.start()
+    start_quiet(host)
 
 
 def _expire(proc, timer: PosixTimer, due_ns: int) -> None:
