@@ -195,7 +195,7 @@ def cache_path(max_insns: int, rows: Set[str] | None, images: Iterable[str | Non
     """The file for blocks decoded by this decoder from the guest these image files make up
     (identified by path, size and modification time: entries are checked byte for byte, so
     the name only keeps one guest's blocks from crowding out another's)."""
-    digest = hashlib.sha256(f"{FORMAT}|{_decoder_hash()}|{max_insns}|{sorted(rows or ())}".encode())
+    digest = hashlib.sha256(f"{FORMAT}|{decoder_identity(max_insns, rows)}".encode())
     for name in images:
         if name is None:
             continue
@@ -206,6 +206,11 @@ def cache_path(max_insns: int, rows: Set[str] | None, images: Iterable[str | Non
             continue
         digest.update(f"|{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode())
     return cache_dir() / f"decoded-{digest.hexdigest()[:24]}.npz"
+
+
+def decoder_identity(max_insns: int, rows: Set[str] | None) -> str:
+    """What a lifted block depends on besides its pc and bytes: the decoder and its settings."""
+    return f"{_decoder_hash()}|{max_insns}|{sorted(rows or ())}"
 
 
 _hash: str | None = None

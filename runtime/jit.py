@@ -132,6 +132,8 @@ class _Pending:
     key: str
     symbol: str
     insns: int
+    #: The region's second name (JitManager._alias), or None.
+    alias: str | None = None
 
 
 class JitManager:
@@ -174,6 +176,12 @@ class JitManager:
         #: and each drop_pages.
         self.ic_epoch = 0
         self.stats = JitStats()
+        #: System mode: the identity of the code decoded from a physical page (a digest of its
+        #: bytes as decoded, and the decoder's settings), or None if it holds no decoded code.
+        self.page_identity: Callable[[int], bytes | None] | None = None
+        #: Aliases (see _alias) known to name a key this run, and those known to name none.
+        self._aliases: dict[str, str] = {}
+        self._unnamed: set[str] = set()
         self._key_base = (
             f"{__version__}|{_kernel_hash()}|{_jit_hash()}|{host_fingerprint()}|{int(system)}|".encode()
         )
@@ -194,6 +202,9 @@ class JitManager:
         entry = (entry_pc, int(blocks[block, BLK_PHYS]))
         if entry in self._pending or entry in self.installed:
             return
+        alias = self._alias(entry)
+        if alias is not None and self._install_alias(entry, alias):
+            return
         if self.system and len(self._pending) >= PENDING_PER_WORKER * max(self.pool.workers, 1):
             # Still hot later, it asks again: after BACKOFF more runs at least, not at its next
             # one (at --jit-threshold 1 every block run while the queue was full came back here).
@@ -209,16 +220,18 @@ class JitManager:
         address = self._by_key.get(self._loaded_as(key, entry))
         if address is not None:  # the same code, compiled for another pc (or for this one)
             self._install(entry, address)
+            self._name(alias, key)
             return
         cached = self.l2.get(key)
         if cached is not None:
             self.stats.l2_hits += 1
             self._install(entry, self._load(key, *cached, entry))
+            self._name(alias, key)
             return
         directory = str(self.l2.directory) if self.l2.enabled else None
         future = self.pool.submit(region, self.system, symbol, directory, key)
         insns = sum(r.insns for r in region)
-        job = _Pending(future, entry, self.epoch, key, symbol, insns)
+        job = _Pending(future, entry, self.epoch, key, symbol, insns, alias)
         self._pending[entry] = job
         future.add_done_callback(lambda _future: self._finished.append(job))
         if self.pool.workers == 0:
@@ -248,6 +261,7 @@ class JitManager:
             self.stats.ms_per_insn.append(1000 * seconds / max(job.insns, 1))
             if job.epoch == self.epoch:
                 self._install(entry, self._load(job.key, object_code, job.symbol, entry))
+                self._name(job.alias, job.key)
 
     def tick(self, instret: int) -> None:
         """Time passes: halve the heat counters every DECAY_INTERVAL guest instructions."""
@@ -315,6 +329,54 @@ class JitManager:
         self.pool.after_fork()
 
     # ---- regions ----
+    def _alias(self, entry: RegionKey) -> str | None:
+        """A region's second name in system mode: its entry pc and the identity of the page its
+        blocks were decoded from (page_identity).
+
+        Which blocks join a region depends on which had run when its entry turned hot, which
+        differs from run to run (interrupts, the compile queue), and the region's key hashes
+        its blocks: a Linux boot's key set changed by about a hundred regions a boot, compiled
+        again each time while their code ran in the interpreter. Every region made for one
+        entry pc from the same bytes is correct code for it (regions are page-local, and a
+        block depends only on its pc, its bytes and the decoder), so the alias names the last
+        such region and the next run loads it without forming one."""
+        if self.page_identity is None:
+            return None
+        identity = self.page_identity(entry[1])
+        if identity is None:
+            return None
+        digest = hashlib.sha256(self._key_base)
+        digest.update(b"page|%d|" % entry[0])
+        digest.update(identity)
+        return digest.hexdigest()
+
+    def _install_alias(self, entry: RegionKey, alias: str) -> bool:
+        """Install the region the alias names, if it is loaded or in the disk cache."""
+        if alias in self._unnamed:
+            return False
+        key = self._aliases.get(alias) or self.l2.get_alias(alias)
+        if key is None:
+            self._unnamed.add(alias)
+            return False
+        address = self._by_key.get(self._loaded_as(key, entry))
+        if address is None:
+            cached = self.l2.get(key)
+            if cached is None:
+                return False
+            self.stats.l2_hits += 1
+            address = self._load(key, *cached, entry)
+        self._aliases[alias] = key
+        self._install(entry, address)
+        return True
+
+    def _name(self, alias: str | None, key: str) -> None:
+        """Record that `alias` names the region `key` (in the disk cache too)."""
+        if alias is None or self._aliases.get(alias) == key:
+            return
+        self._aliases[alias] = key
+        self._unnamed.discard(alias)
+        self.l2.put_alias(alias, key)
+
     def _loaded_as(self, key: str, entry: RegionKey) -> str | tuple[str, int]:
         """What a loaded function serves: in system mode, a region's code on one physical page
         only. Its inline caches hold the translations they were filled under

@@ -4,6 +4,7 @@ Entries are object files keyed by everything the code depends on (the region's e
 guest pcs, the IR semantics, the code generator, the host CPU and LLVM), written atomically so
 concurrent dbt processes are safe. Each entry carries a checksum: a truncated or corrupt entry
 is logged, deleted and rebuilt, never executed. A size cap evicts the least recently used.
+An alias (a small file holding a key) gives an entry a second name: see JitManager._alias.
 """
 
 from __future__ import annotations
@@ -66,6 +67,24 @@ class RegionCache:
         self.hits += 1
         return object_code, fields[0]
 
+    def get_alias(self, alias: str) -> str | None:
+        """The key an alias names (a region's second name: see JitManager._alias), or None."""
+        if not self.enabled:
+            return None
+        try:
+            key = self._path(alias).with_suffix(".alias").read_text()
+        except (OSError, UnicodeDecodeError):
+            return None
+        return key if len(key) == 64 and all(c in "0123456789abcdef" for c in key) else None
+
+    def put_alias(self, alias: str, key: str) -> None:
+        if not self.enabled:
+            return
+        try:
+            write_atomic(self._path(alias).with_suffix(".alias"), key.encode())
+        except OSError as exc:
+            log.warning("cannot write the region cache (%s): continuing without it", exc)
+
     def put(self, key: str, object_code: bytes, symbol: str) -> None:
         if not self.enabled:
             return
@@ -87,7 +106,9 @@ class RegionCache:
         for sub in self.directory.iterdir():
             if not sub.is_dir():
                 continue
-            for path in sub.glob("*.o"):
+            for path in sub.iterdir():
+                if path.suffix not in (".o", ".alias"):
+                    continue
                 try:
                     st = path.stat()
                 except OSError:
@@ -107,10 +128,12 @@ class RegionCache:
 
     def info(self) -> CacheInfo:
         entries = self._entries()
-        return CacheInfo(self.directory, len(entries), sum(size for _, size, _ in entries), self.cap)
+        regions = sum(path.suffix == ".o" for _, _, path in entries)
+        return CacheInfo(self.directory, regions, sum(size for _, size, _ in entries), self.cap)
 
     def clear(self) -> int:
+        """Delete every entry; the number of regions deleted."""
         entries = self._entries()
         for _, _, path in entries:
             path.unlink(missing_ok=True)
-        return len(entries)
+        return sum(path.suffix == ".o" for _, _, path in entries)

@@ -11,6 +11,7 @@ Stage: runtime (system mode).
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import time
@@ -56,6 +57,7 @@ from dbt.ir.state import (
     MMU_LOAD,
     MMU_STORE,
     NUM_SLOTS,
+    PAGE_SHIFT,
     PAGE_SIZE,
     PC,
     RESERVATION,
@@ -66,7 +68,7 @@ from dbt.ir.state import (
     TRAP_ILLEGAL,
 )
 from dbt.runtime.blockcache import BlockCache
-from dbt.runtime.decodecache import DecodeCache, cache_path
+from dbt.runtime.decodecache import DecodeCache, cache_path, decoder_identity
 from dbt.runtime.memory import PROT_EXEC, PROT_READ, PROT_WRITE, GuestMemory
 from dbt.runtime.process import to_int64
 from dbt.runtime.system import images
@@ -150,6 +152,7 @@ class SystemMachine:
         # Sized for a Linux boot's 70,000 blocks: growing the hash table rehashes in Python.
         self.cache = BlockCache(op_capacity=1 << 20, block_capacity=1 << 17, table_size=1 << 18)
         #: Lifted blocks by their bytes, kept across fence.i and (in a file) across runs.
+        self._decoder_identity = decoder_identity(config.max_block_insns, self.rows).encode()
         self.decoded = DecodeCache(
             config.max_block_insns,
             self.rows,
@@ -365,8 +368,17 @@ class SystemMachine:
             from dbt.runtime.jit import JitManager
 
             self.jit = JitManager(self.config, self.cache, self.state, system=True)
+            self.jit.page_identity = self._code_page_identity
             self.cache.region_for = self.jit.address_for
             self.cache.on_flush.append(self.jit.flush)
+
+    def _code_page_identity(self, phys: int) -> bytes | None:
+        """The identity of the code decoded from phys's page: its bytes as they were when
+        decoded (CodePages keeps them until a fence.i finds them changed) and the decoder."""
+        entry = self.code_pages.pages.get(phys >> PAGE_SHIFT)
+        if entry is None:
+            return None
+        return hashlib.blake2b(entry[0], digest_size=16).digest() + self._decoder_identity
 
     # ---- device glue ----
     def _set_device_mip(self, bits: int) -> None:

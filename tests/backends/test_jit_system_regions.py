@@ -230,3 +230,39 @@ def test_one_function_per_physical_page_and_dropped_pages_stop_the_inline_caches
     jit.drop_pages([pages[0] // PAGE_SIZE])
     assert jit.address_for(CODE, pages[0]) == 0 and jit.address_for(CODE, pages[1]) == second
     assert state[JIT_EPOCH] == epoch + 1
+
+
+def test_a_region_is_found_again_by_its_page_whatever_blocks_it_holds(tmp_path):
+    """Which blocks join a region depends on which had run when its entry turned hot, so the
+    next run may form another region for the same entry: it still loads the one compiled
+    before, by the entry pc and the identity of the page's code (JitManager._alias), unless
+    that page's code is another."""
+    from dbt.config import Config
+    from dbt.frontends.riscv64.translate import lift_block
+    from dbt.ir.state import BLK_HEAT
+    from dbt.runtime.blockcache import BlockCache
+    from dbt.runtime.jit import JitManager
+
+    # CODE: addi x5, x5, 1; beq x5, x6, CODE + 12 | CODE + 8: j CODE | CODE + 12: j CODE + 12
+    first = (0x00128293).to_bytes(4, "little") + (0x00628263).to_bytes(4, "little")
+    phys = 5 * PAGE_SIZE
+
+    def run(successors_ran: bool, identity: bytes | None) -> JitManager:
+        cache = BlockCache()
+        state = np.zeros(STATE_WORDS_SYSTEM, dtype=np.int64)
+        jit = JitManager(Config(jit_threads=0, cache_dir=str(tmp_path)), cache, state, system=True)
+        jit.page_identity = lambda address: None if identity is None or address >> 12 != 5 else identity
+        entry = cache.insert(lift_block(first, CODE, 8).block, phys)
+        for pc, word in ((CODE + 8, 0xFF9FF06F), (CODE + 12, 0x0000006F)):
+            number = cache.insert(lift_block(word.to_bytes(4, "little"), pc, 8).block, phys + pc - CODE)
+            cache.blocks[number, BLK_HEAT] = 1 if successors_ran else 0
+        jit.hot(entry)
+        assert jit.address_for(CODE, phys)
+        return jit
+
+    assert run(True, b"page A").stats.compiled == 1
+    again = run(False, b"page A")  # a region of the entry block alone: another key
+    assert (again.stats.compiled, again.stats.l2_hits) == (0, 1)
+    assert run(False, b"page B").stats.compiled == 1  # other bytes on the page
+    assert run(False, None).stats.compiled == 0  # (no alias: the previous run's key)
+    assert run(True, None).stats.compiled == 0
