@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import sys
 import threading
 from collections.abc import Iterator
 
@@ -42,8 +43,6 @@ def start_quiet(thread: threading.Thread) -> None:
 def load_numpy_quietly() -> None:
     """Import numpy (and with it OpenBLAS, whose worker threads start as it loads) with every
     signal blocked, so those threads never take one."""
-    import sys
-
     if "numpy" in sys.modules:
         return
     with signals_held():

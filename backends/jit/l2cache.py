@@ -71,8 +71,10 @@ class RegionCache:
         """The key an alias names (a region's second name: see JitManager._alias), or None."""
         if not self.enabled:
             return None
+        path = self._path(alias).with_suffix(".alias")
         try:
-            key = self._path(alias).with_suffix(".alias").read_text()
+            key = path.read_text()
+            os.utime(path)  # recency for LRU eviction, as an entry's
         except (OSError, UnicodeDecodeError):
             return None
         return key if len(key) == 64 and all(c in "0123456789abcdef" for c in key) else None

@@ -17,6 +17,8 @@ Stage: runtime (system mode).
 
 from __future__ import annotations
 
+import hashlib
+
 from dbt.ir.state import PAGE_SHIFT, PAGE_SIZE, PERM_PAIR_SHIFT, PERM_R, PERM_W
 from dbt.runtime.blockcache import BlockCache
 from dbt.runtime.memory import GuestMemory
@@ -49,6 +51,15 @@ class CodePages:
                 entry = self.pages[page] = (self.ram[start : start + PAGE_SIZE].tobytes(), [])
                 self._protect(page)
             entry[1].append(number)
+
+    def digest(self, page: int) -> bytes | None:
+        """A digest of the bytes every block decoded from `page` was decoded from, or None: the
+        page holds no decoded code, or was written since the last fence.i (a block decoded
+        since may hold newer bytes than those kept)."""
+        entry = self.pages.get(page)
+        if entry is None or page in self.dirty:
+            return None
+        return hashlib.blake2b(entry[0], digest_size=16).digest()
 
     # ---- writes ----
     def store_fault(self, paddr: int) -> bool:

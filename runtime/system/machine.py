@@ -11,7 +11,6 @@ Stage: runtime (system mode).
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import time
@@ -373,12 +372,9 @@ class SystemMachine:
             self.cache.on_flush.append(self.jit.flush)
 
     def _code_page_identity(self, phys: int) -> bytes | None:
-        """The identity of the code decoded from phys's page: its bytes as they were when
-        decoded (CodePages keeps them until a fence.i finds them changed) and the decoder."""
-        entry = self.code_pages.pages.get(phys >> PAGE_SHIFT)
-        if entry is None:
-            return None
-        return hashlib.blake2b(entry[0], digest_size=16).digest() + self._decoder_identity
+        """The identity of the code decoded from phys's page (CodePages.digest) and the decoder."""
+        digest = self.code_pages.digest(phys >> PAGE_SHIFT)
+        return None if digest is None else digest + self._decoder_identity
 
     # ---- device glue ----
     def _set_device_mip(self, bits: int) -> None:

@@ -46,6 +46,25 @@ def test_code_pages_lose_write_permission_and_their_neighbours_pair_bits(setup):
     assert pages.protected == {PAGE, PAGE + 1}
 
 
+def test_a_page_digest_names_the_bytes_its_blocks_came_from(setup):
+    """What names a region together with its entry pc in the region cache (JitManager._alias):
+    none while the page is written to and not fenced yet, since a block decoded then may come
+    from newer bytes than those kept."""
+    memory, cache, pages, _ = setup
+    before = pages.digest(PAGE)
+    assert before is not None and pages.digest(PAGE + 2) is None  # (no code there)
+    assert pages.store_fault(BASE + 0x800)
+    assert pages.digest(PAGE) is None
+    pages.fence_i([])  # unchanged: the same bytes again
+    assert pages.digest(PAGE) == before
+    assert pages.store_fault(BASE + 0x800)
+    memory.ram[BASE + 0x800] = 1
+    pages.fence_i([])
+    assert pages.digest(PAGE) is None  # its blocks went
+    pages.add(cache.insert(_block(BASE + 0x10), BASE + 0x10), BASE + 0x10, 4)
+    assert pages.digest(PAGE) not in (None, before)
+
+
 def test_a_store_lifts_the_protection_and_fence_i_drops_only_changed_pages(setup):
     memory, cache, pages, (first, _) = setup
     assert pages.store_fault(BASE + 0x800)
