@@ -217,15 +217,7 @@ class JitManager:
         region = [self._region_block(b) for b in members]
         key = self._key(region)
         symbol = f"dbt_region_{key[:24]}"
-        address = self._by_key.get(self._loaded_as(key, entry))
-        if address is not None:  # the same code, compiled for another pc (or for this one)
-            self._install(entry, address)
-            self._name(alias, key)
-            return
-        cached = self.l2.get(key)
-        if cached is not None:
-            self.stats.l2_hits += 1
-            self._install(entry, self._load(key, *cached, entry))
+        if self._install_key(entry, key):
             self._name(alias, key)
             return
         directory = str(self.l2.directory) if self.l2.enabled else None
@@ -358,6 +350,14 @@ class JitManager:
         if key is None:
             self._unnamed.add(alias)
             return False
+        if not self._install_key(entry, key):
+            return False
+        self._aliases[alias] = key
+        return True
+
+    def _install_key(self, entry: RegionKey, key: str) -> bool:
+        """Install region `key` at entry if it is loaded (the same code, compiled for another
+        pc or for this one) or in the disk cache."""
         address = self._by_key.get(self._loaded_as(key, entry))
         if address is None:
             cached = self.l2.get(key)
@@ -365,7 +365,6 @@ class JitManager:
                 return False
             self.stats.l2_hits += 1
             address = self._load(key, *cached, entry)
-        self._aliases[alias] = key
         self._install(entry, address)
         return True
 

@@ -866,8 +866,7 @@ def _warn_of_threads_taking_signals() -> None:
         return
     from dbt.hostthreads import threads_taking_signals
 
-    hosts = {h for s in sig.MIRRORED if (h := sig.to_host(s)) is not None}
-    found = threads_taking_signals(hosts)
+    found = threads_taking_signals(sig.host_twins((1 << sig.NSIG) - 1))
     if found:
         _warned_of_threads = True
         log.warning(

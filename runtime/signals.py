@@ -147,6 +147,11 @@ def bit(signo: int) -> int:
     return 1 << (signo - 1)
 
 
+def host_twins(mask: int) -> set[int]:
+    """The host signals that stand for the guest signals of `mask` (those that have one)."""
+    return {h for s in MIRRORED if mask & bit(s) and (h := to_host(s)) is not None}
+
+
 #: Guest signals some signalfd reads (a mask): they reach dbt's host handler and the main thread
 #: does not block them on the host (guest-level masks keep them pending for the signalfd).
 _watched = 0
@@ -267,8 +272,7 @@ class SignalState:
     def mirror_mask(self) -> None:
         if not self.host_mask:
             return
-        hosts = {to_host(s) for s in MIRRORED if self.blocked & ~_watched & bit(s)}
-        hosts.discard(None)
+        hosts = host_twins(self.blocked & ~_watched)
         try:
             host_signal.pthread_sigmask(host_signal.SIG_SETMASK, hosts)
         except (OSError, ValueError):

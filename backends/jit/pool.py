@@ -20,7 +20,6 @@ import logging
 import os
 import pickle
 import queue
-import signal
 import struct
 import subprocess
 import sys
@@ -141,14 +140,13 @@ class _Worker:
             os.close(job_r)
             os.close(answer_w)
         self.jobs = jobs
+        # Signals are the guest's: a process-directed one (SIGALRM of a guest timer, say) must
+        # go to the thread that runs the guest, never kill dbt from this one because the guest
+        # blocks it there and leaves it at its default action. It starts with all blocked.
         self.thread = threading.Thread(target=self._serve, name=f"dbt-jit-{index}", daemon=True)
         start_quiet(self.thread)
 
     def _serve(self) -> None:
-        # Signals are the guest's: a process-directed one (SIGALRM of a guest timer, say) must
-        # go to the thread that runs the guest, never kill dbt from this one because the guest
-        # blocks it there and leaves it at its default action.
-        signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())
         while True:
             item = self.jobs.get()
             if item is None:

@@ -143,17 +143,13 @@ def _host_sigset(mask: int) -> ctypes.Array:
     """A host sigset_t blocking the host signals of the guest mask (and nothing dbt needs: not
     KICK, not what a signalfd reads)."""
     words = (ctypes.c_ulong * 16)()
-    for host in _host_numbers(mask & ~sig.watched()):
+    for host in sig.host_twins(mask & ~sig.watched()):
         words[(host - 1) // 64] |= 1 << ((host - 1) % 64)
     return words
 
 
-def _host_numbers(mask: int) -> set[int]:
-    return {h for s in sig.MIRRORED if mask & sig.bit(s) and (h := sig.to_host(s)) is not None}
-
-
 #: Every host signal that follows a guest disposition, and the one that interrupts a thread's wait.
-_ALL_HOSTS = frozenset(_host_numbers((1 << sig.NSIG) - 1)) | ({KICK} if KICK else set())
+_ALL_HOSTS = frozenset(sig.host_twins((1 << sig.NSIG) - 1)) | ({KICK} if KICK else set())
 
 
 def block_host_signals() -> None:
