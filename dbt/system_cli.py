@@ -58,6 +58,7 @@ def run_system(options: dict, stats: bool, debug: bool) -> int:
     from dbt.backends.interp import load_kernel
     from dbt.config import Config
     from dbt.devices.service import Console
+    from dbt.hostthreads import signals_held
     from dbt.ir.state import TLB_FLUSHES
     from dbt.log import dbt_stderr, stderr_console
     from dbt.runtime.jit import SYSTEM_JIT_THRESHOLD
@@ -86,7 +87,8 @@ def run_system(options: dict, stats: bool, debug: bool) -> int:
 
         def announce(message: str):
             status = stderr_console.status(f"dbt: {message}")
-            status.start()
+            with signals_held():  # (see dbt.hostthreads: no host thread of dbt's takes signals)
+                status.start()
             return status
 
         machine.set_kernel(load_kernel(announce))

@@ -21,6 +21,7 @@ import numpy as np
 
 from dbt.backends.diskcache import cache_dir, write_atomic
 from dbt.backends.native import NativeLibrary, host_fingerprint
+from dbt.hostthreads import signals_held
 
 log = logging.getLogger("dbt.interp")
 
@@ -95,7 +96,10 @@ def load_kernel(announce: Callable[[str], object] | None = None) -> Kernel:
         try:
             from dbt.backends.interp.build import compile_object
 
-            object_code, symbol = compile_object()
+            # Numba's compile starts a native thread that stays: it must not take the guest's
+            # signals (see dbt.hostthreads).
+            with signals_held():
+                object_code, symbol = compile_object()
         finally:
             stop = getattr(notice, "stop", None)
             if stop:

@@ -68,3 +68,37 @@ def test_a_thread_started_before_dbt_is_reported():
     assert result.returncode == 0, result.stderr
     foreign = int(result.stdout.split("foreign ", 1)[1].split()[0])
     assert ("do not block signals" in result.stderr) == (foreign > 0), result.stderr
+
+
+def test_compiling_the_interpreter_kernel_leaves_no_thread_taking_signals(tmp_path):
+    """Numba's first compile in a process starts a native thread that stays (the first run
+    after an install compiles the interpreter kernel in dbt's own process): load_kernel compiles
+    with every signal held. The stand-in compile here is one small cfunc, as the real one takes
+    minutes; load_kernel is what is under test."""
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import dbt, signal\n"
+            "from numba import cfunc, types\n"
+            "import dbt.backends.interp as interp\n"
+            "import dbt.backends.interp.build as build\n"
+            "from dbt.hostthreads import threads_taking_signals\n"
+            "def stand_in():\n"
+            "    cfunc(types.int64(types.int64))(lambda x: x + 1)\n"
+            "    raise RuntimeError('stand-in compiled')\n"
+            "build.compile_object = stand_in\n"
+            "interp.kernel_path = lambda: __import__('pathlib').Path('/nonexistent/kernel')\n"
+            "try:\n"
+            "    interp.load_kernel()\n"
+            "except RuntimeError as e:\n"
+            "    print(e)\n"
+            "print(threads_taking_signals({signal.SIGALRM, signal.SIGUSR1}))\n",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**__import__("os").environ, "DBT_CACHE_DIR": str(tmp_path)},
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split("\n")[:2] == ["stand-in compiled", "[]"], result.stdout
