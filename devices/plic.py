@@ -36,9 +36,13 @@ class Plic:
         elif not active and source in self.raised:
             self.raised = [s for s in self.raised if s != source]
 
+    def settled(self, source: int, high: bool) -> bool:
+        """Whether set_level(source, high) would change nothing."""
+        return self.level[source] == high and (not high or self.pending[source] or self.claimed[source])
+
     def set_level(self, source: int, high: bool) -> None:
         """A device's interrupt line (level-triggered: pending while high and not claimed)."""
-        if self.level[source] == high and (not high or self.pending[source] or self.claimed[source]):
+        if self.settled(source, high):
             return
         self.level[source] = high
         if high and not self.claimed[source]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -32,6 +33,8 @@ UART_IRQ = 10
 MSIP_BIT, MTIP_BIT, SEIP_BIT, MEIP_BIT = 1 << 3, 1 << 7, 1 << 9, 1 << 11
 CTRL_A = 0x01
 NS_PER_TICK = 1_000_000_000 // TIMEBASE_HZ
+#: How long console output may wait to be written with what follows it (see Console.flush_due).
+FLUSH_DELAY_NS = 2_000_000
 
 
 class QuitRequest(Exception):
@@ -50,10 +53,25 @@ class Console:
     input: bytearray = field(default_factory=bytearray)
     _escape: bool = False
 
+    #: When the oldest byte still in `output` was transmitted (monotonic ns).
+    since_ns: int = 0
+
     def transmit(self, byte: int) -> None:
+        if not self.output:
+            self.since_ns = time.monotonic_ns()
         self.output.append(byte)
 
+    def flush_due(self, now_ns: int) -> None:
+        """Write the output out if its oldest byte has waited FLUSH_DELAY_NS. Firmware prints a
+        byte per UART store: one write(2) each (which also wakes the reader each time) cost
+        U-Boot's start 0.1 s; batching them delays a byte by at most a few ms. The machine
+        flushes at once before it waits and when it stops."""
+        if self.output and now_ns - self.since_ns >= FLUSH_DELAY_NS:
+            self.flush()
+
     def flush(self) -> None:
+        if not self.output:
+            return
         data, self.output = bytes(self.output), bytearray()
         while data:
             written = os.write(self.out_fd, data)
@@ -130,6 +148,8 @@ class DeviceService:
     def _after_access(self, device: object) -> None:
         if device is self.uart:
             self.feed_uart()
+            if self.plic.settled(UART_IRQ, self.uart.interrupt):
+                return  # its line is as it was, and a UART access changes no other (most accesses)
         if isinstance(device, VirtioMmio) and device.notified:
             # A queue notification is an event: it runs at the loop's next turn, right after
             # this exit of the vCPU.

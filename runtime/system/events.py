@@ -34,9 +34,12 @@ class EventLoop:
         self._timers: list[TimerEvent] = []
         self._seq = itertools.count()
         self._selector = selectors.DefaultSelector()
+        #: Events scheduled so far (the vCPU loop sees by it whether a device access added one).
+        self.scheduled = 0
 
     # ---- timers ----
     def call_at(self, deadline_ns: int, callback: Callable[[], None]) -> TimerEvent:
+        self.scheduled += 1
         event = TimerEvent(deadline_ns, next(self._seq), callback)
         heapq.heappush(self._timers, event)
         return event

@@ -25,7 +25,7 @@ from dbt.devices.fdt import Layout, build_dtb
 from dbt.devices.finisher import FINISHER_SIZE, Finisher, PowerOff, Reset
 from dbt.devices.htif import Htif
 from dbt.devices.plic import PLIC_SIZE, SOURCES, Plic
-from dbt.devices.service import UART_IRQ, Console, DeviceService, QuitRequest
+from dbt.devices.service import FLUSH_DELAY_NS, UART_IRQ, Console, DeviceService, QuitRequest
 from dbt.devices.uart import Uart16550
 from dbt.devices.virtio import VIRTIO_MMIO_SIZE, VirtioMmio
 from dbt.devices.virtio_blk import RawImage, VirtioBlk, VirtioRng
@@ -108,6 +108,9 @@ ISA_STRING = "rv64imafdc_zicsr_zifencei"
 #: Instruction budget bounds for one kernel call: small enough to see a timer soon after its
 #: deadline, large enough that the call's fixed cost does not matter.
 MIN_SLICE, MAX_SLICE = 1_000, 4_000_000
+#: How long the vCPU may go on after device accesses before the loop takes a turn (see
+#: SystemMachine._device_access).
+TURN_NS = 2_000_000
 ECALL_CAUSE = {0: CAUSE_ECALL_U, 1: CAUSE_ECALL_S, 3: CAUSE_ECALL_M}
 
 
@@ -197,6 +200,7 @@ class SystemMachine:
         #: Set by the runtime service's stop command: run() returns at its next turn.
         self.stop_requested = False
         self._rate = 50e6  # guest instructions per second, measured as it runs
+        self._turn_ns = 0  # when the vCPU loop last took a turn (see _device_access)
         #: Synchronous exceptions and interrupts taken (by _service).
         self.traps = 0
         self._boot()
@@ -404,10 +408,11 @@ class SystemMachine:
         try:
             while True:
                 self.loop.poll()
-                self.console.flush()
+                self.console.flush_due(time.monotonic_ns())
                 if should_stop is not None and should_stop():
                     return None
                 if paused is not None and paused():
+                    self.console.flush()
                     self.loop.poll(wait=True, limit_ns=100_000_000)
                     continue
                 self.devices.update_interrupts()
@@ -420,6 +425,7 @@ class SystemMachine:
                     if hart.wakes():
                         hart.waiting = False
                     else:
+                        self.console.flush()
                         self.loop.poll(wait=True, limit_ns=None if self.loop.has_readers else 1_000_000_000)
                         continue
                 if stop_at is not None and state[INSTRET] >= stop_at:
@@ -434,18 +440,19 @@ class SystemMachine:
                     budget = max(min(budget, stop_at - int(state[INSTRET])), 1)
                 state[SLICE_END] = state[INSTRET] + budget
                 self.softmmu.sync()
+                self._turn_ns = time.monotonic_ns()
                 reason = self._enter_kernel(args)
-                # A TLB miss or a block to decode goes straight back into the kernel (nothing
-                # else can have changed): under translation these are most exits.
-                while (refilled := self._refilled(reason, version)) is not None:
-                    if not refilled:
-                        reason = EXIT_SLICE  # serviced: nothing is left for _service below
-                        break
-                    reason = self._enter_kernel(args)
-                if self.jit is not None:
-                    self.jit.poll()
-                    self.jit.tick(int(state[INSTRET]))
                 try:
+                    # A TLB miss or a block to decode goes straight back into the kernel
+                    # (nothing else can have changed): under translation these are most exits.
+                    while (refilled := self._refilled(reason, version)) is not None:
+                        if not refilled:
+                            reason = EXIT_SLICE  # serviced: nothing is left for _service below
+                            break
+                        reason = self._enter_kernel(args)
+                    if self.jit is not None:
+                        self.jit.poll()
+                        self.jit.tick(int(state[INSTRET]))
                     self._service(reason)
                 except Reset:
                     self.reset()
@@ -496,6 +503,9 @@ class SystemMachine:
 
     def _budget(self) -> int:
         deadline = self.loop.next_deadline()
+        if self.console.output:  # back in time to write it (Console.flush_due)
+            flush_at = self.console.since_ns + FLUSH_DELAY_NS
+            deadline = flush_at if deadline is None else min(deadline, flush_at)
         if deadline is None:
             return MAX_SLICE
         seconds = max(deadline - time.monotonic_ns(), 0) / 1e9
@@ -545,6 +555,8 @@ class SystemMachine:
             kind = state[FAULT_KIND]
             if kind == FAULT_STORE and self.code_pages.store_fault(int(state[FAULT_ADDR]) & MASK64):
                 return True  # the store runs again, unprotected
+            if kind in (FAULT_LOAD, FAULT_STORE):
+                return self._device_access(version)
             if kind not in (FAULT_TLB_LOAD, FAULT_TLB_STORE):
                 return None
         word = None
@@ -557,6 +569,27 @@ class SystemMachine:
         traps = self.traps
         self._service(reason, word)
         return self.traps == traps and self.cache.version == version
+
+    def _device_access(self, version: int) -> bool:
+        """An MMIO load or store (firmware polling its UART, a driver its registers): perform it
+        and say whether the kernel may go on at once, as for a refill: yes unless it trapped,
+        changed a device interrupt line, scheduled an event (a queue notification, a timer
+        comparator), began a batch of console output (whose flush deadline the slice must
+        respect) or the loop's turn has lasted TURN_NS (descriptors such as the console's input
+        are polled there). A quarter of U-Boot's exits are these."""
+        traps, lines, scheduled = self.traps, self.hart.mip_hw, self.loop.scheduled
+        console = self.console
+        batch_open = bool(console.output)
+        self._service(EXIT_FAULT)
+        if self.traps != traps or self.cache.version != version:
+            return False
+        if self.hart.mip_hw != lines or self.loop.scheduled != scheduled:
+            return False
+        now = time.monotonic_ns()
+        if console.output and not batch_open:
+            return False
+        console.flush_due(now)
+        return now - self._turn_ns < TURN_NS
 
     def _sfence_vma_at(self, pc: int) -> int | None:
         """The instruction word at pc if it is an sfence.vma, else None."""
