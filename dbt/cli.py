@@ -197,9 +197,7 @@ def _execute(config, guest: str, guest_args: list[str], env: list[str], unset_en
     from dbt import log as dbt_log
     from dbt.api import Machine, guest_environment
     from dbt.backends.interp import load_kernel
-    from dbt.hostthreads import signals_held
 
-    stderr_console = dbt_log.stderr_console
     err = dbt_log.dbt_stderr
 
     _default_host_signals()
@@ -218,12 +216,6 @@ def _execute(config, guest: str, guest_args: list[str], env: list[str], unset_en
             process.own_fds.add(trace_stream.fileno())
         process.trace_out = trace_stream or err
 
-    def announce(message: str):
-        status = stderr_console.status(f"dbt: {message}")
-        with signals_held():  # its refresh thread must not take the guest's signals
-            status.start()
-        return status
-
     def finish(result) -> int:
         """The guest ended: dbt's messages, and the exit status to leave with."""
         if trace_stream:
@@ -241,7 +233,7 @@ def _execute(config, guest: str, guest_args: list[str], env: list[str], unset_en
             _die_by_signal(result.signal)
         return result.status
 
-    process.set_kernel(load_kernel(announce))
+    process.set_kernel(load_kernel(dbt_log.announce))
     process.finish = finish  # (a child forked by a guest thread other than the main one ends there)
     process.stats.started = __import__("time").perf_counter()
     return finish(machine.run())

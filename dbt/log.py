@@ -10,9 +10,11 @@ import io
 import logging
 import os
 import sys
+from typing import TYPE_CHECKING
 
-from rich.console import Console
-from rich.logging import RichHandler
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.status import Status
 
 LEVELS = ("debug", "info", "warning", "error", "critical")
 
@@ -58,16 +60,39 @@ def private_stderr() -> _TolerantStream:
 
 #: Where dbt writes its own messages (stderr; the CLI swaps in a private duplicate).
 dbt_stderr: io.TextIOBase = sys.stderr
-#: The console dbt writes its own messages to; stderr, so the guest's stdout stays clean.
-stderr_console = Console(file=sys.stderr, highlight=False, soft_wrap=True)
+_console: Console | None = None
+
+
+def stderr_console() -> Console:
+    """The rich console dbt writes its own messages to: stderr, so the guest's stdout stays
+    clean. rich loads at the first use, not at every start (it took 25 ms of each)."""
+    global _console
+    if _console is None:
+        from rich.console import Console
+
+        _console = Console(file=dbt_stderr, highlight=False, soft_wrap=True)
+    return _console
 
 
 def use_private_stderr() -> io.TextIOBase:
     """Send dbt's own output (logs, status lines, --strace, --stats) to a private stderr."""
     global dbt_stderr
     dbt_stderr = private_stderr()
-    stderr_console.file = dbt_stderr
+    if _console is not None:
+        _console.file = dbt_stderr
     return dbt_stderr
+
+
+def announce(message: str) -> Status:
+    """Show `message` with a spinner on dbt's stderr until the returned status is stopped (a
+    long wait the user should know the reason for). The spinner's thread starts with every
+    signal held, as all of dbt's threads (see dbt.hostthreads)."""
+    from dbt.hostthreads import signals_held
+
+    status = stderr_console().status(f"dbt: {message}")
+    with signals_held():
+        status.start()
+    return status
 
 
 def resolve_level(level: str | None) -> int:
@@ -85,12 +110,30 @@ def setup_logging(level: str | None = None) -> int:
     numeric = resolve_level(level)
     logger = logging.getLogger("dbt")
     logger.handlers.clear()
-    handler = RichHandler(console=stderr_console, show_path=numeric <= logging.DEBUG, markup=False)
+    handler = _RichOnFirstRecord(show_path=numeric <= logging.DEBUG)
     handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
     logger.addHandler(handler)
     logger.setLevel(numeric)
     logger.propagate = False
     return numeric
+
+
+class _RichOnFirstRecord(logging.Handler):
+    """rich's log handler, made when the first record passes the level (most runs log nothing
+    at the default level, and need not load rich)."""
+
+    def __init__(self, show_path: bool) -> None:
+        super().__init__()
+        self.show_path = show_path
+        self._rich: logging.Handler | None = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self._rich is None:
+            from rich.logging import RichHandler
+
+            self._rich = RichHandler(console=stderr_console(), show_path=self.show_path, markup=False)
+            self._rich.setFormatter(self.formatter)
+        self._rich.emit(record)
 
 
 def debug_enabled() -> bool:

@@ -58,9 +58,8 @@ def run_system(options: dict, stats: bool, debug: bool) -> int:
     from dbt.backends.interp import load_kernel
     from dbt.config import Config
     from dbt.devices.service import Console
-    from dbt.hostthreads import signals_held
     from dbt.ir.state import TLB_FLUSHES
-    from dbt.log import dbt_stderr, stderr_console
+    from dbt.log import announce, dbt_stderr
     from dbt.runtime.jit import SYSTEM_JIT_THRESHOLD
     from dbt.runtime.system.machine import MachineConfig, SystemMachine
     from dbt.runtime.system.service import RuntimeService
@@ -84,12 +83,6 @@ def run_system(options: dict, stats: bool, debug: bool) -> int:
         stdin_tty = os.isatty(0)
         console = Console(out_fd=1, in_fd=0, escapes=stdin_tty)
         machine = SystemMachine(machine_config, config, console)
-
-        def announce(message: str):
-            status = stderr_console.status(f"dbt: {message}")
-            with signals_held():  # (see dbt.hostthreads: no host thread of dbt's takes signals)
-                status.start()
-            return status
 
         machine.set_kernel(load_kernel(announce))
         service = RuntimeService(machine)
