@@ -18,8 +18,9 @@ import numpy as np
 
 from dbt.config import Config
 from dbt.ir.state import F_BASE, FFLAGS, FRM, PC
+from dbt.runtime.int64 import to_int64
 from dbt.runtime.memory import PROT_EXEC, PROT_READ, PROT_WRITE
-from dbt.runtime.process import ExitStatus, GuestProcess, to_int64
+from dbt.runtime.process import ExitStatus, GuestProcess
 
 
 def guest_environment(

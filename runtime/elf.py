@@ -1,13 +1,12 @@
 """ELF loading for riscv64 Linux programs: static, static-PIE and dynamic (PT_INTERP).
 
-pyelftools parses the headers; every field the loader uses is validated before it touches guest
-memory, so a truncated or hostile file gives an ElfLoadError (exit 126), never a traceback.
+runtime.elfheaders reads the headers; every field the loader uses is validated before it touches
+guest memory, so a truncated or hostile file gives an ElfLoadError (exit 126), never a traceback.
 Segments are copied into guest RAM with bulk slice writes.
 """
 
 from __future__ import annotations
 
-import io
 import itertools
 import logging
 import os
@@ -16,6 +15,7 @@ from dataclasses import dataclass
 
 from dbt.errors import ElfLoadError, GuestFileNotFound
 from dbt.ir.state import PAGE_SIZE
+from dbt.runtime.elfheaders import ElfFormatError, ProgramHeader, file_header, program_header
 from dbt.runtime.memory import (
     PIE_BASE,
     PROT_EXEC,
@@ -31,6 +31,8 @@ log = logging.getLogger("dbt.elf")
 
 EM_RISCV = 243
 ET_EXEC, ET_DYN = 2, 3
+#: e_type's names, for messages.
+ELF_TYPES = {0: "ET_NONE", 1: "ET_REL", 2: "ET_EXEC", 3: "ET_DYN", 4: "ET_CORE"}
 PT_LOAD, PT_INTERP, PT_PHDR = 1, 3, 6
 PF_X, PF_W, PF_R = 1, 2, 4
 #: More program headers than this is not a real program.
@@ -109,19 +111,15 @@ def parse_elf(data: bytes, name: str) -> ElfImage:
         raise ElfLoadError(f"{name}: not a 64-bit ELF file (RISC-V 64 needed)")
     if data[5] != 1:
         raise ElfLoadError(f"{name}: not a little-endian ELF file")
-    from elftools.common.exceptions import ELFError
-    from elftools.elf.elffile import ELFFile
-
     try:
-        elf = ELFFile(io.BytesIO(data))
-        header = elf.header
-        machine = header["e_machine"]
-        if machine not in ("EM_RISCV", EM_RISCV):
-            raise ElfLoadError(f"{name}: ELF for {machine}, not RISC-V (EM_RISCV)")
-        etype = {"ET_EXEC": ET_EXEC, "ET_DYN": ET_DYN}.get(header["e_type"])
-        if etype is None:
-            raise ElfLoadError(f"{name}: ELF type {header['e_type']} is not an executable")
-        phnum, phentsize, phoff = header["e_phnum"], header["e_phentsize"], header["e_phoff"]
+        header = file_header(data)
+        if header.machine != EM_RISCV:
+            raise ElfLoadError(f"{name}: ELF for machine {header.machine}, not RISC-V (EM_RISCV)")
+        etype = header.type
+        if etype not in (ET_EXEC, ET_DYN):
+            kind = ELF_TYPES.get(etype, f"{etype:#x}")
+            raise ElfLoadError(f"{name}: ELF type {kind} is not an executable")
+        phnum, phentsize, phoff = header.phnum, header.phentsize, header.phoff
         if phnum == 0 or phnum > MAX_PHNUM:
             raise ElfLoadError(f"{name}: bad number of program headers ({phnum})")
         if phentsize != 56:
@@ -132,33 +130,28 @@ def parse_elf(data: bytes, name: str) -> ElfImage:
         interp = None
         phdr_vaddr = None
         for index in range(phnum):
-            ph = elf.get_segment(index).header
-            ptype = ph["p_type"]
-            if ptype in ("PT_LOAD", PT_LOAD):
+            ph = program_header(data, header, index)
+            if ph.type == PT_LOAD:
                 segments.append(_segment(ph, data, name))
-            elif ptype in ("PT_INTERP", PT_INTERP):
+            elif ph.type == PT_INTERP:
                 interp = _interp_path(ph, data, name)
-            elif ptype in ("PT_PHDR", PT_PHDR):
-                phdr_vaddr = ph["p_vaddr"]
-    except ElfLoadError:
-        raise
-    except (ELFError, ValueError, KeyError, IndexError, OverflowError, AssertionError, TypeError) as exc:
+            elif ph.type == PT_PHDR:
+                phdr_vaddr = ph.vaddr
+    except ElfFormatError as exc:
         raise ElfLoadError(f"{name}: malformed ELF file ({exc})") from None
-    except Exception as exc:  # pyelftools raises construct errors of many kinds on garbage
-        raise ElfLoadError(f"{name}: malformed ELF file ({type(exc).__name__})") from None
     if not segments:
         raise ElfLoadError(f"{name}: no loadable segments")
-    if header["e_entry"] >= TASK_SIZE:
-        raise ElfLoadError(f"{name}: entry point {header['e_entry']:#x} lies outside the guest address space")
+    if header.entry >= TASK_SIZE:
+        raise ElfLoadError(f"{name}: entry point {header.entry:#x} lies outside the guest address space")
     segments.sort(key=lambda s: s.vaddr)
     return ElfImage(
-        name, data, etype, header["e_entry"], phoff, phentsize, phnum, tuple(segments), interp, phdr_vaddr,
-        header["e_flags"],
+        name, data, etype, header.entry, phoff, phentsize, phnum, tuple(segments), interp, phdr_vaddr,
+        header.flags,
     )  # fmt: skip
 
 
-def _segment(ph, data: bytes, name: str) -> Segment:
-    vaddr, memsz, offset, filesz = ph["p_vaddr"], ph["p_memsz"], ph["p_offset"], ph["p_filesz"]
+def _segment(ph: ProgramHeader, data: bytes, name: str) -> Segment:
+    vaddr, memsz, offset, filesz = ph.vaddr, ph.memsz, ph.offset, ph.filesz
     if filesz > memsz:
         raise ElfLoadError(f"{name}: segment file size exceeds its memory size")
     if offset + filesz > len(data):
@@ -167,7 +160,7 @@ def _segment(ph, data: bytes, name: str) -> Segment:
         raise ElfLoadError(f"{name}: segment at {vaddr:#x} lies outside the guest address space")
     if (vaddr - offset) % PAGE_SIZE:
         raise ElfLoadError(f"{name}: segment offset and address are not congruent modulo the page size")
-    flags = ph["p_flags"]
+    flags = ph.flags
     prot = (
         (PROT_READ if flags & PF_R else 0)
         | (PROT_WRITE if flags & PF_W else 0)
@@ -176,8 +169,8 @@ def _segment(ph, data: bytes, name: str) -> Segment:
     return Segment(vaddr, memsz, offset, filesz, prot)
 
 
-def _interp_path(ph, data: bytes, name: str) -> str:
-    offset, size = ph["p_offset"], ph["p_filesz"]
+def _interp_path(ph: ProgramHeader, data: bytes, name: str) -> str:
+    offset, size = ph.offset, ph.filesz
     if size == 0 or size > MAX_INTERP_PATH or offset + size > len(data):
         raise ElfLoadError(f"{name}: bad PT_INTERP segment")
     field = data[offset : offset + size]

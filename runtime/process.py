@@ -58,6 +58,7 @@ from dbt.ir.state import (
 )
 from dbt.runtime import signals as sig
 from dbt.runtime.blockcache import BlockCache
+from dbt.runtime.int64 import MASK64, to_int64
 from dbt.runtime.loader import ProcessImage, load_program
 from dbt.runtime.memory import GuestMemory
 from dbt.runtime.paths import PathMapper
@@ -74,13 +75,6 @@ TIMEBASE_HZ = 10_000_000
 HANDLER_SLICE = 1 << 22
 #: ... and with the JIT on, often enough to install finished regions promptly.
 JIT_SLICE = 1 << 24
-MASK64 = (1 << 64) - 1
-
-
-def to_int64(value: int) -> int:
-    """A 64-bit guest value as the int64 the register and state arrays hold."""
-    value &= MASK64
-    return value - (1 << 64) if value >= 1 << 63 else value
 
 
 @dataclass(frozen=True, slots=True)

@@ -54,7 +54,7 @@ from dbt.ir.state import (
     NUM_STATE,
     PRIV,
 )
-from dbt.runtime.process import to_int64
+from dbt.runtime.int64 import to_int64
 
 MASK64 = (1 << 64) - 1
 

@@ -8,13 +8,12 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from elftools.common.exceptions import ELFError
-from elftools.elf.elffile import ELFFile
-
 from dbt.errors import VmError
+from dbt.runtime.elfheaders import ElfFormatError, file_header, is_elf64_le, program_header, symbol_values
 
 MIB = 1 << 20
 EM_RISCV = 243
+PT_LOAD = 1
 #: Where Debian's opensbi package puts the generic platform's firmware.
 OPENSBI_DIR = "/usr/lib/riscv64-linux-gnu/opensbi/generic"
 
@@ -58,35 +57,30 @@ def load_image(memory, path: str, what: str, raw_address: int, ram: tuple[int, i
         memory.poke(raw_address, data)
         return Loaded(raw_address, raw_address + len(data), raw_address, {})
     try:
-        with open(path, "rb") as f:
-            elf = ELFFile(f)
-            if elf["e_machine"] != "EM_RISCV" or elf.elfclass != 64:
-                raise VmError(f"the {what} {path} is not a RISC-V 64 ELF")
-            low, high = None, 0
-            for segment in elf.iter_segments():
-                if segment["p_type"] != "PT_LOAD" or segment["p_memsz"] == 0:
-                    continue
-                address, size = segment["p_paddr"], segment["p_memsz"]
-                if address < ram_start or address + size > ram_end:
-                    raise VmError(
-                        f"the {what} {path} has a segment at {address:#x}-{address + size:#x}, outside RAM "
-                        f"({ram_start:#x}-{ram_end:#x})"
-                    )
-                contents = segment.data()
-                memory.poke(address, contents + bytes(size - len(contents)))
-                low = address if low is None else min(low, address)
-                high = max(high, address + size)
-            if low is None:
-                raise VmError(f"the {what} {path} has nothing to load")
-            symbols = {}
-            table = elf.get_section_by_name(".symtab")
-            if table is not None:
-                for name in ("tohost", "fromhost"):
-                    found = table.get_symbol_by_name(name)
-                    if found:
-                        symbols[name] = found[0]["st_value"]
-            return Loaded(low, high, elf["e_entry"], symbols)
-    except (ELFError, ValueError, KeyError) as exc:
+        header = file_header(data)
+        if not is_elf64_le(header) or header.machine != EM_RISCV:
+            raise VmError(f"the {what} {path} is not a RISC-V 64 ELF")
+        low, high = None, 0
+        for index in range(header.phnum):
+            segment = program_header(data, header, index)
+            if segment.type != PT_LOAD or segment.memsz == 0:
+                continue
+            address, size = segment.paddr, segment.memsz
+            if address < ram_start or address + size > ram_end:
+                raise VmError(
+                    f"the {what} {path} has a segment at {address:#x}-{address + size:#x}, outside RAM "
+                    f"({ram_start:#x}-{ram_end:#x})"
+                )
+            if segment.filesz > size or segment.offset + segment.filesz > len(data):
+                raise ElfFormatError("a segment's contents lie outside the file")
+            memory.poke(address, data[segment.offset : segment.offset + segment.filesz])
+            memory.poke(address + segment.filesz, bytes(size - segment.filesz))
+            low = address if low is None else min(low, address)
+            high = max(high, address + size)
+        if low is None:
+            raise VmError(f"the {what} {path} has nothing to load")
+        return Loaded(low, high, header.entry, symbol_values(data, header, ("tohost", "fromhost")))
+    except ElfFormatError as exc:
         raise VmError(f"the {what} {path} is not a loadable ELF: {exc}") from None
 
 

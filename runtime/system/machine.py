@@ -68,8 +68,8 @@ from dbt.ir.state import (
 )
 from dbt.runtime.blockcache import BlockCache
 from dbt.runtime.decodecache import DecodeCache, cache_path, decoder_identity
+from dbt.runtime.int64 import to_int64
 from dbt.runtime.memory import PROT_EXEC, PROT_READ, PROT_WRITE, GuestMemory
-from dbt.runtime.process import to_int64
 from dbt.runtime.system import images
 from dbt.runtime.system.codepages import CodePages
 from dbt.runtime.system.events import EventLoop, TimerEvent

@@ -66,7 +66,7 @@ from dbt.ir.state import (
     TLB_MMU_INDICES,
     TLB_SETS,
 )
-from dbt.runtime.process import to_int64
+from dbt.runtime.int64 import to_int64
 from dbt.runtime.system.hart import MASK64, MXR, Trap
 
 #: (The names from ir.pagewalk are re-exported: the machine and the tests use them from here.)

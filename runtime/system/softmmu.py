@@ -31,8 +31,8 @@ from dbt.ir.state import (
     SFENCE_PYTHON,
 )
 from dbt.runtime.blockcache import BlockCache
+from dbt.runtime.int64 import to_int64
 from dbt.runtime.memory import GuestFault, GuestMemory
-from dbt.runtime.process import to_int64
 from dbt.runtime.system.hart import CAUSE_LOAD_ACCESS, CAUSE_STORE_ACCESS, MASK64, MXR, Hart, Trap
 from dbt.runtime.system.mmio import Access
 from dbt.runtime.system.mmu import (

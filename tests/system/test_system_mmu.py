@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from dbt.ir.state import CSR_MSTATUS, PERM_R, PERM_W, PRIV, SFENCE_PYTHON, TLB_FLUSHES
-from dbt.runtime.process import to_int64
+from dbt.runtime.int64 import to_int64
 from dbt.runtime.system import hart as h
 from dbt.runtime.system import mmu as m
 from dbt.runtime.system.hart import Trap
