@@ -95,6 +95,48 @@ class BlockCache:
         self.total_decoded += 1
         return number
 
+    def insert_many(self, blocks: list[tuple[int, np.ndarray, int, int]], phys: list[int]) -> range:
+        """Add decoded blocks given as (pc, ops, instructions, end pc), at physical `phys` each,
+        as insert would one by one, with one copy of their ops and of their rows; returns their
+        numbers."""
+        count = len(blocks)
+        codes = [code for _, code, _, _ in blocks]
+        sizes = [len(code) for code in codes]
+        total = sum(sizes)
+        if self.n_ops + total > len(self.code):
+            self.code = _grow(self.code, self.n_ops + total)
+            self.version += 1
+        if self.n_blocks + count > len(self.blocks):
+            self.blocks = _grow(self.blocks, self.n_blocks + count)
+            self.version += 1
+        while 2 * (self.n_blocks + count) > len(self.keys):
+            self._rehash(2 * len(self.keys))
+            self.version += 1
+        pcs = [pc for pc, _, _, _ in blocks]
+        first = self.n_blocks
+        self.code[self.n_ops : self.n_ops + total] = np.concatenate(codes)
+        rows = self.blocks[first : first + count]
+        rows[:, BLK_START] = self.n_ops + np.cumsum([0, *sizes[:-1]])
+        rows[:, BLK_OPS] = sizes
+        rows[:, BLK_PC] = pcs
+        rows[:, BLK_INSNS] = [insns for _, _, insns, _ in blocks]
+        rows[:, BLK_HEAT] = 0
+        rows[:, BLK_PHYS] = phys
+        rows[:, BLK_JIT] = [self.region_for(pc, at) for pc, at in zip(pcs, phys, strict=True)]
+        self.n_ops += total
+        self.n_blocks += count
+        for number, pc in enumerate(pcs, first):
+            self._put(pc, number)
+        pages = set()
+        for pc, _, _, end_pc in blocks:
+            first_page, last_page = pc >> PAGE_SHIFT, (end_pc - 1) >> PAGE_SHIFT
+            pages.add(first_page)
+            if last_page != first_page:
+                pages.update(range(first_page + 1, last_page + 1))
+        self.code_pages.update(pages)
+        self.total_decoded += count
+        return range(first, first + count)
+
     def lookup(self, pc: int, phys: int | None = None) -> int:
         """The number of the block at `pc` (at physical `phys`, when given), or -1."""
         return self._find(pc, pc if phys is None else phys)[1]

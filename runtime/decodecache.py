@@ -63,6 +63,7 @@ class DecodeCache:
         self._rows: list[list[int]] = []
         self._row_of: dict[int, int] = {}
         self._previous: list[int] = []
+        self._sorted_pcs = np.zeros(0, dtype=np.int64)
         #: Blocks lifted by this run (not found), and reused (found).
         self.lifted = 0
         self.reused = 0
@@ -93,6 +94,31 @@ class DecodeCache:
         if len(self._new) < MAX_BLOCKS:
             self._new.append(entry)
         return block
+
+    def in_page(self, base: int, page: bytes) -> list[tuple[int, np.ndarray, int, int]]:
+        """The file's blocks lying wholly in the page at (virtual) `base` whose bytes `page`,
+        the page's bytes now, still holds: (pc, ops, instructions, end pc) each, as translate
+        would find them there one miss at a time (system mode enters them at the page's first
+        miss). Blocks that must match exactly (cut short where their fetch stopped) and blocks
+        running into the next page are left to translate."""
+        a, b = np.searchsorted(self._sorted_pcs, (base, base + len(page)))
+        found = []
+        rows, blob, previous = self._rows, self._blob, self._previous
+        for pc in self._sorted_pcs[a:b].tolist():
+            offset = pc - base
+            row = self._row_of[pc]
+            while row >= 0:
+                _, start, ops, insns, end_pc, first, length, exact = rows[row]
+                if (
+                    not exact
+                    and offset + length <= len(page)
+                    and page.startswith(blob[first : first + length], offset)
+                ):
+                    found.append((pc, self._code[start : start + ops], insns, end_pc))
+                    break
+                row = previous[row]
+        self.reused += len(found)
+        return found
 
     def _remember(self, pc: int, entry: tuple[bytes, bool, Block]) -> None:
         if self._count >= MAX_BLOCKS:
@@ -161,6 +187,7 @@ class DecodeCache:
         previous = np.full(len(index), -1, dtype=np.int64)
         previous[order[1:][same]] = order[:-1][same]
         self._index, self._code, self._blob = index, code, blob
+        self._sorted_pcs = np.unique(pcs)
         self._rows = index.tolist()
         self._row_of = dict(zip(pcs.tolist(), range(len(index)), strict=True))
         self._previous = previous.tolist()

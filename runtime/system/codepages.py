@@ -52,6 +52,15 @@ class CodePages:
                 self._protect(page)
             entry[1].append(number)
 
+    def add_in_page(self, numbers: range, page: int) -> None:
+        """Blocks `numbers` were decoded from bytes lying wholly in physical `page`."""
+        entry = self.pages.get(page)
+        if entry is None:
+            start = page << PAGE_SHIFT
+            entry = self.pages[page] = (self.ram[start : start + PAGE_SIZE].tobytes(), [])
+            self._protect(page)
+        entry[1].extend(numbers)
+
     def digest(self, page: int) -> bytes | None:
         """A digest of the bytes every block decoded from `page` was decoded from, or None: the
         page holds no decoded code, or was written since the last fence.i (a block decoded

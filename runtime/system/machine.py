@@ -59,6 +59,7 @@ from dbt.ir.state import (
     PAGE_SHIFT,
     PAGE_SIZE,
     PC,
+    PERM_X,
     RESERVATION,
     SINK,
     SLICE_END,
@@ -201,6 +202,9 @@ class SystemMachine:
         self.stop_requested = False
         self._rate = 50e6  # guest instructions per second, measured as it runs
         self._turn_ns = 0  # when the vCPU loop last took a turn (see _device_access)
+        #: (virtual, physical) pages whose blocks _fill_page has entered since the last flush.
+        self._filled_pages: set[tuple[int, int]] = set()
+        self.cache.on_flush.append(self._forget_filled_pages)
         #: Synchronous exceptions and interrupts taken (by _service).
         self.traps = 0
         self._boot()
@@ -530,6 +534,9 @@ class SystemMachine:
                 self._privileged(pc, word)
             elif reason == EXIT_FENCE_I:
                 changed = self.code_pages.fence_i(self.softmmu.take_straddlers())
+                if changed:  # their blocks are gone: fill them again at their next miss
+                    gone = set(changed)
+                    self._filled_pages = {pages for pages in self._filled_pages if pages[1] not in gone}
                 if changed and self.jit is not None:
                     self.jit.drop_pages(changed)
                 self._advance(4)
@@ -618,6 +625,30 @@ class SystemMachine:
         if mmu.straddled is not None:
             mmu.add_straddler(number)  # (its second page is not watched: dropped at a fence.i)
         self.code_pages.add(number, phys, block.end_pc - block.pc - (0 if mmu.straddled is None else 2))
+        page = (pc >> PAGE_SHIFT, phys >> PAGE_SHIFT)
+        if page not in self._filled_pages:
+            self._filled_pages.add(page)
+            self._fill_page(pc, phys)
+
+    def _forget_filled_pages(self) -> None:
+        self._filled_pages = set()
+
+    def _fill_page(self, pc: int, phys: int) -> None:
+        """The first miss in a page (at pc, physical phys) also enters the page's other blocks
+        that the decoded-block file has for its bytes now, all at once: one at a time, each was
+        a kernel exit, a loop turn and an insertion (U-Boot's start had 6,000 such misses)."""
+        base = pc & -PAGE_SIZE
+        phys_base = phys - (pc - base)
+        page = phys_base >> PAGE_SHIFT
+        if phys_base < 0 or phys_base + PAGE_SIZE > self.memory.size or not self.memory.perm[page] & PERM_X:
+            return
+        found = self.decoded.in_page(base, self.memory.ram[phys_base : phys_base + PAGE_SIZE].tobytes())
+        # None of these is entered yet but pc's own: a page is filled at its first miss, and
+        # again only after its blocks were dropped (see _filled_pages); a fill has no straddlers.
+        new = [block for block in found if block[0] != pc]
+        if new:
+            numbers = self.cache.insert_many(new, [phys_base + (block[0] - base) for block in new])
+            self.code_pages.add_in_page(numbers, page)
 
     def _word_at(self, pc: int) -> int:
         code = self.softmmu.fetch(pc, 4)

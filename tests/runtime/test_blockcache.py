@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from dbt.ir.builder import BlockBuilder
-from dbt.ir.state import BLK_INSNS, BLK_OPS, BLK_PC, BLK_START, PAGE_SIZE, block_slot
+from dbt.ir.state import BLK_INSNS, BLK_OPS, BLK_PC, BLK_START, OP_WORDS, PAGE_SIZE, block_slot
 from dbt.runtime.blockcache import BlockCache
 
 
@@ -159,3 +159,27 @@ def test_dropped_blocks_are_rehashed_away_and_the_rest_stay_findable():
     number = cache.insert(live)
     assert cache.lookup(0x40_0000) == number
     assert all(cache.lookup(0x40_0000 + 16 * i) == -1 for i in range(1, 400))
+
+
+def test_inserting_many_blocks_at_once_is_inserting_them_one_by_one():
+    from dbt.ir.builder import Block
+
+    one_by_one, at_once = BlockCache(8, 2, 4), BlockCache(8, 2, 4)  # (both must grow)
+    blocks = [
+        (0x1000 + 0x10 * i, np.arange(OP_WORDS * (i + 1), dtype=np.int64).reshape(i + 1, OP_WORDS), i + 1,
+         0x1004 + 0x10 * i + (0xFFC if i == 3 else 0))  # (the last one runs into the next page)
+        for i in range(4)
+    ]  # fmt: skip
+    phys = [0x8000 + 0x10 * i for i in range(4)]
+    for (pc, code, insns, end_pc), at in zip(blocks, phys, strict=True):
+        one_by_one.insert(Block(pc, code, insns, end_pc, []), at)
+    assert at_once.insert_many(blocks, phys) == range(4)
+    for name in ("code", "blocks"):
+        a, b = getattr(one_by_one, name), getattr(at_once, name)
+        assert np.array_equal(
+            a[: one_by_one.n_ops if name == "code" else 4], b[: at_once.n_ops if name == "code" else 4]
+        )
+    assert one_by_one.code_pages == at_once.code_pages == {1, 2}
+    for (pc, _, _, _), at, number in zip(blocks, phys, range(4), strict=True):
+        assert at_once.lookup(pc, at) == number
+    assert (at_once.n_blocks, at_once.total_decoded) == (4, 4)

@@ -185,3 +185,29 @@ def test_a_file_that_would_grow_past_the_cap_keeps_only_the_newest_run(tmp_path,
     assert (third.lifted, third.reused) == (0, 1)
     third.translate(fetcher(ADDI + JAL), PC)  # (the first run's: gone)
     assert third.lifted == 1
+
+
+def test_a_page_finds_the_file_blocks_its_bytes_still_hold(tmp_path, monkeypatch):
+    """in_page gives what translate would find one miss at a time, and no more: not a block
+    whose bytes changed, one cut where its fetch ended, or one running into the next page."""
+    monkeypatch.setattr(decodecache, "SAVE_AT_LEAST", 0)
+    path = tmp_path / "decoded.npz"
+    page = bytearray(4096)
+    blocks = {0x100: ADDI + JAL, 0x200: ADDI2 + ADDI + JAL, 0x300: ADDI + JAL, 0xFFC: ADDI + JAL}
+    writer = DecodeCache(MAX, None, path)
+    for offset, code in blocks.items():
+        page[offset : offset + len(code)] = code[: 4096 - offset]
+        writer.translate(fetcher(code), PC + offset)
+    writer.translate(fetcher(ADDI), PC + 0x400)  # cut short by its fetch: must match exactly
+    page[0x400:0x404] = ADDI
+    writer.translate(fetcher(ADDI + JAL), PC + 0x1000)  # the next page
+    writer.save()
+    page[0x300:0x304] = ADDI2  # changed since
+    reader = DecodeCache(MAX, None, path)
+    found = reader.in_page(PC, bytes(page))
+    assert [pc - PC for pc, _, _, _ in found] == [0x100, 0x200]
+    for pc, code, insns, end_pc in found:
+        reference = lift_block(blocks[pc - PC], pc, MAX).block
+        assert (insns, end_pc) == (reference.insns, reference.end_pc)
+        assert np.array_equal(code, reference.code)
+    assert reader.reused == 2

@@ -25,6 +25,7 @@ PROGRAMS = {
     "traps": ("start.S", "vectors.S", "traps.c"),
     "reset": ("start.S", "reset.c"),
     "paging": ("start.S", "vectors.S", "paging.c"),
+    "rewrite": ("start.S", "rewrite.c"),
 }
 
 

@@ -239,3 +239,27 @@ def test_console_output_waits_at_most_the_flush_delay():
     console.transmit(ord("!"))
     console.flush()
     assert os.read(read_fd, 16) == b"!"
+
+
+def test_pages_filled_from_the_decoded_block_file_follow_rewritten_code(tmp_path, monkeypatch):
+    """A second run enters a page's blocks from the first run's file at the page's first miss,
+    all at once; rewrite.c then rewrites that page four times (fence.i each time): each round's
+    blocks must come from the bytes of that round. The output is the first run's, which
+    test_bare_metal compares with QEMU's."""
+    from dbt.runtime import decodecache
+
+    monkeypatch.setenv("DBT_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(decodecache, "SAVE_AT_LEAST", 0)
+    outputs, misses, entered = [], [], []
+    for _ in range(2):
+        service, output = _service("rewrite", ("start.S", "rewrite.c"))
+        machine = service.machine
+        translated = _counting(machine, "_translate")
+        assert service.run() == 0
+        machine.decoded.save()
+        outputs.append(os.read(output, 65536))
+        misses.append(translated[0])
+        entered.append(machine.cache.total_decoded)
+    assert outputs[0] == outputs[1] and outputs[0].count(b"sum: ") == 4
+    assert misses[0] >= entered[0]  # the first run has no file: a miss per block
+    assert misses[1] < entered[1] // 2, (misses, entered)
