@@ -45,21 +45,21 @@ class CodePages:
     def add(self, number: int, phys: int, length: int) -> None:
         """Block `number` was decoded from the `length` bytes at physical `phys`."""
         for page in range(phys >> PAGE_SHIFT, ((phys + max(length, 1) - 1) >> PAGE_SHIFT) + 1):
-            entry = self.pages.get(page)
-            if entry is None:
-                start = page << PAGE_SHIFT
-                entry = self.pages[page] = (self.ram[start : start + PAGE_SIZE].tobytes(), [])
-                self._protect(page)
-            entry[1].append(number)
+            self._blocks_of(page).append(number)
 
     def add_in_page(self, numbers: range, page: int) -> None:
         """Blocks `numbers` were decoded from bytes lying wholly in physical `page`."""
+        self._blocks_of(page).extend(numbers)
+
+    def _blocks_of(self, page: int) -> list[int]:
+        """The list of the blocks decoded from `page`; at the first, its bytes are kept and it
+        is protected."""
         entry = self.pages.get(page)
         if entry is None:
             start = page << PAGE_SHIFT
             entry = self.pages[page] = (self.ram[start : start + PAGE_SIZE].tobytes(), [])
             self._protect(page)
-        entry[1].extend(numbers)
+        return entry[1]
 
     def digest(self, page: int) -> bytes | None:
         """A digest of the bytes every block decoded from `page` was decoded from, or None: the
