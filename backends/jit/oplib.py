@@ -115,8 +115,12 @@ def load_bitcode(symbol: SemSymbol) -> tuple[bytes, str]:
 def build_symbol(symbol: SemSymbol) -> tuple[bytes, str]:
     """Compile one semantics symbol with Numba; returns (bitcode, cfunc entry name)."""
     from dbt.backends.jit import _opbuild
+    from dbt.hostthreads import signals_held
 
-    compiled = _opbuild.compile_symbol(symbol.kind, symbol.sem, symbol.size)
+    # Numba's first compile in a process starts a native thread that stays: with signals held,
+    # it never takes a guest's (see dbt.hostthreads; dbt builds the helpers in its own process).
+    with signals_held():
+        compiled = _opbuild.compile_symbol(symbol.kind, symbol.sem, symbol.size)
     text = str(compiled._library._final_module)
     return finish_symbol(prepare_for_regions(text), compiled.native_name), compiled.native_name
 
