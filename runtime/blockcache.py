@@ -68,15 +68,7 @@ class BlockCache:
         instruction where that is not its pc (system mode under translation): the kernels find
         the block only when the pc translates there, so a changed mapping never runs it."""
         n = len(block.code)
-        if self.n_ops + n > len(self.code):
-            self.code = _grow(self.code, self.n_ops + n)
-            self.version += 1
-        if self.n_blocks + 1 > len(self.blocks):
-            self.blocks = _grow(self.blocks, self.n_blocks + 1)
-            self.version += 1
-        if 2 * (self.n_blocks + 1) > len(self.keys):
-            self._rehash(2 * len(self.keys))
-            self.version += 1
+        self._make_room(n, 1)
         self.code[self.n_ops : self.n_ops + n] = block.code
         number = self.n_blocks
         row = self.blocks[number]
@@ -90,8 +82,7 @@ class BlockCache:
         self.n_ops += n
         self.n_blocks += 1
         self._put(block.pc, number)
-        for page in range(block.pc >> PAGE_SHIFT, ((block.end_pc - 1) >> PAGE_SHIFT) + 1):
-            self.code_pages.add(page)
+        self._add_code_pages(block.pc, block.end_pc)
         self.total_decoded += 1
         return number
 
@@ -103,15 +94,7 @@ class BlockCache:
         codes = [code for _, code, _, _ in blocks]
         sizes = [len(code) for code in codes]
         total = sum(sizes)
-        if self.n_ops + total > len(self.code):
-            self.code = _grow(self.code, self.n_ops + total)
-            self.version += 1
-        if self.n_blocks + count > len(self.blocks):
-            self.blocks = _grow(self.blocks, self.n_blocks + count)
-            self.version += 1
-        while 2 * (self.n_blocks + count) > len(self.keys):
-            self._rehash(2 * len(self.keys))
-            self.version += 1
+        self._make_room(total, count)
         pcs = [pc for pc, _, _, _ in blocks]
         first = self.n_blocks
         self.code[self.n_ops : self.n_ops + total] = np.concatenate(codes)
@@ -125,17 +108,27 @@ class BlockCache:
         rows[:, BLK_JIT] = [self.region_for(pc, at) for pc, at in zip(pcs, phys, strict=True)]
         self.n_ops += total
         self.n_blocks += count
-        for number, pc in enumerate(pcs, first):
+        for number, (pc, _, _, end_pc) in enumerate(blocks, first):
             self._put(pc, number)
-        pages = set()
-        for pc, _, _, end_pc in blocks:
-            first_page, last_page = pc >> PAGE_SHIFT, (end_pc - 1) >> PAGE_SHIFT
-            pages.add(first_page)
-            if last_page != first_page:
-                pages.update(range(first_page + 1, last_page + 1))
-        self.code_pages.update(pages)
+            self._add_code_pages(pc, end_pc)
         self.total_decoded += count
         return range(first, first + count)
+
+    def _make_room(self, ops: int, blocks: int) -> None:
+        """Grow the arrays (and the hash table, kept at most half full) for `ops` more ops in
+        `blocks` more blocks; each replacement bumps `version`."""
+        if self.n_ops + ops > len(self.code):
+            self.code = _grow(self.code, self.n_ops + ops)
+            self.version += 1
+        if self.n_blocks + blocks > len(self.blocks):
+            self.blocks = _grow(self.blocks, self.n_blocks + blocks)
+            self.version += 1
+        while 2 * (self.n_blocks + blocks) > len(self.keys):
+            self._rehash(2 * len(self.keys))
+            self.version += 1
+
+    def _add_code_pages(self, pc: int, end_pc: int) -> None:
+        self.code_pages.update(range(pc >> PAGE_SHIFT, ((end_pc - 1) >> PAGE_SHIFT) + 1))
 
     def lookup(self, pc: int, phys: int | None = None) -> int:
         """The number of the block at `pc` (at physical `phys`, when given), or -1."""

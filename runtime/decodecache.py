@@ -17,7 +17,7 @@ import hashlib
 import io
 import logging
 import zipfile
-from collections.abc import Iterable, Set
+from collections.abc import Iterable, Iterator, Set
 from pathlib import Path
 
 import numpy as np
@@ -103,12 +103,10 @@ class DecodeCache:
         running into the next page are left to translate."""
         a, b = np.searchsorted(self._sorted_pcs, (base, base + len(page)))
         found = []
-        rows, blob, previous = self._rows, self._blob, self._previous
+        blob = self._blob
         for pc in self._sorted_pcs[a:b].tolist():
             offset = pc - base
-            row = self._row_of[pc]
-            while row >= 0:
-                _, start, ops, insns, end_pc, first, length, exact = rows[row]
+            for _, start, ops, insns, end_pc, first, length, exact in self._file_rows(pc):
                 if (
                     not exact
                     and offset + length <= len(page)
@@ -116,7 +114,6 @@ class DecodeCache:
                 ):
                     found.append((pc, self._code[start : start + ops], insns, end_pc))
                     break
-                row = previous[row]
         self.reused += len(found)
         return found
 
@@ -128,17 +125,21 @@ class DecodeCache:
         self._count += 1
 
     def _from_file(self, code: bytes, pc: int) -> Block | None:
-        row = self._row_of.get(pc, -1)
-        while row >= 0:
-            _, start, ops, insns, end_pc, first, length, exact = self._rows[row]
+        for _, start, ops, insns, end_pc, first, length, exact in self._file_rows(pc):
             match = self._blob[first : first + length]
             if _matches(code, match, exact):
                 code_ops = self._code[start : start + ops]
                 block = Block(pc, code_ops, insns, end_pc, [])
                 self._remember(pc, (match, bool(exact), block))
                 return block
-            row = self._previous[row]
         return None
+
+    def _file_rows(self, pc: int) -> Iterator[list[int]]:
+        """The file's index rows for pc, the last saved first."""
+        row = self._row_of.get(pc, -1)
+        while row >= 0:
+            yield self._rows[row]
+            row = self._previous[row]
 
     # ---- the file ----
     def save(self) -> None:
