@@ -51,12 +51,12 @@ class _UBoot:
         self.output = b""
 
     def wait_prompt(self, timeout: float = 300) -> bytes:
-        return self.wait_for(PROMPT, "U-Boot's prompt", timeout)
+        return self.wait_for(PROMPT, "U-Boot's prompt", timeout, at_end=True)
 
-    def wait_for(self, marker: bytes, what: str, timeout: float = 300) -> bytes:
-        """Read until the output ends with `marker` (PROMPT) or holds it; return what was read."""
+    def wait_for(self, marker: bytes, what: str, timeout: float = 300, at_end: bool = False) -> bytes:
+        """Read until the output holds `marker` (ends with it, `at_end`); return what was read."""
         deadline = time.monotonic() + timeout
-        while not (self.output.endswith(marker) or (marker != PROMPT and marker in self.output)):
+        while not (self.output.endswith(marker) if at_end else marker in self.output):
             if time.monotonic() > deadline:
                 raise RuntimeError(f"no {what}")
             if self.selector.select(timeout=1):
@@ -180,45 +180,36 @@ class PageWalk:
             self.tlb.lookup(0x4000_0123, self.mmu.ACCESS_LOAD, self.mmu.MMU_S, 0)
 
 
-class UBootPrompt:
-    """Seconds to U-Boot's prompt (OpenSBI, then U-Boot in S mode), dbt and QEMU."""
+class _PromptSeconds:
+    """Seconds to U-Boot's prompt as `measure` takes them, dbt's and the ratio to QEMU's."""
 
     timeout = 600
+    measure = staticmethod(prompt_seconds)
 
     def setup(self) -> None:
         _need_uboot()
 
     def track_dbt_seconds(self) -> float:
-        return prompt_seconds(_dbt())
+        return self.measure(_dbt())
 
     track_dbt_seconds.unit = "s"
 
     def track_ratio_to_qemu(self) -> float:
         _need_uboot(qemu=True)
-        return prompt_seconds(_dbt()) / prompt_seconds(_qemu())
+        return self.measure(_dbt()) / self.measure(_qemu())
 
     track_ratio_to_qemu.unit = "x"
 
 
-class UBootPromptKeyStopped:
+class UBootPrompt(_PromptSeconds):
+    """Seconds to U-Boot's prompt (OpenSBI, then U-Boot in S mode), dbt and QEMU."""
+
+
+class UBootPromptKeyStopped(_PromptSeconds):
     """Seconds to U-Boot's prompt with the autoboot countdown stopped by a key, dbt and QEMU:
     start-up and the firmware's own work, without U-Boot's 2 s wait."""
 
-    timeout = 600
-
-    def setup(self) -> None:
-        _need_uboot()
-
-    def track_dbt_seconds(self) -> float:
-        return key_stopped_prompt_seconds(_dbt())
-
-    track_dbt_seconds.unit = "s"
-
-    def track_ratio_to_qemu(self) -> float:
-        _need_uboot(qemu=True)
-        return key_stopped_prompt_seconds(_dbt()) / key_stopped_prompt_seconds(_qemu())
-
-    track_ratio_to_qemu.unit = "x"
+    measure = staticmethod(key_stopped_prompt_seconds)
 
 
 class VirtioBlockRead:
