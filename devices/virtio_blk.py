@@ -10,7 +10,7 @@ import fcntl
 import os
 from dataclasses import dataclass
 
-from dbt.devices.virtio import QUEUE_MAX, Chain
+from dbt.devices.virtio import QUEUE_MAX, Chain, joined
 from dbt.errors import BlockError
 
 SECTOR = 512
@@ -118,7 +118,7 @@ class VirtioBlk:
         total = sum(length for _, length in buffers)
         if sector * SECTOR + total > self.capacity * SECTOR:
             return 0, S_IOERR
-        views = [memory.view(addr, length, writable=True) for addr, length in buffers]
+        views = [memory.view(addr, length, writable=True) for addr, length in joined(buffers)]
         done = os.preadv(self.image.fd, views, sector * SECTOR)
         self.bytes_read += done
         if done < total:  # past the end of the file, inside the last sector
@@ -137,7 +137,7 @@ class VirtioBlk:
         total = sum(length for _, length in buffers)
         if sector * SECTOR + total > self.capacity * SECTOR:
             return S_IOERR
-        views = [memory.view(addr, length) for addr, length in buffers]
+        views = [memory.view(addr, length) for addr, length in joined(buffers)]
         done = os.pwritev(self.image.fd, views, sector * SECTOR)
         self.bytes_written += done
         return S_OK if done == total else S_IOERR

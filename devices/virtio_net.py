@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections import deque
 
-from dbt.devices.virtio import Virtqueue, next_chain, pending_chains
+from dbt.devices.virtio import Descriptors, Virtqueue, next_chain, pending_chains
 
 log = logging.getLogger("dbt.devices")
 
@@ -63,9 +63,10 @@ class VirtioNet:
         return self._receive(memory, queue)
 
     def _receive(self, memory, queue: Virtqueue) -> list[tuple[int, int]]:
-        done = []
+        done: list[tuple[int, int]] = []
+        table: Descriptors = []  # read once, for every frame of this batch
         while self.backlog:
-            chain = next_chain(memory, queue)
+            chain = next_chain(memory, queue, table)
             if chain is None:
                 break
             frame = self.backlog.popleft()

@@ -93,6 +93,8 @@ class GuestMemory:
         self._host_base = self.ram.__array_interface__["data"][0]
         #: One byte of PERM_* bits per guest page.
         self.perm = np.zeros(size >> PAGE_SHIFT, dtype=np.uint8)
+        #: The same bytes, indexed as Python ints (a numpy scalar per look-up is slower).
+        self._perm_bytes = memoryview(self.perm)
         self._vmas: list[Vma] = []
         #: Called with (start, end) when executable pages are unmapped or lose PROT_EXEC, so
         #: decoded blocks from them are dropped.
@@ -291,8 +293,10 @@ class GuestMemory:
             return length == 0
         if addr < 0 or addr + length > self.size:
             return False
-        pages = self.perm[addr >> PAGE_SHIFT : ((addr + length - 1) >> PAGE_SHIFT) + 1]
-        return bool(np.all((pages & need) == need))
+        first, last = addr >> PAGE_SHIFT, (addr + length - 1) >> PAGE_SHIFT
+        if first == last:  # most device accesses: a descriptor, a page (np.all costs 3 us)
+            return self._perm_bytes[first] & need == need
+        return bool(np.all((self.perm[first : last + 1] & need) == need))
 
     def view(self, addr: int, length: int, writable: bool = False) -> np.ndarray:
         """A zero-copy numpy view of guest memory; raises GuestFault if not accessible."""

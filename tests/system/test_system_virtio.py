@@ -96,6 +96,40 @@ def test_indirect_descriptors(memory):
     assert chain.readable == [(DATA, 16)] and chain.writable == [(DATA + 0x40, 1)]
 
 
+def test_bad_indirect_tables_are_protocol_errors(memory):
+    queue = _queue()
+    table = 0x13000
+    _desc(memory, 0, table, 16, v.DESC_F_INDIRECT)
+    _desc(memory, 0, 0x14000, 16, v.DESC_F_INDIRECT, table=table)  # an indirect one inside
+    _offer(memory, [0])
+    with pytest.raises(v.VirtioError, match="indirect descriptor in an indirect table"):
+        v.pending_chains(memory, queue)
+    _desc(memory, 1, table, 16 * (v.MAX_CHAIN + 1), v.DESC_F_INDIRECT)
+    _offer(memory, [1])
+    queue.last_avail = 1  # (past the bad chain, as after a reset)
+    with pytest.raises(v.VirtioError, match="indirect table of"):
+        v.pending_chains(memory, queue)
+
+
+def test_a_long_chain_and_joined_buffers(memory):
+    """A direct read of 1 MiB comes as a chain of a header, 256 pages and a status byte, many
+    of them consecutive in guest memory (joined for the host's preadv)."""
+    count = 40
+    queue = v.Virtqueue(num=64, ready=True, desc=DESC, driver=AVAIL, device=USED)
+    pages = [DATA + 0x1000 * n for n in (*range(20), *range(30, 50))]
+    _desc(memory, 0, DATA - 16, 16, v.DESC_F_NEXT, 1)
+    for n, page in enumerate(pages, start=1):
+        _desc(memory, n, page, 0x1000, v.DESC_F_WRITE | v.DESC_F_NEXT, n + 1)
+    _desc(memory, count + 1, DATA - 32, 1, v.DESC_F_WRITE)
+    memory.write_slice(AVAIL + 4, struct.pack("<H", 0))
+    memory.write_slice(AVAIL + 2, struct.pack("<H", 1))
+    (chain,) = v.pending_chains(memory, queue)
+    assert chain.readable == [(DATA - 16, 16)]
+    assert chain.writable == [(page, 0x1000) for page in pages] + [(DATA - 32, 1)]
+    assert v.joined(chain.writable[:-1]) == [(DATA, 20 * 0x1000), (DATA + 30 * 0x1000, 20 * 0x1000)]
+    assert v.joined([]) == [] and v.joined([(5, 1), (7, 1)]) == [(5, 1), (7, 1)]
+
+
 def test_interrupt_suppression(memory):
     queue = _queue()
     _desc(memory, 0, DATA, 8, v.DESC_F_WRITE)
