@@ -38,6 +38,7 @@ from dbt.ir.state import (
     MMU_STORE,
     PRIV,
     SFENCE_PYTHON,
+    STRADDLE_LEAVES,
     TLB_FLUSHES,
 )
 
@@ -174,10 +175,18 @@ def csr_sys(state, csr, mode, src):
 def sfence_vma(state, vaddr, asid, by_vaddr, by_asid):
     """sfence.vma (rs1 the address if by_vaddr, rs2 the ASID if by_asid), done here if it can
     be: True; False when Python must do it (U mode, or S mode under mstatus.TVM: the illegal
-    instruction; or blocks straddling two pages exist, which Python drops: SFENCE_PYTHON)."""
+    instruction; or it may drop blocks straddling two pages, which Python does: SFENCE_PYTHON)."""
     priv = state[PRIV]
-    if priv == PRV_U or (priv == PRV_S and (state[CSR_MSTATUS] & TVM) != 0) or state[SFENCE_PYTHON] != 0:
+    if priv == PRV_U or (priv == PRV_S and (state[CSR_MSTATUS] & TVM) != 0):
         return False
+    leaves = state[SFENCE_PYTHON]
+    if leaves != 0:
+        if leaves < 0 or not by_vaddr:
+            return False
+        for slot in range(leaves):
+            word = STRADDLE_LEAVES + 2 * slot
+            if (vaddr & state[word]) == state[word + 1]:
+                return False
     tlb_flush(state, vaddr, asid & 0xFFFF, by_vaddr, by_asid)
     state[TLB_FLUSHES] += 1
     return True

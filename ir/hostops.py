@@ -136,6 +136,19 @@ mulh_su = _make_mulh(True, False)
 
 
 @intrinsic
+def cycle_counter(typingctx):
+    """The host's cycle counter (llvm.readcyclecounter: rdtsc on x86-64; 0 where the host has
+    none, which leaves the kernels' time reads uncalibrated: they exit to Python)."""
+    sig = types.int64()
+
+    def codegen(context, builder, signature, args):
+        function = builder.module.declare_intrinsic("llvm.readcyclecounter", fnty=llir.FunctionType(_I64, []))
+        return builder.call(function, [])
+
+    return sig, codegen
+
+
+@intrinsic
 def bits_to_f64(typingctx, x):
     sig = types.float64(types.int64)
 

@@ -30,7 +30,7 @@ class Shape(enum.Enum):
     SYSCALL = "exit to the system-call layer"
     TRAP = "exit with a trap kind in aux"
     FENCE_I = "exit so Python drops stale translations"
-    CSR_EXIT = "exit so Python reads a counter CSR"
+    CSR_EXIT = "rd <- a counter CSR sem(state, aux=csr), pc <- extra; or exit so Python reads it"
     CSR_R = "rd <- sem(state, aux=csr, rs1, imm=mode)"
     CSR_I = "rd <- sem(state, aux=csr, extra=uimm, imm=mode)"
     CSR_SYS_R = "rd <- privileged CSR sem(state, aux=csr, imm=mode, rs1); or exit for Python to do it"
@@ -148,7 +148,7 @@ def _rows() -> list[OpDef]:
     add("trap", Shape.TRAP)
     add("fence_i", Shape.FENCE_I)
     add("sfence_vma", Shape.SFENCE, "sfence_vma")
-    add("csr_counter", Shape.CSR_EXIT)
+    add("csr_counter", Shape.CSR_EXIT, "csr_counter")
     add("csr_r", Shape.CSR_R, "csr_fp")
     add("csr_i", Shape.CSR_I, "csr_fp")
     add("csr_sys_r", Shape.CSR_SYS_R, "csr_sys")

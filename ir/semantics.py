@@ -18,7 +18,20 @@ from dbt.ir import hostops as h
 from dbt.ir import softfloat as sf
 from dbt.ir import state as state_layout
 from dbt.ir.ops import CSR_MODE_CLEAR, CSR_MODE_SET, CSR_MODE_WRITE
-from dbt.ir.state import CACHE_BLOCK_SIZE, MMU_MXR, MMU_SATP, PERM_PAIR_SHIFT, TLB_SETS, TLB_VPN_MASK
+from dbt.ir.state import (
+    CACHE_BLOCK_SIZE,
+    MMU_MXR,
+    MMU_SATP,
+    PERM_PAIR_SHIFT,
+    TIME_CYCLES,
+    TIME_NS,
+    TIME_NS_PER_TICK,
+    TIME_OFFSET,
+    TIME_SCALE,
+    TIME_SCALE_SHIFT,
+    TLB_SETS,
+    TLB_VPN_MASK,
+)
 
 INT64_MIN = np.int64(-(1 << 63))
 MASK32 = np.int64(0xFFFFFFFF)
@@ -1434,6 +1447,24 @@ for _csr_part in (
     register_jitable(_csr_part)
 csr_sys = njit(cache=False)(csrfile.csr_sys)
 sfence_vma = njit(cache=False)(csrfile.sfence_vma)
+
+#: The time CSR (the others, cycle and instret, are Python's).
+CSR_TIME = 0xC01
+
+
+@njit(cache=False)
+def csr_counter(state, csr):
+    """A counter CSR the kernels read themselves: (True, value), or (False, 0) for Python to
+    read it. Only time, once Python has calibrated the host's cycle counter against its clock
+    and where the mode may read it (TIME_SCALE nonzero): system mode's Linux reads it tens of
+    thousands of times a boot, each an exit to Python before. The reading extrapolates from the
+    clock Python read as it entered the kernels, and never runs ahead of it (see ir.state)."""
+    scale = state[TIME_SCALE]
+    if csr != CSR_TIME or scale == 0:
+        return False, 0
+    cycles = max(h.cycle_counter() - state[TIME_CYCLES], 0)
+    ns = state[TIME_NS] + ((cycles * scale) >> TIME_SCALE_SHIFT)
+    return True, ns // state[TIME_NS_PER_TICK] + state[TIME_OFFSET]
 
 
 @_inline

@@ -63,10 +63,25 @@ CSR_MTVAL = 31
 CSR_MHARTID = 32
 IRQ_PENDING = 33  # mip & mie when the kernel was entered: an instruction that enables interrupts
 #                   while some are pending ends the kernel call after it, so Python takes them
-SFENCE_PYTHON = 34  # nonzero: sfence.vma exits to Python (blocks straddling two pages exist,
-#                     which only Python drops); else the kernels flush the TLB themselves
+SFENCE_PYTHON = 34  # nonzero: blocks straddling two pages exist, which only Python drops: an
+#                     sfence.vma of every address, or of one that a leaf in STRADDLE_LEAVES maps,
+#                     exits to Python; -1: too many leaves to list, every sfence.vma exits. 0, or
+#                     any other address: the kernels flush the TLB themselves
 TLB_FLUSHES = 35  # sfence.vma flushes the kernels did (for --stats)
-NUM_STATE = 36
+# System mode's time CSR, read by the kernels from the host's cycle counter (user mode leaves
+# TIME_SCALE 0: every counter read exits to Python): mtime = (TIME_NS + cycles since TIME_CYCLES
+# * TIME_SCALE / 2**TIME_SCALE_SHIFT) // TIME_NS_PER_TICK + TIME_OFFSET.
+TIME_NS = 36  # host ns since the machine's start, taken by Python as it enters the kernels
+TIME_CYCLES = 37  # the host cycle counter, read by the dispatcher as it starts
+TIME_SCALE = 38  # host ns per cycle << TIME_SCALE_SHIFT, a little low (so a read never runs
+#                  ahead of the host clock Python reads); 0: time reads exit to Python
+TIME_NS_PER_TICK = 39  # ns per tick of the timebase
+TIME_OFFSET = 40  # the CLINT's mtime offset, in ticks
+#: Leaves whose pages straddling blocks were decoded across: (~(leaf size - 1), leaf base) pairs.
+STRADDLE_LEAVES = 41
+STRADDLE_SLOTS = 16
+NUM_STATE = STRADDLE_LEAVES + 2 * STRADDLE_SLOTS
+TIME_SCALE_SHIFT = 24
 
 # The TLB (system mode only) follows the fixed words in the state array: TLB_ENTRIES entries
 # of two words, tag (the virtual page number, all 52 bits, so a non-canonical address never

@@ -51,6 +51,7 @@ from dbt.ir.state import (
     RESERVED_VALUE,
     RM_DYN,
     SLICE_END,
+    TIME_CYCLES,
     TRAP_ILLEGAL,
 )
 
@@ -68,6 +69,8 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
     # are found by virtual and physical pc, so a region (all of whose blocks lie in its entry's
     # page in system mode) is entered only where its code is mapped.
     fetch_tlb = state[MMU_FETCH]
+    # The cycle count that goes with the clock Python read as it called (sem.csr_counter).
+    state[TIME_CYCLES] = hostops.cycle_counter()
     while True:
         # Read afresh: another thread lowers it to bring this one back to Python (a signal).
         if instret >= hostops.load_shared_i64(state, SLICE_END):
@@ -670,10 +673,15 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
                 pc = code[i, 3]
                 break
             elif op == 121:  # csr_counter
-                state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
-                state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
-                state[EXIT_OP] = i
-                return EXIT_CSR
+                done, value = sem.csr_counter(state, (w >> 48) & 0xFFFF)
+                if not done:
+                    state[PC] = (code[i, 2] << PC_SIGN_SHIFT) >> PC_SIGN_SHIFT
+                    state[INSTRET] = instret + (code[i, 2] >> PC_BITS)
+                    state[EXIT_OP] = i
+                    return EXIT_CSR
+                regs[rd] = value
+                pc = code[i, 3]
+                break
             elif op == 122:  # csr_r
                 regs[rd] = sem.csr_fp(state, (w >> 48) & 0xFFFF, regs[rs1], code[i, 1], FFLAGS, FRM)
             elif op == 123:  # csr_i

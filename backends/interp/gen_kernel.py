@@ -131,7 +131,12 @@ def case_body(op: OpDef) -> str:
             + "\npc = code[i, 3]\nbreak"
         )
     if shape is Shape.CSR_EXIT:
-        return _exit("EXIT_CSR")
+        return (
+            f"done, value = {s}(state, (w >> 48) & 0xFFFF)\n"
+            + "if not done:\n"
+            + _indent(_exit("EXIT_CSR"), 1)
+            + "\nregs[rd] = value\npc = code[i, 3]\nbreak"
+        )
     if shape is Shape.CSR_R:
         return f"regs[rd] = {s}(state, (w >> 48) & 0xFFFF, regs[rs1], code[i, 1], FFLAGS, FRM)"
     if shape is Shape.CSR_I:
@@ -271,6 +276,7 @@ from dbt.ir.state import (
     RESERVED_VALUE,
     RM_DYN,
     SLICE_END,
+    TIME_CYCLES,
     TRAP_ILLEGAL,
 )
 
@@ -288,6 +294,8 @@ def run(regs, state, mem, perm, code, blocks, ht_keys, ht_vals):
     # are found by virtual and physical pc, so a region (all of whose blocks lie in its entry's
     # page in system mode) is entered only where its code is mapped.
     fetch_tlb = state[MMU_FETCH]
+    # The cycle count that goes with the clock Python read as it called (sem.csr_counter).
+    state[TIME_CYCLES] = hostops.cycle_counter()
     while True:
         # Read afresh: another thread lowers it to bring this one back to Python (a signal).
         if instret >= hostops.load_shared_i64(state, SLICE_END):

@@ -91,6 +91,7 @@ from dbt.runtime.system.hart import (
     Trap,
     illegal,
 )
+from dbt.runtime.system.kernelclock import KernelClock
 from dbt.runtime.system.mmio import Access, decode_access
 from dbt.runtime.system.softmmu import SoftMmu
 
@@ -105,7 +106,7 @@ UART_BASE, UART_SIZE = 0x1000_0000, 0x100
 VIRTIO_BASE, VIRTIO_SLOTS, VIRTIO_IRQ = 0x1000_1000, 8, 1
 FW_DYNAMIC_MAGIC, FW_DYNAMIC_VERSION = 0x4942534F, 2
 NEXT_MODE_S = 1
-ISA_STRING = "rv64imafdc_zicsr_zifencei"
+ISA_STRING = "rv64imafdc_zicsr_zifencei_sstc"
 #: Instruction budget bounds for one kernel call: small enough to see a timer soon after its
 #: deadline, large enough that the call's fixed cost does not matter.
 MIN_SLICE, MAX_SLICE = 1_000, 4_000_000
@@ -167,6 +168,7 @@ class SystemMachine:
         self.hart = Hart(
             instret=lambda: int(self.state[INSTRET]), mtime=lambda: self.clint.mtime, words=self.state
         )
+        self.clock = KernelClock(self.state, self.hart, self.t0_ns, 1_000_000_000 // TIMEBASE_HZ)
         self.softmmu = SoftMmu(self.hart, self.memory, self.state, self.cache)
         self.code_pages = CodePages(self.memory, self.cache)
         self.plic = Plic()
@@ -473,7 +475,9 @@ class SystemMachine:
 
     def _enter_kernel(self, args: tuple) -> int:
         """Run the kernels until they hand back an exit reason."""
+        now = self.clock.enter(self.clint.offset)
         reason = self.kernel.raw(*args)
+        self.clock.left(now)
         self.regs[SINK] = 0
         # An exit's inline cache still to fill holds the translation its pc had: Python may
         # change it (a trap, an satp write) before the dispatcher would fill it.

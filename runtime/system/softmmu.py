@@ -29,6 +29,8 @@ from dbt.ir.state import (
     PAGE_SIZE,
     PRIV,
     SFENCE_PYTHON,
+    STRADDLE_LEAVES,
+    STRADDLE_SLOTS,
 )
 from dbt.runtime.blockcache import BlockCache
 from dbt.runtime.int64 import to_int64
@@ -68,13 +70,25 @@ class SoftMmu:
         """Block `number` was decoded from the bytes of the last fetch, which straddled."""
         assert self.straddled is not None
         self.straddlers.setdefault(self.straddled, []).append(number)
-        self.state[SFENCE_PYTHON] = 1  # (sfence.vma must drop it: Python's job)
+        self._publish_straddlers()  # (an sfence.vma of its leaf must drop it: Python's job)
+
+    def _publish_straddlers(self) -> None:
+        """Tell the kernels which leaves' sfence.vma they must leave to Python (ir.state's
+        SFENCE_PYTHON and STRADDLE_LEAVES)."""
+        state, leaves = self.state, list(self.straddlers)
+        if len(leaves) > STRADDLE_SLOTS:
+            state[SFENCE_PYTHON] = -1
+            return
+        for slot, (mask, base) in enumerate(leaves):
+            state[STRADDLE_LEAVES + 2 * slot] = mask
+            state[STRADDLE_LEAVES + 2 * slot + 1] = base
+        state[SFENCE_PYTHON] = len(leaves)
 
     def take_straddlers(self) -> list[int]:
         """Every straddling block, forgotten here (for fence.i, which drops them)."""
         numbers = [number for group in self.straddlers.values() for number in group]
         self.straddlers.clear()
-        self.state[SFENCE_PYTHON] = 0
+        self._publish_straddlers()
         return numbers
 
     # ---- the kernels' view ----
@@ -115,7 +129,7 @@ class SoftMmu:
             dropped = []
             for mask in {mask for mask, _ in self.straddlers}:
                 dropped += self.straddlers.pop((mask, address & mask), [])
-            self.state[SFENCE_PYTHON] = 1 if self.straddlers else 0
+            self._publish_straddlers()
         for number in dropped:
             self.cache.drop(number)
 

@@ -26,6 +26,7 @@ PROGRAMS = {
     "reset": ("start.S", "reset.c"),
     "paging": ("start.S", "vectors.S", "paging.c"),
     "rewrite": ("start.S", "rewrite.c"),
+    "clock": ("start.S", "clock.c"),
 }
 
 

@@ -1,7 +1,8 @@
 """Zicsr in user mode: the floating-point CSRs and the read-only counters.
 
 fflags (0x001), frm (0x002) and fcsr (0x003) are read and written inside the kernel; cycle,
-time and instret (0xC00-0xC02) exit to Python, which reads the clock. Any other CSR, or a
+time and instret (0xC00-0xC02) exit to Python, which reads the clock (except system mode's
+time, once calibrated: see semantics.csr_counter). Any other CSR, or a
 write to a read-only counter, is an illegal instruction (as in Linux user mode). System mode's
 hot privileged CSRs (ir.csrfile) become csr_sys ops, which the kernels do or hand to Python.
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 from dbt.frontends.riscv64.decoder import Insn
 from dbt.frontends.riscv64.lift.common import xd
+from dbt.frontends.riscv64.lift.rv_i import pc_of
 from dbt.ir.builder import BlockBuilder
 from dbt.ir.csrfile import KERNEL_CSRS
 from dbt.ir.ops import CSR_MODE_CLEAR, CSR_MODE_READ, CSR_MODE_SET, CSR_MODE_WRITE
@@ -26,7 +28,7 @@ def _csr(b: BlockBuilder, i: Insn, mode: int, immediate: bool) -> bool:
     if i.csr in COUNTER_CSRS:
         if mode != CSR_MODE_READ:
             return False
-        b.emit("csr_counter", rd=xd(i.rd), aux=i.csr)
+        b.emit("csr_counter", rd=xd(i.rd), aux=i.csr, extra=pc_of(b, i) + i.size)
         return True
     if i.csr in KERNEL_CSRS:  # system mode's (in user mode, as illegal as any other)
         if immediate:
