@@ -113,6 +113,7 @@ MIN_SLICE, MAX_SLICE = 1_000, 4_000_000
 #: How long the vCPU may go on after device accesses before the loop takes a turn (see
 #: SystemMachine._device_access).
 TURN_NS = 2_000_000
+MRET, SRET = 0x30200073, 0x10200073
 ECALL_CAUSE = {0: CAUSE_ECALL_U, 1: CAUSE_ECALL_S, 3: CAUSE_ECALL_M}
 
 
@@ -209,6 +210,8 @@ class SystemMachine:
         self.cache.on_flush.append(self._forget_filled_pages)
         #: Synchronous exceptions and interrupts taken (by _service).
         self.traps = 0
+        #: The word at pc of the trap exit _refilled looked at and left to _service.
+        self._trap_word: int | None = None
         self._boot()
         from dbt.runtime.system import snapshot
 
@@ -535,6 +538,9 @@ class SystemMachine:
             elif reason == EXIT_TRAP:
                 if state[FAULT_KIND] == TRAP_BREAKPOINT:
                     raise Trap(CAUSE_BREAKPOINT, 0)  # tval 0, as QEMU (the spec allows 0 or the pc)
+                if word is None and self._trap_word is not None:
+                    word = self._trap_word  # fetched by _refilled just now
+                self._trap_word = None
                 self._privileged(pc, word)
             elif reason == EXIT_FENCE_I:
                 changed = self.code_pages.fence_i(self.softmmu.take_straddlers())
@@ -572,9 +578,11 @@ class SystemMachine:
                 return None
         word = None
         if reason == EXIT_TRAP:
-            word = self._sfence_vma_at(int(state[PC]) & MASK64) if state[FAULT_KIND] == TRAP_ILLEGAL else None
+            word = self._trap_word_at(int(state[PC]) & MASK64) if state[FAULT_KIND] == TRAP_ILLEGAL else None
             if word is None:
                 return None
+            if word & 0xFE007FFF != 0x12000073:
+                return self._privileged_refill(word, version)
         elif reason not in (EXIT_FAULT, EXIT_MISS, EXIT_CSR, EXIT_FENCE_I):
             return None
         traps = self.traps
@@ -602,13 +610,35 @@ class SystemMachine:
         console.flush_due(now)
         return now - self._turn_ns < TURN_NS
 
-    def _sfence_vma_at(self, pc: int) -> int | None:
-        """The instruction word at pc if it is an sfence.vma, else None."""
+    def _privileged_refill(self, word: int, version: int) -> bool | None:
+        """mret, sret or a CSR access the kernels leave to Python (`word`, at pc): do it and say
+        whether the kernel may go on at once, as for a refill: not if it trapped, left an
+        interrupt to take, scheduled an event (a timer comparator) or the loop's turn has lasted
+        TURN_NS. The mode and mstatus may have changed: the kernels' MMU words follow. (Linux
+        returns from every trap with sret: a full loop turn each cost 30 us.) None: another
+        instruction (wfi, an illegal one), for the loop."""
+        if word not in (MRET, SRET) and (word & 0x7F != 0x73 or (word >> 12) & 7 in (0, 4)):
+            self._trap_word = word
+            return None
+        traps, scheduled = self.traps, self.loop.scheduled
+        self._service(EXIT_TRAP, word)
+        if self.traps != traps or self.cache.version != version or self.loop.scheduled != scheduled:
+            return False
+        hart = self.hart
+        self.devices.update_interrupts()
+        if hart.pending_interrupt() is not None:
+            return False
+        self.state[IRQ_PENDING] = hart.mip & hart.mie
+        self.softmmu.sync()
+        return time.monotonic_ns() - self._turn_ns < TURN_NS
+
+    def _trap_word_at(self, pc: int) -> int | None:
+        """The instruction word at pc (for _refilled to tell what it is), or None if it does
+        not translate (_service raises that)."""
         try:
-            word = self._word_at(pc)
+            return self._word_at(pc)
         except Trap:
-            return None  # (_service raises it)
-        return word if word & 0xFE007FFF == 0x12000073 else None
+            return None
 
     def _advance(self, length: int) -> None:
         self.state[PC] += length
@@ -718,10 +748,10 @@ class SystemMachine:
             raise illegal(word)
         funct3 = (word >> 12) & 7
         if funct3 == 0:
-            if word == 0x30200073:
+            if word == MRET:
                 self.state[PC] = to_int64(hart.mret(word))
                 self.state[INSTRET] += 1
-            elif word == 0x10200073:
+            elif word == SRET:
                 self.state[PC] = to_int64(hart.sret(word))
                 self.state[INSTRET] += 1
             elif word == 0x10500073:
