@@ -118,7 +118,7 @@ class VirtioBlk:
         total = sum(length for _, length in buffers)
         if sector * SECTOR + total > self.capacity * SECTOR:
             return 0, S_IOERR
-        views = [memory.view(addr, length, writable=True) for addr, length in joined(buffers)]
+        views = memory.views(joined(buffers), writable=True)
         done = os.preadv(self.image.fd, views, sector * SECTOR)
         self.bytes_read += done
         if done < total:  # past the end of the file, inside the last sector
@@ -127,7 +127,7 @@ class VirtioBlk:
                 if rest >= len(view):
                     rest -= len(view)
                     continue
-                view[rest:] = 0
+                memoryview(view)[rest:] = bytes(len(view) - rest)  # (numpy or memoryview)
                 rest = 0
         return total, S_OK
 
@@ -137,7 +137,7 @@ class VirtioBlk:
         total = sum(length for _, length in buffers)
         if sector * SECTOR + total > self.capacity * SECTOR:
             return S_IOERR
-        views = [memory.view(addr, length) for addr, length in joined(buffers)]
+        views = memory.views(joined(buffers))
         done = os.pwritev(self.image.fd, views, sector * SECTOR)
         self.bytes_written += done
         return S_OK if done == total else S_IOERR

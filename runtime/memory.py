@@ -95,6 +95,7 @@ class GuestMemory:
         self.perm = np.zeros(size >> PAGE_SHIFT, dtype=np.uint8)
         #: The same bytes, indexed as Python ints (a numpy scalar per look-up is slower).
         self._perm_bytes = memoryview(self.perm)
+        self._ram_bytes = memoryview(self.ram)
         self._vmas: list[Vma] = []
         #: Called with (start, end) when executable pages are unmapped or lose PROT_EXEC, so
         #: decoded blocks from them are dropped.
@@ -303,6 +304,27 @@ class GuestMemory:
         if not self._accessible(addr, length, writable):
             raise GuestFault(addr)
         return self.ram[addr : addr + length]
+
+    def views(self, ranges: list[tuple[int, int]], writable: bool = False) -> list[memoryview | np.ndarray]:
+        """Zero-copy views of several guest ranges (a device's buffers, for preadv/pwritev),
+        as view() checks them: each within one page is looked up here at once (a request of a
+        1 MiB direct read has 256 of them: view() costs 0.8 us each)."""
+        need = PERM_W if writable else PERM_R
+        perm, ram, size = self._perm_bytes, self._ram_bytes, self.size
+        out: list[memoryview | np.ndarray] = []
+        for addr, length in ranges:
+            first = addr >> PAGE_SHIFT
+            if (
+                addr >= 0
+                and length > 0
+                and addr + length <= size
+                and (addr + length - 1) >> PAGE_SHIFT == first
+                and perm[first] & need == need
+            ):
+                out.append(ram[addr : addr + length])
+            else:
+                out.append(self.view(addr, length, writable))
+        return out
 
     def host_address(self, addr: int, length: int, writable: bool = False) -> int:
         """The host address of a checked guest range, for host calls that take a buffer pointer

@@ -248,3 +248,33 @@ def test_mem_ok_agrees_with_an_exact_check_around_page_edges(mem):
                 where = (hex(addr), size, need)
                 assert mem_ok(perm, np.int64(signed), size, need) == exact, where
                 assert exact or not mem_ok_fast(perm, np.int64(signed), size, need), where
+
+
+def test_views_check_each_range_as_view_does(mem):
+    """Several ranges at once (a device's buffers): within a page, across pages, protected
+    pages (system mode lifts its own write protection of code through on_protected_write)."""
+    base = 0x80000
+    mem.map(base, 4 * PAGE, PROT_READ | PROT_WRITE)
+    mem.protect(base + 3 * PAGE, PAGE, PROT_READ)
+    ranges = [(base + 8, 100), (base + PAGE - 4, 8), (base + 2 * PAGE, PAGE)]
+    views = mem.views(ranges, writable=True)
+    for view, (addr, length) in zip(views, ranges, strict=True):
+        view[:] = np.full(length, addr & 0xFF, dtype=np.uint8)  # (memoryview or numpy)
+        assert mem.read_slice(addr, length) == bytes([addr & 0xFF]) * length
+    assert bytes(mem.views([(base + 3 * PAGE, 4)])[0]) == bytes(4)  # readable
+    lifted = []
+    mem.on_protected_write = lambda addr, length: lifted.append(addr) or False
+    try:
+        for bad in [
+            (base + 3 * PAGE, 4),
+            (base + 4 * PAGE - 2, 4),
+            (base + 4 * PAGE, 1),
+            (-8, 4),
+            (mem.size - 2, 4),
+        ]:
+            with pytest.raises(GuestFault):
+                mem.views([(base, 4), bad], writable=True)
+    finally:
+        mem.on_protected_write = None
+    assert base + 3 * PAGE in lifted  # asked before it refused
+    assert mem.views([]) == [] and len(mem.views([(base, 0)])[0]) == 0

@@ -184,6 +184,18 @@ def test_virtio_blk_requests(memory, tmp_path):
     assert request(0, 4, 512)[1] == 1  # past the end: IOERR
     assert request(4, 0, 0)[1] == 0  # flush
     assert request(99, 0, 0)[1] == 2  # unsupported
+    # an image with a partial last sector: its missing bytes read as zeros, into a buffer
+    # that crosses a page (a numpy view) and one within a page (a memoryview)
+    short = tmp_path / "short.img"
+    short.write_bytes(b"\x55" * 700)  # sector 1 holds 188 bytes
+    partial = VirtioBlk(RawImage.open(str(short), readonly=True))
+    memory.write_slice(DATA + 0x3F00, b"\xff" * 300)
+    memory.write_slice(DATA + 0x6000, b"\xff" * 212)
+    memory.write_slice(DATA, struct.pack("<IIQ", 0, 0, 1))
+    buffers = [(DATA + 0x3F00, 300), (DATA + 0x6000, 212), (DATA + 0x2000, 1)]
+    assert partial.handle(memory, v.Chain(0, [(DATA, 16)], buffers)) == 513
+    assert memory.read_slice(DATA + 0x3F00, 300) == b"\x55" * 188 + bytes(112)
+    assert memory.read_slice(DATA + 0x6000, 212) == bytes(212)
     other = tmp_path / "ro.img"
     other.write_bytes(bytes(1024))
     readonly = VirtioBlk(RawImage.open(str(other), readonly=True))
