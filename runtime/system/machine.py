@@ -583,6 +583,8 @@ class SystemMachine:
                 return None
             if word & 0xFE007FFF != 0x12000073:
                 return self._privileged_refill(word, version)
+        elif reason == EXIT_SYSCALL:
+            return self._ecall_refill(version)
         elif reason not in (EXIT_FAULT, EXIT_MISS, EXIT_CSR, EXIT_FENCE_I):
             return None
         traps = self.traps
@@ -622,7 +624,21 @@ class SystemMachine:
             return None
         traps, scheduled = self.traps, self.loop.scheduled
         self._service(EXIT_TRAP, word)
-        if self.traps != traps or self.cache.version != version or self.loop.scheduled != scheduled:
+        return self.traps == traps and self._may_resume(version, scheduled)
+
+    def _ecall_refill(self, version: int) -> bool:
+        """ecall: take its trap (a system call into S mode, an SBI call into M mode) and say,
+        as _privileged_refill does, whether the kernel may go on at once in the handler."""
+        scheduled = self.loop.scheduled
+        self._service(EXIT_SYSCALL)
+        return self._may_resume(version, scheduled)
+
+    def _may_resume(self, version: int, scheduled: int) -> bool:
+        """After Python did an instruction that may have changed the mode, mstatus or the
+        interrupt enables: whether the kernel may be entered again without a loop turn (no
+        interrupt to take, no event scheduled, the block cache's arrays in place, the turn not
+        yet TURN_NS long). The kernels' MMU words follow the new mode."""
+        if self.cache.version != version or self.loop.scheduled != scheduled:
             return False
         hart = self.hart
         self.devices.update_interrupts()

@@ -27,6 +27,7 @@ PROGRAMS = {
     "paging": ("start.S", "vectors.S", "paging.c"),
     "rewrite": ("start.S", "rewrite.c"),
     "clock": ("start.S", "clock.c"),
+    "ecalls": ("start.S", "ecalls.c"),
 }
 
 

@@ -226,6 +226,17 @@ def test_uart_polling_stays_in_the_kernel_and_output_leaves_in_batches():
     assert writes[0] < accesses // 4, (writes[0], accesses)
 
 
+def test_ecall_and_mret_stay_in_the_kernel():
+    """A trap taken in Python (an ecall) and a return from one (mret) go straight back into the
+    kernel when no interrupt or event waits: 2,000 of them took 2,000 loop turns before."""
+    service, output = _service("ecalls", ("start.S", "ecalls.c"))
+    turns = _counting(service.machine.loop, "poll")
+    assert service.run() == 0
+    assert os.read(output, 65536) == b"ecalls returned from: 0x3e8\n"
+    assert service.machine.traps >= 1000
+    assert turns[0] < 100, turns[0]
+
+
 def test_console_output_waits_at_most_the_flush_delay():
     read_fd, write_fd = os.pipe()
     os.set_blocking(read_fd, False)
