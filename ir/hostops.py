@@ -8,6 +8,8 @@ addresses): the semantics in `dbt.ir.semantics` and the kernel's memory checks d
 
 from __future__ import annotations
 
+import platform
+
 from llvmlite import ir as llir
 from numba import types
 from numba.extending import intrinsic
@@ -135,13 +137,20 @@ mulh_uu = _make_mulh(False, False)
 mulh_su = _make_mulh(True, False)
 
 
+_HOST_HAS_TSC = platform.machine().lower() in ("x86_64", "amd64", "i386", "i686")
+
+
 @intrinsic
 def cycle_counter(typingctx):
-    """The host's cycle counter (llvm.readcyclecounter: rdtsc on x86-64; 0 where the host has
-    none, which leaves the kernels' time reads uncalibrated: they exit to Python)."""
+    """The host's cycle counter: rdtsc on x86 (llvm.readcyclecounter, a constant-rate counter on
+    the CPUs of the last fifteen years). 0 elsewhere, which leaves the kernels' time reads
+    uncalibrated (they exit to Python): on AArch64, LLVM reads PMCCNTR_EL0, which Linux does
+    not let user space read by default (SIGILL)."""
     sig = types.int64()
 
     def codegen(context, builder, signature, args):
+        if not _HOST_HAS_TSC:
+            return llir.Constant(_I64, 0)
         function = builder.module.declare_intrinsic("llvm.readcyclecounter", fnty=llir.FunctionType(_I64, []))
         return builder.call(function, [])
 
